@@ -1,0 +1,221 @@
+//! `Config`: the deployment's variables, parsed once into typed values.
+//!
+//! | variable       | default     | meaning                                                  |
+//! |----------------|-------------|----------------------------------------------------------|
+//! | `ORIGIN`       | (required)  | base URL of the protected API, `http(s)://host[:port][/base]` |
+//! | `KEY_PREFIX`   | `kg_live`   | prefix of newly issued keys                              |
+//! | `ADMIN_PREFIX` | `/_keygate` | path under which keygate serves its own routes           |
+//! | `ORIGIN_TIMEOUT_MS` | `30000` | how long the origin may take to send response headers (1–600000) |
+
+use std::fmt;
+use std::time::Duration;
+
+use url::Url;
+
+use super::key::KeyPrefix;
+
+/// A variable that is missing or invalid, named so the deploying team knows what to fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Name of the variable.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.var, self.reason)
+    }
+}
+
+/// Typed configuration of one deployment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where verified requests go.
+    pub origin: Origin,
+    /// Prefix of keys this deployment issues.
+    pub key_prefix: KeyPrefix,
+    /// Path prefix of keygate's own routes.
+    pub admin_prefix: AdminPrefix,
+    /// How long the origin may take to answer before the client gets 504.
+    pub origin_timeout: Duration,
+}
+
+impl Config {
+    /// Reads every variable through `lookup` (the worker's `env.var`, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let origin = lookup("ORIGIN").ok_or_else(|| ConfigError {
+            var: "ORIGIN",
+            reason: "is required (the base URL of the API keygate protects)".into(),
+        })?;
+        let key_prefix = match lookup("KEY_PREFIX") {
+            None => KeyPrefix::default(),
+            Some(p) => p.parse().map_err(|_| ConfigError {
+                var: "KEY_PREFIX",
+                reason: format!(
+                    "{p:?} must be 1-32 letters, digits or '_', not starting or ending with '_'"
+                ),
+            })?,
+        };
+        let admin_prefix = match lookup("ADMIN_PREFIX") {
+            None => AdminPrefix::default(),
+            Some(p) => AdminPrefix::parse(&p)?,
+        };
+        let origin_timeout = match lookup("ORIGIN_TIMEOUT_MS") {
+            None => Duration::from_secs(30),
+            Some(ms) => match ms.trim().parse::<u64>() {
+                Ok(ms @ 1..=600_000) => Duration::from_millis(ms),
+                _ => {
+                    return Err(ConfigError {
+                        var: "ORIGIN_TIMEOUT_MS",
+                        reason: format!(
+                            "{ms:?} must be a whole number of milliseconds, 1 to 600000"
+                        ),
+                    });
+                }
+            },
+        };
+        Ok(Config {
+            origin: Origin::parse(&origin)?,
+            key_prefix,
+            admin_prefix,
+            origin_timeout,
+        })
+    }
+}
+
+/// The origin's base URL, without a trailing `/`, so a request path can be appended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin(String);
+
+impl Origin {
+    /// Parses `ORIGIN`: http or https, a host, an optional base path, no query or fragment.
+    pub fn parse(text: &str) -> Result<Origin, ConfigError> {
+        let bad = |reason: &str| ConfigError {
+            var: "ORIGIN",
+            reason: format!("{text:?} {reason}"),
+        };
+        let url = Url::parse(text).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("must use http or https"));
+        }
+        if url.host().is_none() {
+            return Err(bad("has no host"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("must not have a query or fragment"));
+        }
+        Ok(Origin(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    /// The URL to forward to: the base, then the request's path and query, both exactly as the
+    /// client sent them (still percent-encoded).
+    pub fn join(&self, path: &str, query: Option<&str>) -> String {
+        match query {
+            Some(q) => format!("{}{path}?{q}", self.0),
+            None => format!("{}{path}", self.0),
+        }
+    }
+}
+
+/// Path prefix of keygate's own routes, e.g. `/_keygate`: starts with `/`, no trailing `/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminPrefix(String);
+
+impl Default for AdminPrefix {
+    fn default() -> Self {
+        AdminPrefix("/_keygate".to_owned())
+    }
+}
+
+impl AdminPrefix {
+    /// Parses `ADMIN_PREFIX`.
+    pub fn parse(text: &str) -> Result<AdminPrefix, ConfigError> {
+        let segments_ok = text.split('/').skip(1).all(|s| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+        });
+        if text.starts_with('/') && text.len() > 1 && segments_ok {
+            Ok(AdminPrefix(text.to_owned()))
+        } else {
+            Err(ConfigError {
+                var: "ADMIN_PREFIX",
+                reason: format!("{text:?} must be a path like /_keygate (no trailing '/')"),
+            })
+        }
+    }
+
+    /// The rest of `path` after the prefix (`""` or starting with `/`), if it is under it.
+    pub fn strip<'p>(&self, path: &'p str) -> Option<&'p str> {
+        path.strip_prefix(self.0.as_str())
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = config(&[("ORIGIN", "http://127.0.0.1:9000/")]).unwrap();
+        assert_eq!(c.key_prefix.as_str(), "kg_live");
+        assert_eq!(c.admin_prefix, AdminPrefix::default());
+        assert_eq!(c.origin_timeout, Duration::from_secs(30));
+        assert_eq!(
+            c.origin.join("/a/b", Some("x=1")),
+            "http://127.0.0.1:9000/a/b?x=1"
+        );
+    }
+
+    #[test]
+    fn origin_base_path_is_kept() {
+        let o = Origin::parse("https://api.example.com/v2/").unwrap();
+        assert_eq!(o.join("/users", None), "https://api.example.com/v2/users");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(config(&[]).unwrap_err().var, "ORIGIN");
+        for bad in ["nope", "ftp://x", "http://x/?a=1", "http://x/#f"] {
+            assert_eq!(
+                config(&[("ORIGIN", bad)]).unwrap_err().var,
+                "ORIGIN",
+                "{bad}"
+            );
+        }
+        let e = config(&[("ORIGIN", "http://x"), ("KEY_PREFIX", "kg-live")]).unwrap_err();
+        assert_eq!(e.var, "KEY_PREFIX");
+        assert!(e.to_string().starts_with("KEY_PREFIX: "), "{e}");
+        for bad in ["0", "-1", "1.5", "600001", "soon"] {
+            let e = config(&[("ORIGIN", "http://x"), ("ORIGIN_TIMEOUT_MS", bad)]).unwrap_err();
+            assert_eq!(e.var, "ORIGIN_TIMEOUT_MS", "{bad:?}");
+        }
+        for bad in ["", "/", "keygate", "/_keygate/", "/a//b", "/a/../b", "/a b"] {
+            let e = config(&[("ORIGIN", "http://x"), ("ADMIN_PREFIX", bad)]).unwrap_err();
+            assert_eq!(e.var, "ADMIN_PREFIX", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn admin_prefix_matches_whole_segments() {
+        let p = AdminPrefix::default();
+        assert_eq!(p.strip("/_keygate"), Some(""));
+        assert_eq!(p.strip("/_keygate/v1/health"), Some("/v1/health"));
+        assert_eq!(p.strip("/_keygatex"), None);
+        assert_eq!(p.strip("/api/_keygate"), None);
+    }
+}

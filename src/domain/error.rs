@@ -1,0 +1,286 @@
+//! `GateError`: every way a request can fail, each with one status, one code and one public
+//! message. The matches below have no `_` arm, so a new variant forces each decision.
+//!
+//! Codes are API: clients branch on them, so they never change. Detail that helps an operator
+//! (why a key was malformed, what the origin said) goes to logs through
+//! [`GateError::log_detail`], never into a response body, except for configuration errors,
+//! which exist to tell the deploying team what to fix.
+
+use serde::Serialize;
+
+use super::config::ConfigError;
+use super::key::KeyFormatError;
+
+/// A failed request. Client faults are 4xx, origin faults 502/504, keygate's own 500.
+#[derive(Debug)]
+pub enum GateError {
+    /// No key in `Authorization: Bearer` or `X-API-Key`.
+    MissingKey,
+    /// A key was sent but is not well formed (bad length, characters or checksum).
+    MalformedKey(KeyFormatError),
+    /// Both credential headers were sent, with different keys.
+    ConflictingKeys,
+    /// Well formed, but no such key, or revoked.
+    InvalidKey,
+    /// The key's expiry has passed.
+    ExpiredKey,
+    /// The key is disabled.
+    DisabledKey,
+    /// No such route under the management prefix.
+    NotFound,
+    /// The origin could not be reached (connection refused, DNS, TLS…); detail for logs.
+    OriginUnavailable(String),
+    /// The origin did not answer in time.
+    OriginTimeout,
+    /// The deployment's variables are invalid.
+    Config(ConfigError),
+    /// A failure inside keygate or its storage; detail for logs only.
+    Internal(String),
+}
+
+impl GateError {
+    /// HTTP status of the response.
+    pub fn status(&self) -> u16 {
+        match self {
+            GateError::MissingKey
+            | GateError::MalformedKey(_)
+            | GateError::InvalidKey
+            | GateError::ExpiredKey
+            | GateError::DisabledKey => 401,
+            GateError::ConflictingKeys => 400,
+            GateError::NotFound => 404,
+            GateError::OriginUnavailable(_) => 502,
+            GateError::OriginTimeout => 504,
+            GateError::Config(_) | GateError::Internal(_) => 500,
+        }
+    }
+
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GateError::MissingKey => "missing_api_key",
+            GateError::MalformedKey(_) => "malformed_api_key",
+            GateError::ConflictingKeys => "conflicting_api_keys",
+            GateError::InvalidKey => "invalid_api_key",
+            GateError::ExpiredKey => "expired_api_key",
+            GateError::DisabledKey => "disabled_api_key",
+            GateError::NotFound => "not_found",
+            GateError::OriginUnavailable(_) => "origin_unavailable",
+            GateError::OriginTimeout => "origin_timeout",
+            GateError::Config(_) => "configuration_error",
+            GateError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// Human-readable message sent to the client.
+    pub fn public_message(&self) -> String {
+        match self {
+            GateError::MissingKey => {
+                "API key is required. Send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
+                    .into()
+            }
+            GateError::MalformedKey(_) => "Malformed API key".into(),
+            GateError::ConflictingKeys => {
+                "Two different API keys were sent; send one, in 'Authorization' or 'X-API-Key'.".into()
+            }
+            GateError::InvalidKey => "Invalid API key".into(),
+            GateError::ExpiredKey => "API key has expired".into(),
+            GateError::DisabledKey => "API key is disabled".into(),
+            GateError::NotFound => "Not found".into(),
+            GateError::OriginUnavailable(_) => "The upstream API is unavailable".into(),
+            GateError::OriginTimeout => "The upstream API did not respond in time".into(),
+            GateError::Config(e) => format!("keygate is misconfigured: {e}"),
+            GateError::Internal(_) => "Internal error".into(),
+        }
+    }
+
+    /// Detail for the log line; never sent to the client.
+    pub fn log_detail(&self) -> String {
+        match self {
+            GateError::MalformedKey(reason) => reason.to_string(),
+            GateError::OriginUnavailable(detail) | GateError::Internal(detail) => detail.clone(),
+            GateError::Config(e) => e.to_string(),
+            GateError::MissingKey
+            | GateError::ConflictingKeys
+            | GateError::InvalidKey
+            | GateError::ExpiredKey
+            | GateError::DisabledKey
+            | GateError::NotFound
+            | GateError::OriginTimeout => String::new(),
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): `error="invalid_token"` only
+    /// when a key was actually sent.
+    pub fn www_authenticate(&self) -> Option<String> {
+        match self {
+            GateError::MissingKey => Some(r#"Bearer realm="keygate""#.to_owned()),
+            GateError::MalformedKey(_)
+            | GateError::InvalidKey
+            | GateError::ExpiredKey
+            | GateError::DisabledKey => Some(format!(
+                r#"Bearer realm="keygate", error="invalid_token", error_description="{}""#,
+                self.public_message()
+            )),
+            GateError::ConflictingKeys
+            | GateError::NotFound
+            | GateError::OriginUnavailable(_)
+            | GateError::OriginTimeout
+            | GateError::Config(_)
+            | GateError::Internal(_) => None,
+        }
+    }
+
+    /// The full response: status, headers and body, as JSON or, when the client asked for
+    /// `application/problem+json`, as an RFC 9457 problem document carrying the same fields.
+    pub fn render(&self, problem_json: bool) -> Rendered {
+        let message = self.public_message();
+        let body = if problem_json {
+            serde_json::to_string(&Problem {
+                kind: format!("urn:keygate:error:{}", self.code()),
+                title: &message,
+                status: self.status(),
+                error: self.code(),
+                message: &message,
+            })
+        } else {
+            serde_json::to_string(&ErrorBody {
+                error: self.code(),
+                message: &message,
+            })
+        };
+        let content_type = if problem_json {
+            "application/problem+json"
+        } else {
+            "application/json"
+        };
+        let mut headers = vec![("content-type", content_type.to_owned())];
+        headers.extend(self.www_authenticate().map(|v| ("www-authenticate", v)));
+        Rendered {
+            status: self.status(),
+            headers,
+            body: body.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<KeyFormatError> for GateError {
+    fn from(e: KeyFormatError) -> Self {
+        GateError::MalformedKey(e)
+    }
+}
+
+impl From<ConfigError> for GateError {
+    fn from(e: ConfigError) -> Self {
+        GateError::Config(e)
+    }
+}
+
+/// A response ready for the edge to send.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// HTTP status.
+    pub status: u16,
+    /// Lower-case header names and their values.
+    pub headers: Vec<(&'static str, String)>,
+    /// UTF-8 JSON body.
+    pub body: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    error: &'static str,
+    message: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_maps_to_one_status_and_code() {
+        let table: &[(GateError, u16, &str)] = &[
+            (GateError::MissingKey, 401, "missing_api_key"),
+            (
+                GateError::MalformedKey(KeyFormatError::BadLength),
+                401,
+                "malformed_api_key",
+            ),
+            (GateError::ConflictingKeys, 400, "conflicting_api_keys"),
+            (GateError::InvalidKey, 401, "invalid_api_key"),
+            (GateError::ExpiredKey, 401, "expired_api_key"),
+            (GateError::DisabledKey, 401, "disabled_api_key"),
+            (GateError::NotFound, 404, "not_found"),
+            (
+                GateError::OriginUnavailable("refused".into()),
+                502,
+                "origin_unavailable",
+            ),
+            (GateError::OriginTimeout, 504, "origin_timeout"),
+            (GateError::Internal("kv".into()), 500, "internal_error"),
+        ];
+        for (err, status, code) in table {
+            assert_eq!((err.status(), err.code()), (*status, *code), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn json_body_has_error_and_message() {
+        let r = GateError::InvalidKey.render(false);
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.body,
+            r#"{"error":"invalid_api_key","message":"Invalid API key"}"#
+        );
+        assert!(
+            r.headers
+                .contains(&("content-type", "application/json".into()))
+        );
+    }
+
+    #[test]
+    fn problem_json_carries_the_same_code() {
+        let r = GateError::ExpiredKey.render(true);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["type"], "urn:keygate:error:expired_api_key");
+        assert_eq!(v["status"], 401);
+        assert_eq!(v["error"], "expired_api_key");
+        assert_eq!(v["title"], "API key has expired");
+        assert!(
+            r.headers
+                .contains(&("content-type", "application/problem+json".into()))
+        );
+    }
+
+    #[test]
+    fn challenges_follow_rfc_6750() {
+        assert_eq!(
+            GateError::MissingKey.www_authenticate().unwrap(),
+            r#"Bearer realm="keygate""#
+        );
+        let sent = GateError::InvalidKey.www_authenticate().unwrap();
+        assert!(
+            sent.starts_with(r#"Bearer realm="keygate", error="invalid_token""#),
+            "{sent}"
+        );
+        assert!(GateError::OriginTimeout.www_authenticate().is_none());
+    }
+
+    #[test]
+    fn internal_detail_never_reaches_the_body() {
+        let r = GateError::Internal("kv exploded at 10.0.0.1".into()).render(false);
+        assert!(!r.body.contains("exploded"));
+        let r = GateError::OriginUnavailable("connect ECONNREFUSED".into()).render(true);
+        assert!(!r.body.contains("ECONNREFUSED"));
+    }
+}

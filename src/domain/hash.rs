@@ -1,0 +1,57 @@
+//! `KeyHash`: the SHA-256 of a full key, the only form in which a key is ever stored.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use super::key::ApiKey;
+
+/// SHA-256 of the whole key text (prefix, random and checksum). KV records are stored under
+/// [`KeyHash::storage_key`]; the key itself is never stored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyHash([u8; 32]);
+
+impl KeyHash {
+    /// Hashes a parsed key.
+    pub fn of(key: &ApiKey) -> KeyHash {
+        KeyHash(Sha256::digest(key.expose_secret().as_bytes()).into())
+    }
+
+    /// Lower-case hex of the digest (64 characters).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The KV key under which the verification record lives: `key:<hex>`.
+    pub fn storage_key(&self) -> String {
+        format!("key:{}", self.to_hex())
+    }
+}
+
+/// Shows 8 hex digits: enough to correlate log lines, useless to look a record up.
+impl fmt::Debug for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyHash({}…)", &self.to_hex()[..8])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_sha256_of_the_whole_key() {
+        let key = ApiKey::generate(&Default::default()).unwrap();
+        let expected = hex::encode(Sha256::digest(key.expose_secret()));
+        assert_eq!(KeyHash::of(&key).to_hex(), expected);
+        assert_eq!(KeyHash::of(&key).storage_key(), format!("key:{expected}"));
+    }
+
+    #[test]
+    fn debug_shows_only_a_short_prefix() {
+        let key = ApiKey::generate(&Default::default()).unwrap();
+        let hash = KeyHash::of(&key);
+        let shown = format!("{hash:?}");
+        assert!(!shown.contains(&hash.to_hex()[..9]), "{shown}");
+    }
+}

@@ -1,0 +1,22 @@
+//! The runtime-free core of keygate. Nothing here reads the clock, the network or the
+//! environment: callers pass `now`, header values and variable lookups in.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod credential;
+pub mod error;
+pub mod forward;
+pub mod hash;
+pub mod key;
+pub mod record;
+pub mod time;
+pub mod verify;
+
+pub use config::{Config, ConfigError};
+pub use credential::Credential;
+pub use error::GateError;
+pub use hash::KeyHash;
+pub use key::{ApiKey, KeyFormatError, KeyPrefix};
+pub use record::{KeyId, KeyRecord, OrgId};
+pub use time::UnixMillis;
+pub use verify::ActiveKey;

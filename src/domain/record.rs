@@ -1,0 +1,194 @@
+//! `KeyRecord`: what the verification path reads from KV for one key hash, and the ids in it.
+//!
+//! The record is JSON. Readers tolerate fields they do not know (a newer deployment may have
+//! written them) and fill missing optional fields with defaults, so records survive upgrades.
+
+use std::fmt;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
+
+use super::time::UnixMillis;
+
+/// Longest organization or key id.
+const MAX_ID_LEN: usize = 64;
+
+/// A stable key id, `key_` followed by base62 characters. It never changes, even on rotation.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize)]
+pub struct KeyId(String);
+
+impl KeyId {
+    /// Random base62 characters in a generated id (≈ 95 bits: unguessable, not secret).
+    const RANDOM_LEN: usize = 16;
+
+    /// Parses an id as it appears in records and URLs.
+    pub fn parse(s: &str) -> Option<KeyId> {
+        let body = s.strip_prefix("key_")?;
+        let valid = !body.is_empty()
+            && s.len() <= MAX_ID_LEN
+            && body.bytes().all(|b| b.is_ascii_alphanumeric());
+        valid.then(|| KeyId(s.to_owned()))
+    }
+
+    /// A fresh random id.
+    pub fn generate() -> Result<KeyId, getrandom::Error> {
+        let mut bytes = [0u8; Self::RANDOM_LEN];
+        getrandom::fill(&mut bytes)?;
+        // 256 % 62 ≠ 0 leaves a slight bias: harmless for an identifier that is not a secret.
+        let body: String = bytes
+            .iter()
+            .map(|b| {
+                char::from(
+                    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                        [usize::from(b % 62)],
+                )
+            })
+            .collect();
+        Ok(KeyId(format!("key_{body}")))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        KeyId::parse(&s).ok_or_else(|| D::Error::custom(format!("invalid key id {s:?}")))
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An organization (tenant) id: 1–64 characters of `[a-z0-9_-]`, starting with a letter or
+/// digit. Lower case only, so `Acme` and `acme` cannot become two tenants.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize)]
+pub struct OrgId(String);
+
+impl OrgId {
+    /// Parses an organization id.
+    pub fn parse(s: &str) -> Option<OrgId> {
+        let valid = s.len() <= MAX_ID_LEN
+            && s.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        valid.then(|| OrgId(s.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for OrgId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        OrgId::parse(&s).ok_or_else(|| D::Error::custom(format!("invalid organization id {s:?}")))
+    }
+}
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The verification record stored in KV under the key's hash.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Stable id of the key.
+    pub id: KeyId,
+    /// Organization the key belongs to.
+    pub org: OrgId,
+    /// Human name, 3–100 characters.
+    pub name: String,
+    /// Scopes granted to the key, as written by the management API.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A disabled key is refused with `disabled_api_key` until enabled again.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Set once the key is revoked; a revoked key never works again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<UnixMillis>,
+    /// The key is refused from this instant on (inclusive); `None` = never expires.
+    #[serde(default)]
+    pub expires_at: Option<UnixMillis>,
+    /// Creation time.
+    pub created_at: UnixMillis,
+    /// Free-form JSON passed to the origin, kept byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Box<RawValue>>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl KeyRecord {
+    /// Decodes a record read from storage.
+    pub fn from_json(text: &str) -> Result<KeyRecord, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Encodes the record for storage.
+    pub fn to_json(&self) -> String {
+        // A struct of strings, integers and already-valid raw JSON cannot fail to serialize.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_validated() {
+        assert!(KeyId::parse("key_abc123").is_some());
+        for bad in [
+            "key_",
+            "abc",
+            "key_a-b",
+            "key_é",
+            &format!("key_{}", "a".repeat(61)),
+        ] {
+            assert!(KeyId::parse(bad).is_none(), "{bad:?}");
+        }
+        let id = KeyId::generate().unwrap();
+        assert_eq!(KeyId::parse(id.as_str()), Some(id));
+        assert!(OrgId::parse("acme-corp_2").is_some());
+        for bad in ["", "Acme", "-acme", "a b", "acme/x", &"a".repeat(65)] {
+            assert!(OrgId::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn record_round_trips_and_tolerates_unknown_fields() {
+        let text = r#"{"id":"key_a1","org":"acme","name":"Reporting","scopes":["read"],
+            "expires_at":null,"created_at":5,"meta":{"plan": "pro", "n":[1,2]},"future":1}"#;
+        let record = KeyRecord::from_json(text).unwrap();
+        assert!(record.enabled);
+        assert_eq!(
+            record.meta.as_ref().unwrap().get(),
+            r#"{"plan": "pro", "n":[1,2]}"#
+        );
+        let again = KeyRecord::from_json(&record.to_json()).unwrap();
+        assert_eq!(again.to_json(), record.to_json());
+    }
+
+    #[test]
+    fn records_with_invalid_ids_are_refused() {
+        let text = r#"{"id":"nope","org":"acme","name":"x","created_at":1}"#;
+        assert!(KeyRecord::from_json(text).is_err());
+    }
+}
