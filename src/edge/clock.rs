@@ -1,0 +1,8 @@
+//! The only place that reads the clock (`SystemTime::now()` panics on wasm32).
+
+use crate::domain::UnixMillis;
+
+/// Now, from the runtime's clock.
+pub fn now() -> UnixMillis {
+    UnixMillis(worker::Date::now().as_millis())
+}

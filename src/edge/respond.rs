@@ -1,0 +1,50 @@
+//! The one conversion from `GateError` (and other outcomes) to `worker::Response`.
+
+use std::fmt::Display;
+
+use serde::Serialize;
+use worker::{Headers, Request, Response};
+
+use crate::domain::GateError;
+
+/// Whether the client asked for RFC 9457 problem documents.
+pub fn wants_problem_json(req: &Request) -> bool {
+    req.headers()
+        .get("accept")
+        .ok()
+        .flatten()
+        .is_some_and(|accept| accept.contains("application/problem+json"))
+}
+
+/// The error response. Infallible: it must not turn into the runtime's bare 500.
+pub fn error(err: &GateError, problem_json: bool) -> Response {
+    let rendered = err.render(problem_json);
+    with_body(rendered.status, &rendered.headers, rendered.body)
+}
+
+/// A JSON response with `status`.
+pub fn json(status: u16, body: &impl Serialize) -> Response {
+    let text = serde_json::to_string(body).unwrap_or_default();
+    with_body(
+        status,
+        &[("content-type", "application/json".to_owned())],
+        text,
+    )
+}
+
+/// Wraps a runtime error as an internal one (its text goes to the log, not the client).
+pub fn internal(e: impl Display) -> GateError {
+    GateError::Internal(e.to_string())
+}
+
+fn with_body(status: u16, headers: &[(&str, String)], body: String) -> Response {
+    let out = Headers::new();
+    for (name, value) in headers {
+        // Names and values are ours and valid; a failure here would only drop a header.
+        let _ = out.set(name, value);
+    }
+    Response::builder()
+        .with_status(status)
+        .with_headers(out)
+        .fixed(body.into_bytes())
+}

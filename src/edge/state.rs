@@ -1,0 +1,27 @@
+//! Per-isolate state: the parsed configuration and the names of the bindings.
+
+use std::sync::OnceLock;
+
+use worker::{Env, KvStore};
+
+use crate::domain::{Config, ConfigError, GateError};
+
+/// KV namespace holding verification records by key hash.
+const KEYS_BINDING: &str = "KEYS";
+
+/// Variables cannot change within an isolate, so they are parsed on its first request only.
+static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
+
+/// The deployment's configuration, or the error naming the bad variable.
+pub fn config(env: &Env) -> Result<&'static Config, GateError> {
+    CONFIG
+        .get_or_init(|| Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string())))
+        .as_ref()
+        .map_err(|e| GateError::Config(e.clone()))
+}
+
+/// The KV namespace of verification records.
+pub fn keys(env: &Env) -> Result<KvStore, GateError> {
+    env.kv(KEYS_BINDING)
+        .map_err(|e| GateError::Internal(format!("KV binding {KEYS_BINDING}: {e}")))
+}
