@@ -1,0 +1,37 @@
+# keygate: `make dev` runs it locally, `make test` runs every test. Both install what they
+# need first (pinned), and skip whatever is already installed or built.
+SHELL := /bin/bash
+TOOLS ?= $(HOME)/.cache/keygate/cargo
+export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
+export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
+export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+
+.PHONY: dev test unit integration tools build check clean
+
+dev: tools build
+	scripts/dev.sh
+
+test: tools build check
+	cargo test --all-targets
+
+tools:
+	@scripts/tools.sh
+
+build: build/index.js
+
+build/index.js: $(SOURCES)
+	$(TOOLS)/bin/worker-build --release
+	@touch $@
+
+# The Worker target must compile too, lint-clean: the native tests do not build the glue.
+check:
+	cargo fmt --check
+	cargo clippy --quiet --target wasm32-unknown-unknown --lib -- -D warnings
+	cargo clippy --quiet --all-targets -- -D warnings
+
+clean:
+	rm -rf build target

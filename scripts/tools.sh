@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building and running keygate needs, pinned, and only what is missing:
+# the wasm32 target, worker-build and wasm-bindgen-cli (from the crate registry, into a cache
+# outside the clone so every clone on this machine reuses them), and the npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TOOLS="${KEYGATE_TOOLS:-$HOME/.cache/keygate/cargo}"
+WORKER_BUILD_VERSION=0.8.7
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  echo "keygate: adding the wasm32-unknown-unknown target" >&2
+  rustup target add wasm32-unknown-unknown || {
+    echo "keygate: cannot install the wasm32-unknown-unknown target (rustup target add failed)" >&2
+    exit 1
+  }
+fi
+
+install_crate() { # crate version binary
+  local have
+  have=$("$TOOLS/bin/$3" --version 2>/dev/null | awk '{print $NF}') || true
+  if [ "$have" != "$2" ]; then
+    echo "keygate: installing $1 $2 into $TOOLS (slow the first time, cached after)" >&2
+    cargo install --quiet --root "$TOOLS" "$1" --version "=$2"
+  fi
+}
+install_crate wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
+install_crate worker-build "$WORKER_BUILD_VERSION" worker-build
+
+# npm ci only when package-lock.json changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "keygate: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules/.package-lock.json
+fi
