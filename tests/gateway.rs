@@ -1,0 +1,442 @@
+//! The verification path end to end: the built worker on workerd (`wrangler dev`, local KV),
+//! in front of a recording origin on 127.0.0.1, spoken to over HTTP as a client would.
+//!
+//! A custom harness (libtest-mimic) starts the runtimes once for all cases and stops them after,
+//! even when cases fail.
+
+mod support;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use keygate::domain::{ApiKey, KeyHash, KeyRecord, UnixMillis};
+use libtest_mimic::{Arguments, Failed, Trial};
+use support::{Gateway, GatewayOptions, Origin, Reply, client, free_port, mint, now_ms};
+
+struct World {
+    origin: Origin,
+    /// In front of `origin`.
+    gateway: Gateway,
+    /// In front of a port where nothing listens.
+    orphan: Gateway,
+    /// Started with an invalid `ORIGIN`.
+    misconfigured: Gateway,
+    valid: ApiKey,
+    valid_record: KeyRecord,
+    expired: ApiKey,
+    disabled: ApiKey,
+    revoked: ApiKey,
+}
+
+impl World {
+    fn start() -> World {
+        let origin = Origin::start();
+        let (valid, valid_hash, valid_record) = mint("acme", "Valid key", |r| {
+            r.meta = serde_json::value::RawValue::from_string(r#"{"tier":"gold"}"#.into()).ok();
+        });
+        let (expired, h2, r2) = mint("acme", "Expired key", |r| {
+            r.expires_at = Some(UnixMillis(now_ms() - 1_000))
+        });
+        let (disabled, h3, r3) = mint("acme", "Disabled key", |r| r.enabled = false);
+        let (revoked, h4, r4) = mint("acme", "Revoked key", |r| {
+            r.revoked_at = Some(UnixMillis(now_ms()))
+        });
+        let records: Vec<(KeyHash, KeyRecord)> = vec![
+            (valid_hash, valid_record.clone()),
+            (h2, r2),
+            (h3, r3),
+            (h4, r4),
+        ];
+        let mut gateway = Gateway::spawn(GatewayOptions {
+            vars: vec![("ORIGIN", origin.url())],
+            records: records.clone(),
+            state_dir: None,
+            port: None,
+            show_output: false,
+        });
+        let mut orphan = Gateway::spawn(GatewayOptions {
+            vars: vec![("ORIGIN", format!("http://127.0.0.1:{}", free_port()))],
+            records,
+            state_dir: None,
+            port: None,
+            show_output: false,
+        });
+        let mut misconfigured = Gateway::spawn(GatewayOptions {
+            vars: vec![("ORIGIN", "ftp://files.example".into())],
+            records: vec![],
+            state_dir: None,
+            port: None,
+            show_output: false,
+        });
+        for g in [&mut gateway, &mut orphan, &mut misconfigured] {
+            g.wait_ready();
+        }
+        World {
+            origin,
+            gateway,
+            orphan,
+            misconfigured,
+            valid,
+            valid_record,
+            expired,
+            disabled,
+            revoked,
+        }
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        send(&self.gateway, "GET", path, headers, None)
+    }
+}
+
+fn send(
+    gateway: &Gateway,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Reply {
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(gateway.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let agent = client();
+    let response = match body {
+        Some(bytes) => agent.run(request.body(bytes.to_vec()).unwrap()),
+        None => agent.run(request.body(()).unwrap()),
+    };
+    Reply::from(response.expect("HTTP exchange with the gateway"))
+}
+
+fn bearer(key: &ApiKey) -> String {
+    format!("Bearer {}", key.expose_secret())
+}
+
+/// Asserts a keygate error response: status, JSON code, and its `WWW-Authenticate` challenge.
+fn assert_error(reply: &Reply, status: u16, code: &str) -> Result<(), Failed> {
+    let body = reply.json();
+    if reply.status != status || body["error"] != code {
+        return Err(format!("want {status} {code}, got {} {body}", reply.status).into());
+    }
+    check(
+        reply.header("content-type") == Some("application/json"),
+        "content-type",
+    )?;
+    check(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message",
+    )?;
+    let challenge = reply.header("www-authenticate");
+    match (status, code) {
+        (401, "missing_api_key") => check(
+            challenge == Some(r#"Bearer realm="keygate""#),
+            "missing-key challenge",
+        ),
+        (401, _) => check(
+            challenge
+                .is_some_and(|c| c.starts_with(r#"Bearer realm="keygate", error="invalid_token""#)),
+            "invalid_token challenge",
+        ),
+        _ => check(challenge.is_none(), "no challenge outside 401"),
+    }
+}
+
+fn check(ok: bool, what: &str) -> Result<(), Failed> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("check failed: {what}").into())
+    }
+}
+
+fn eq<T: PartialEq + std::fmt::Debug>(got: T, want: T, what: &str) -> Result<(), Failed> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got:?}, want {want:?}").into())
+    }
+}
+
+type Case = fn(&World) -> Result<(), Failed>;
+
+const CASES: &[(&str, Case)] = &[
+    ("missing_key_is_401_and_never_reaches_the_origin", |w| {
+        let r = w.get("/t/missing", &[]);
+        assert_error(&r, 401, "missing_api_key")?;
+        eq(w.origin.seen("/t/missing").len(), 0, "origin requests")
+    }),
+    ("key_in_the_query_string_is_ignored", |w| {
+        let path = format!("/t/query?api_key={}", w.valid.expose_secret());
+        assert_error(&w.get(&path, &[]), 401, "missing_api_key")?;
+        eq(w.origin.seen("/t/query").len(), 0, "origin requests")
+    }),
+    ("malformed_keys_are_401_without_a_lookup", |w| {
+        let valid = w.valid.expose_secret();
+        let typo = format!("{}x", &valid[..valid.len() - 1]);
+        let bad = [
+            "kg_live_short",
+            typo.as_str(),
+            "kg_live_ünïcødé0000000000000000000000000000",
+            "Bearer",
+            "x".repeat(4000).as_str(),
+        ]
+        .map(str::to_owned);
+        for key in &bad {
+            assert_error(
+                &w.get("/t/malformed", &[("x-api-key", key)]),
+                401,
+                "malformed_api_key",
+            )?;
+        }
+        assert_error(
+            &w.get("/t/malformed", &[("authorization", "Bearer ")]),
+            401,
+            "malformed_api_key",
+        )?;
+        eq(w.origin.seen("/t/malformed").len(), 0, "origin requests")
+    }),
+    ("unknown_key_is_invalid", |w| {
+        let stranger = ApiKey::generate(&Default::default()).unwrap();
+        assert_error(
+            &w.get("/t/unknown", &[("authorization", &bearer(&stranger))]),
+            401,
+            "invalid_api_key",
+        )
+    }),
+    ("expired_key_is_refused", |w| {
+        let r = w.get("/t/expired", &[("authorization", &bearer(&w.expired))]);
+        assert_error(&r, 401, "expired_api_key")?;
+        eq(
+            r.json()["message"].as_str(),
+            Some("API key has expired"),
+            "message",
+        )
+    }),
+    ("disabled_key_is_refused", |w| {
+        assert_error(
+            &w.get("/t/disabled", &[("x-api-key", w.disabled.expose_secret())]),
+            401,
+            "disabled_api_key",
+        )
+    }),
+    ("revoked_key_reads_as_invalid", |w| {
+        let r = w.get("/t/revoked", &[("authorization", &bearer(&w.revoked))]);
+        assert_error(&r, 401, "invalid_api_key")?;
+        eq(
+            r.json()["message"].as_str(),
+            Some("Invalid API key"),
+            "message",
+        )?;
+        eq(
+            w.origin
+                .seen("/t/")
+                .iter()
+                .filter(|s| s.url.starts_with("/t/revoked"))
+                .count(),
+            0,
+            "origin requests",
+        )
+    }),
+    ("two_different_keys_are_a_400", |w| {
+        let other = ApiKey::generate(&Default::default()).unwrap();
+        let r = w.get(
+            "/t/conflict",
+            &[
+                ("authorization", &bearer(&w.valid)),
+                ("x-api-key", other.expose_secret()),
+            ],
+        );
+        assert_error(&r, 400, "conflicting_api_keys")?;
+        // The same key in both headers is fine.
+        let r = w.get(
+            "/t/same",
+            &[
+                ("authorization", &bearer(&w.valid)),
+                ("x-api-key", w.valid.expose_secret()),
+            ],
+        );
+        eq(r.status, 200, "status with the same key twice")
+    }),
+    ("problem_json_on_request", |w| {
+        let r = w.get("/t/problem", &[("accept", "application/problem+json")]);
+        eq(r.status, 401, "status")?;
+        eq(
+            r.header("content-type"),
+            Some("application/problem+json"),
+            "content-type",
+        )?;
+        let body = r.json();
+        eq(
+            body["type"].as_str(),
+            Some("urn:keygate:error:missing_api_key"),
+            "type",
+        )?;
+        eq(body["status"].as_u64(), Some(401), "status member")?;
+        eq(
+            body["error"].as_str(),
+            Some("missing_api_key"),
+            "error member",
+        )
+    }),
+    ("bearer_request_reaches_the_origin_intact", |w| {
+        let path = "/t/bearer/a%20b/c?x=1&y=%C3%A9&empty=";
+        let r = w.get(
+            path,
+            &[
+                ("authorization", &bearer(&w.valid)),
+                ("x-custom", "kept"),
+                ("x-keygate-key-id", "key_forged"),
+                ("x-keygate-org", "evil"),
+            ],
+        );
+        eq(r.status, 200, "status")?;
+        eq(r.header("x-origin"), Some("demo"), "origin response header")?;
+        eq(
+            r.json()["origin"].as_str(),
+            Some("keygate demo origin"),
+            "origin body",
+        )?;
+        let seen = w.origin.only("/t/bearer/");
+        eq(seen.method.as_str(), "GET", "method")?;
+        eq(seen.url.as_str(), path, "path and query")?;
+        eq(
+            seen.header("authorization"),
+            None,
+            "authorization forwarded",
+        )?;
+        eq(seen.header("x-custom"), Some("kept"), "custom header")?;
+        eq(
+            seen.header("x-keygate-key-id"),
+            Some(w.valid_record.id.as_str()),
+            "key id header",
+        )?;
+        eq(seen.header("x-keygate-org"), Some("acme"), "org header")?;
+        let secret = w.valid.expose_secret();
+        check(
+            !seen.headers.iter().any(|(_, v)| v.contains(secret)),
+            "the key reached the origin",
+        )
+    }),
+    ("x_api_key_post_body_is_forwarded_byte_for_byte", |w| {
+        let body: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        let r = send(
+            &w.gateway,
+            "POST",
+            "/t/post",
+            &[
+                ("x-api-key", w.valid.expose_secret()),
+                ("content-type", "application/octet-stream"),
+            ],
+            Some(&body),
+        );
+        eq(r.status, 200, "status")?;
+        let seen = w.origin.only("/t/post");
+        eq(seen.method.as_str(), "POST", "method")?;
+        eq(seen.header("x-api-key"), None, "x-api-key forwarded")?;
+        eq(
+            seen.header("content-type"),
+            Some("application/octet-stream"),
+            "content-type",
+        )?;
+        check(seen.body == body, "body differs")
+    }),
+    ("one_mebibyte_upload_arrives_whole", |w| {
+        let body: Vec<u8> = (0..(1u32 << 20))
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let r = send(
+            &w.gateway,
+            "PUT",
+            "/t/upload",
+            &[("authorization", &bearer(&w.valid))],
+            Some(&body),
+        );
+        eq(r.status, 200, "status")?;
+        eq(
+            r.json()["body_bytes"].as_u64(),
+            Some(1 << 20),
+            "bytes the origin counted",
+        )?;
+        let seen = w.origin.only("/t/upload");
+        eq(seen.method.as_str(), "PUT", "method")?;
+        check(seen.body == body, "body differs")
+    }),
+    ("origin_status_and_redirects_pass_through", |w| {
+        let auth = bearer(&w.valid);
+        let r = send(
+            &w.gateway,
+            "DELETE",
+            "/status/204/x",
+            &[("authorization", &auth)],
+            None,
+        );
+        eq(r.status, 204, "status")?;
+        let r = w.get("/status/418/teapot", &[("authorization", &auth)]);
+        eq(r.status, 418, "status")?;
+        let r = w.get("/redirect/here", &[("authorization", &auth)]);
+        eq(r.status, 302, "redirect not followed")?;
+        eq(r.header("location"), Some("/elsewhere"), "location")
+    }),
+    ("management_prefix_is_never_proxied", |w| {
+        let r = w.get(
+            "/_keygate/anything",
+            &[("authorization", &bearer(&w.valid))],
+        );
+        eq(r.status, 404, "status")?;
+        eq(r.json()["error"].as_str(), Some("not_found"), "code")?;
+        eq(w.origin.seen("/_keygate").len(), 0, "origin requests")
+    }),
+    ("origin_down_is_502", |w| {
+        let r = send(
+            &w.orphan,
+            "GET",
+            "/t/down",
+            &[("authorization", &bearer(&w.valid))],
+            None,
+        );
+        assert_error(&r, 502, "origin_unavailable")?;
+        eq(
+            r.json()["message"].as_str(),
+            Some("The upstream API is unavailable"),
+            "message",
+        )
+    }),
+    ("misconfiguration_is_a_500_naming_the_variable", |w| {
+        let r = send(&w.misconfigured, "GET", "/t/config", &[], None);
+        eq(r.status, 500, "status")?;
+        let body = r.json();
+        eq(body["error"].as_str(), Some("configuration_error"), "code")?;
+        check(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ORIGIN")),
+            "message names ORIGIN",
+        )
+    }),
+    ("the_log_never_contains_a_key", |w| {
+        let _ = w.get("/t/log", &[("authorization", &bearer(&w.valid))]);
+        let Some(log) = w.gateway.log_containing(r#""path":"/t/log""#) else {
+            return Err("request not logged".into());
+        };
+        let secret = &w.valid.expose_secret()[8..];
+        check(!log.contains(secret), "a key appears in the log")
+    }),
+];
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let world = Arc::new(World::start());
+    let trials = CASES
+        .iter()
+        .map(|&(name, case)| {
+            let world = world.clone();
+            Trial::test(name, move || case(&world))
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // The trials held the other references; this drop stops the runtimes and the origin.
+    drop(world);
+    conclusion.exit_code()
+}

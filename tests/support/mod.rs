@@ -1,0 +1,439 @@
+//! Real-runtime test support: a recording HTTP origin on 127.0.0.1, the built worker under
+//! `wrangler dev` (workerd, local KV persisted in a fresh directory) and an HTTP client.
+//! Every process started here is stopped when its handle drops, whatever the tests did.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use keygate::domain::{ApiKey, KeyHash, KeyId, KeyRecord, OrgId, UnixMillis};
+
+/// Root of the crate (where `wrangler.toml` is).
+pub fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// A request as the origin received it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query exactly as they arrived.
+    pub url: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP origin that records every request and answers with a JSON echo of it.
+/// Paths starting with `/status/<code>` answer with that status; `/redirect` answers 302.
+pub struct Origin {
+    pub port: u16,
+    server: Arc<tiny_http::Server>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    worker: Option<thread::JoinHandle<()>>,
+}
+
+impl Origin {
+    pub fn start() -> Origin {
+        Self::start_on(0).expect("bind the origin")
+    }
+
+    pub fn start_on(port: u16) -> Result<Origin, Box<dyn std::error::Error + Send + Sync>> {
+        let server = Arc::new(tiny_http::Server::http(("127.0.0.1", port))?);
+        let port = server.server_addr().to_ip().expect("ip listener").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (srv, log) = (server.clone(), seen.clone());
+        let worker = thread::spawn(move || {
+            for request in srv.incoming_requests() {
+                let log = log.clone();
+                thread::spawn(move || answer(request, &log));
+            }
+        });
+        Ok(Origin {
+            port,
+            server,
+            seen,
+            worker: Some(worker),
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request received so far whose path starts with `path`.
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        let all = self.seen.lock().unwrap();
+        all.iter()
+            .filter(|s| s.url.starts_with(path))
+            .cloned()
+            .collect()
+    }
+
+    /// The one request received under `path`; fails the test if there is not exactly one.
+    pub fn only(&self, path: &str) -> Seen {
+        let seen = self.seen(path);
+        assert_eq!(seen.len(), 1, "origin requests under {path}: {seen:#?}");
+        seen.into_iter().next().unwrap()
+    }
+}
+
+fn answer(mut request: tiny_http::Request, log: &Mutex<Vec<Seen>>) {
+    let mut body = Vec::new();
+    let _ = request.as_reader().read_to_end(&mut body);
+    let seen = Seen {
+        method: request.method().as_str().to_owned(),
+        url: request.url().to_owned(),
+        headers: request
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_ascii_lowercase(),
+                    h.value.as_str().to_owned(),
+                )
+            })
+            .collect(),
+        body,
+    };
+    let status = seen
+        .url
+        .strip_prefix("/status/")
+        .and_then(|rest| rest.get(..3)?.parse().ok())
+        .unwrap_or(if seen.url.starts_with("/redirect") {
+            302
+        } else {
+            200
+        });
+    let echo = serde_json::json!({
+        "origin": "keygate demo origin",
+        "method": seen.method,
+        "url": seen.url,
+        "key_id": seen.header("x-keygate-key-id"),
+        "org": seen.header("x-keygate-org"),
+        "body_bytes": seen.body.len(),
+    });
+    log.lock().unwrap().push(seen);
+    let mut response = tiny_http::Response::from_data(echo.to_string())
+        .with_status_code(status)
+        .with_header(header("content-type", "application/json"))
+        .with_header(header("x-origin", "demo"));
+    if status == 302 {
+        response = response.with_header(header("location", "/elsewhere"));
+    }
+    let _ = request.respond(response);
+}
+
+fn header(name: &str, value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap()
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The built worker running under `wrangler dev` on workerd.
+pub struct Gateway {
+    pub port: u16,
+    pub state_dir: PathBuf,
+    child: Child,
+    log: PathBuf,
+}
+
+/// What a gateway is started with.
+pub struct GatewayOptions<'a> {
+    /// Variables passed with `--var NAME:VALUE`.
+    pub vars: Vec<(&'a str, String)>,
+    /// Records written to local KV before the worker starts.
+    pub records: Vec<(KeyHash, KeyRecord)>,
+    /// Local state directory; a fresh one under `target/` when `None`.
+    pub state_dir: Option<PathBuf>,
+    /// Port to listen on; a free one when `None`.
+    pub port: Option<u16>,
+    /// Wrangler's output goes to the terminal instead of a log file.
+    pub show_output: bool,
+}
+
+impl Gateway {
+    /// Starts a gateway and waits until it answers.
+    pub fn start(options: GatewayOptions<'_>) -> Gateway {
+        let mut gateway = Self::spawn(options);
+        gateway.wait_ready();
+        gateway
+    }
+
+    /// Starts a gateway without waiting, so several can boot at once. Call it from a thread
+    /// that outlives the gateway: the parent-death signal fires when the spawning *thread* ends.
+    pub fn spawn(options: GatewayOptions<'_>) -> Gateway {
+        let state_dir = options.state_dir.unwrap_or_else(fresh_state_dir);
+        std::fs::create_dir_all(&state_dir).unwrap();
+        if !options.records.is_empty() {
+            seed_kv(&state_dir, &options.records);
+        }
+        let port = options.port.unwrap_or_else(free_port);
+        let log = state_dir.join(format!("wrangler-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new(project_dir().join("node_modules/.bin/wrangler"));
+        command
+            .current_dir(project_dir())
+            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
+            .args(["--persist-to", state_dir.to_str().unwrap()])
+            .args(["--show-interactive-dev-session=false", "--log-level", "log"]);
+        for (name, value) in &options.vars {
+            command.args(["--var", &format!("{name}:{value}")]);
+        }
+        command
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .stdin(Stdio::null());
+        if !options.show_output {
+            command.stdout(out.try_clone().unwrap()).stderr(out);
+        }
+        die_with_parent(&mut command);
+        let child = command
+            .spawn()
+            .expect("spawn wrangler dev (run `make tools` first)");
+        Gateway {
+            port,
+            state_dir,
+            child,
+            log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Whether wrangler is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+
+    /// The worker's log (wrangler's output) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The log once it contains `needle` (wrangler writes it asynchronously), within 10 s.
+    pub fn log_containing(&self, needle: &str) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return Some(log);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Blocks until the worker answers HTTP; panics with wrangler's output if it never does.
+    pub fn wait_ready(&mut self) {
+        // The first start may compile the worker (wrangler runs `make build`): allow for it.
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let agent = client();
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("wrangler dev exited ({status}):\n{}", self.log());
+            }
+            // Any HTTP answer means workerd runs the worker (a misconfigured one answers 500).
+            // The body is read so workerd does not write into a closed socket.
+            if let Ok(mut r) = agent.get(&self.url("/_keygate/health")).call() {
+                let _ = r.body_mut().read_to_vec();
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!("wrangler dev not ready after 300 s:\n{}", self.log());
+    }
+
+    /// Stops the runtime: SIGTERM (wrangler stops workerd), SIGKILL if it lingers.
+    pub fn stop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// If the test process dies without unwinding, the kernel sends wrangler SIGTERM. Linux ties
+/// this to the spawning thread, hence `Gateway::spawn`'s note.
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+}
+
+fn fresh_state_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    project_dir()
+        .join("target/keygate-tests")
+        .join(format!("{}-{nanos}", std::process::id()))
+}
+
+/// Writes records into the local KV of `state_dir` with `wrangler kv bulk put`.
+pub fn seed_kv(state_dir: &Path, records: &[(KeyHash, KeyRecord)]) {
+    let entries: Vec<_> = records
+        .iter()
+        .map(|(hash, record)| serde_json::json!({"key": hash.storage_key(), "value": record.to_json()}))
+        .collect();
+    let file = state_dir.join("seed.json");
+    std::fs::write(&file, serde_json::to_vec(&entries).unwrap()).unwrap();
+    let out = Command::new(project_dir().join("node_modules/.bin/wrangler"))
+        .current_dir(project_dir())
+        .args(["kv", "bulk", "put", "--binding", "KEYS", "--local"])
+        .args([
+            "--persist-to",
+            state_dir.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ])
+        .env("CI", "true")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run wrangler kv bulk put");
+    assert!(
+        out.status.success(),
+        "kv bulk put failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fresh key and the record the management API would store for it.
+pub fn mint(
+    org: &str,
+    name: &str,
+    edit: impl FnOnce(&mut KeyRecord),
+) -> (ApiKey, KeyHash, KeyRecord) {
+    let key = ApiKey::generate(&Default::default()).unwrap();
+    let mut record = KeyRecord {
+        id: KeyId::generate().unwrap(),
+        org: OrgId::parse(org).unwrap(),
+        name: name.to_owned(),
+        scopes: vec!["read".into()],
+        enabled: true,
+        revoked_at: None,
+        expires_at: None,
+        created_at: UnixMillis(now_ms()),
+        meta: None,
+    };
+    edit(&mut record);
+    let hash = KeyHash::of(&key);
+    (key, hash, record)
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// An HTTP client that returns every status as a response and never follows redirects.
+pub fn client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// A response read whole: status, lower-case headers, body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn from(mut r: ureq::http::Response<ureq::Body>) -> Reply {
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap_or_default();
+        Reply {
+            status: r.status().as_u16(),
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
