@@ -16,7 +16,7 @@ dev: tools build
 	scripts/dev.sh
 
 test: tools build check
-	cargo test --all-targets
+	cargo test --lib --tests
 
 tools:
 	@scripts/tools.sh
