@@ -26,8 +26,26 @@ pub enum GateError {
     ExpiredKey,
     /// The key is disabled.
     DisabledKey,
+    /// A management request body or parameter is invalid; the message names the field.
+    InvalidRequest(String),
+    /// A management route without a valid admin credential.
+    Unauthorized,
+    /// The key lacks the scope the request needs; carries the scope.
+    InsufficientScope(String),
+    /// An admin-scoped key acting outside its own organization; carries that organization.
+    OtherOrganization(String),
+    /// Only the admin token may do this (create or change organizations).
+    OperatorOnly,
+    /// The organization's plan allows no more keys.
+    KeyLimitReached,
+    /// No such key (or revoked) in this organization.
+    KeyNotFound,
+    /// No such organization.
+    OrgNotFound,
     /// No such route under the management prefix.
     NotFound,
+    /// The route exists but not with this method; carries the allowed methods.
+    MethodNotAllowed(&'static str),
     /// The origin could not be reached (connection refused, DNS, TLS…); detail for logs.
     OriginUnavailable(String),
     /// The origin did not answer in time.
@@ -47,8 +65,14 @@ impl GateError {
             | GateError::InvalidKey
             | GateError::ExpiredKey
             | GateError::DisabledKey => 401,
-            GateError::ConflictingKeys => 400,
-            GateError::NotFound => 404,
+            GateError::ConflictingKeys | GateError::InvalidRequest(_) => 400,
+            GateError::Unauthorized => 401,
+            GateError::InsufficientScope(_)
+            | GateError::OtherOrganization(_)
+            | GateError::OperatorOnly
+            | GateError::KeyLimitReached => 403,
+            GateError::KeyNotFound | GateError::OrgNotFound | GateError::NotFound => 404,
+            GateError::MethodNotAllowed(_) => 405,
             GateError::OriginUnavailable(_) => 502,
             GateError::OriginTimeout => 504,
             GateError::Config(_) | GateError::Internal(_) => 500,
@@ -64,7 +88,15 @@ impl GateError {
             GateError::InvalidKey => "invalid_api_key",
             GateError::ExpiredKey => "expired_api_key",
             GateError::DisabledKey => "disabled_api_key",
+            GateError::InvalidRequest(_) => "invalid_request",
+            GateError::Unauthorized => "unauthorized",
+            GateError::InsufficientScope(_) => "insufficient_scope",
+            GateError::OtherOrganization(_) | GateError::OperatorOnly => "forbidden",
+            GateError::KeyLimitReached => "key_limit_reached",
+            GateError::KeyNotFound => "key_not_found",
+            GateError::OrgNotFound => "org_not_found",
             GateError::NotFound => "not_found",
+            GateError::MethodNotAllowed(_) => "method_not_allowed",
             GateError::OriginUnavailable(_) => "origin_unavailable",
             GateError::OriginTimeout => "origin_timeout",
             GateError::Config(_) => "configuration_error",
@@ -86,7 +118,24 @@ impl GateError {
             GateError::InvalidKey => "Invalid API key".into(),
             GateError::ExpiredKey => "API key has expired".into(),
             GateError::DisabledKey => "API key is disabled".into(),
+            GateError::InvalidRequest(message) => message.clone(),
+            GateError::Unauthorized => {
+                "The admin token or an API key with the admin scope is required".into()
+            }
+            GateError::InsufficientScope(scope) => {
+                format!("Insufficient permissions. This key needs the {scope} scope.")
+            }
+            GateError::OtherOrganization(org) => {
+                format!("This API key cannot manage organization {org}")
+            }
+            GateError::OperatorOnly => {
+                "Only the admin token can create or change organizations".into()
+            }
+            GateError::KeyLimitReached => "API key limit reached. Upgrade to create more keys.".into(),
+            GateError::KeyNotFound => "API key not found".into(),
+            GateError::OrgNotFound => "Organization not found".into(),
             GateError::NotFound => "Not found".into(),
+            GateError::MethodNotAllowed(allow) => format!("Method not allowed; use {allow}"),
             GateError::OriginUnavailable(_) => "The upstream API is unavailable".into(),
             GateError::OriginTimeout => "The upstream API did not respond in time".into(),
             GateError::Config(e) => format!("keygate is misconfigured: {e}"),
@@ -102,6 +151,15 @@ impl GateError {
             GateError::Config(e) => e.to_string(),
             GateError::MissingKey
             | GateError::ConflictingKeys
+            | GateError::InvalidRequest(_)
+            | GateError::Unauthorized
+            | GateError::InsufficientScope(_)
+            | GateError::OtherOrganization(_)
+            | GateError::OperatorOnly
+            | GateError::KeyLimitReached
+            | GateError::KeyNotFound
+            | GateError::OrgNotFound
+            | GateError::MethodNotAllowed(_)
             | GateError::InvalidKey
             | GateError::ExpiredKey
             | GateError::DisabledKey
@@ -114,7 +172,12 @@ impl GateError {
     /// when a key was actually sent.
     pub fn www_authenticate(&self) -> Option<String> {
         match self {
-            GateError::MissingKey => Some(r#"Bearer realm="keygate""#.to_owned()),
+            GateError::MissingKey | GateError::Unauthorized => {
+                Some(r#"Bearer realm="keygate""#.to_owned())
+            }
+            GateError::InsufficientScope(scope) => Some(format!(
+                r#"Bearer realm="keygate", error="insufficient_scope", scope="{scope}""#
+            )),
             GateError::MalformedKey(_)
             | GateError::InvalidKey
             | GateError::ExpiredKey
@@ -123,7 +186,14 @@ impl GateError {
                 self.public_message()
             )),
             GateError::ConflictingKeys
+            | GateError::InvalidRequest(_)
+            | GateError::OtherOrganization(_)
+            | GateError::OperatorOnly
+            | GateError::KeyLimitReached
+            | GateError::KeyNotFound
+            | GateError::OrgNotFound
             | GateError::NotFound
+            | GateError::MethodNotAllowed(_)
             | GateError::OriginUnavailable(_)
             | GateError::OriginTimeout
             | GateError::Config(_)
@@ -156,6 +226,9 @@ impl GateError {
         };
         let mut headers = vec![("content-type", content_type.to_owned())];
         headers.extend(self.www_authenticate().map(|v| ("www-authenticate", v)));
+        if let GateError::MethodNotAllowed(allow) = self {
+            headers.push(("allow", (*allow).to_owned()));
+        }
         Rendered {
             status: self.status(),
             headers,
@@ -221,6 +294,26 @@ mod tests {
             (GateError::ExpiredKey, 401, "expired_api_key"),
             (GateError::DisabledKey, 401, "disabled_api_key"),
             (GateError::NotFound, 404, "not_found"),
+            (
+                GateError::InvalidRequest("x".into()),
+                400,
+                "invalid_request",
+            ),
+            (GateError::Unauthorized, 401, "unauthorized"),
+            (
+                GateError::InsufficientScope("admin".into()),
+                403,
+                "insufficient_scope",
+            ),
+            (GateError::OtherOrganization("o".into()), 403, "forbidden"),
+            (GateError::KeyLimitReached, 403, "key_limit_reached"),
+            (GateError::KeyNotFound, 404, "key_not_found"),
+            (GateError::OrgNotFound, 404, "org_not_found"),
+            (
+                GateError::MethodNotAllowed("GET"),
+                405,
+                "method_not_allowed",
+            ),
             (
                 GateError::OriginUnavailable("refused".into()),
                 502,

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use super::key::ApiKey;
@@ -28,6 +29,29 @@ impl KeyHash {
     }
 }
 
+impl KeyHash {
+    /// Parses the 64-digit hex form.
+    pub fn from_hex(text: &str) -> Option<KeyHash> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(KeyHash(bytes))
+    }
+}
+
+/// Hex in storage and between the worker and its Durable Objects.
+impl Serialize for KeyHash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyHash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        KeyHash::from_hex(&text).ok_or_else(|| serde::de::Error::custom("invalid key hash"))
+    }
+}
+
 /// Shows 8 hex digits: enough to correlate log lines, useless to look a record up.
 impl fmt::Debug for KeyHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,6 +69,8 @@ mod tests {
         let expected = hex::encode(Sha256::digest(key.expose_secret()));
         assert_eq!(KeyHash::of(&key).to_hex(), expected);
         assert_eq!(KeyHash::of(&key).storage_key(), format!("key:{expected}"));
+        assert_eq!(KeyHash::from_hex(&expected), Some(KeyHash::of(&key)));
+        assert_eq!(KeyHash::from_hex("abc"), None);
     }
 
     #[test]

@@ -2,13 +2,19 @@
 //! environment: callers pass `now`, header values and variable lookups in.
 #![warn(missing_docs)]
 
+pub mod audit;
+pub mod catalog;
 pub mod config;
 pub mod credential;
+pub mod endpoint;
 pub mod error;
 pub mod forward;
 pub mod hash;
 pub mod key;
+pub mod manage;
+pub mod plan;
 pub mod record;
+pub mod scope;
 pub mod time;
 pub mod verify;
 
@@ -17,6 +23,8 @@ pub use credential::Credential;
 pub use error::GateError;
 pub use hash::KeyHash;
 pub use key::{ApiKey, KeyFormatError, KeyPrefix};
-pub use record::{KeyId, KeyRecord, OrgId};
+pub use plan::Plan;
+pub use record::{KeyId, KeyRecord, KeyStatus, OrgId, RateLimit};
+pub use scope::Scope;
 pub use time::UnixMillis;
 pub use verify::ActiveKey;

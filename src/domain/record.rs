@@ -3,12 +3,14 @@
 //! The record is JSON. Readers tolerate fields they do not know (a newer deployment may have
 //! written them) and fill missing optional fields with defaults, so records survive upgrades.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
+use super::scope::Scope;
 use super::time::UnixMillis;
 
 /// Longest organization or key id.
@@ -103,7 +105,20 @@ impl fmt::Display for OrgId {
     }
 }
 
-/// The verification record stored in KV under the key's hash.
+/// One rate-limit window of a key: at most `limit` requests per `window_seconds`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Name shown in headers, e.g. `minute` (1–32 of `[a-z0-9_-]`).
+    pub name: String,
+    /// Requests admitted per window (≥ 1).
+    pub limit: u32,
+    /// Window length in seconds (1 s to 1 day).
+    pub window_seconds: u32,
+}
+
+/// The record of one key: what the verification path reads from KV (by hash) and from the
+/// key's guard, and what the management API shows.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KeyRecord {
     /// Stable id of the key.
@@ -112,9 +127,26 @@ pub struct KeyRecord {
     pub org: OrgId,
     /// Human name, 3–100 characters.
     pub name: String,
-    /// Scopes granted to the key, as written by the management API.
+    /// The masked key: prefix and the first 4 random characters, e.g. `kg_live_3hR9…`.
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub start: String,
+    /// Scopes granted to the key.
+    #[serde(default)]
+    pub scopes: Vec<Scope>,
+    /// Resource restrictions: resource type → the ids the key may reach. A type not listed
+    /// is unrestricted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, Vec<String>>,
+    /// Field restrictions: resource → the fields the key may see. A resource not listed
+    /// shows every field.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Vec<String>>,
+    /// The key's own rate-limit windows; empty = the organization's plan defaults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate_limits: Vec<RateLimit>,
+    /// `false` switches rate limiting off for this key.
+    #[serde(default = "enabled_by_default")]
+    pub rate_limiting: bool,
     /// A disabled key is refused with `disabled_api_key` until enabled again.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
@@ -126,9 +158,47 @@ pub struct KeyRecord {
     pub expires_at: Option<UnixMillis>,
     /// Creation time.
     pub created_at: UnixMillis,
+    /// Who created it: `admin` (the admin token) or the id of an admin-scoped key.
+    #[serde(default)]
+    pub created_by: String,
+    /// Last change through the management API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<UnixMillis>,
+    /// Last rotation of its secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<UnixMillis>,
     /// Free-form JSON passed to the origin, kept byte for byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Box<RawValue>>,
+}
+
+/// A key's lifecycle state as the API reports it.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Disabled by an admin.
+    Disabled,
+    /// Past its expiry.
+    Expired,
+    /// Revoked; permanent.
+    Revoked,
+}
+
+impl KeyStatus {
+    /// The status of `record` at `now`.
+    pub fn of(record: &KeyRecord, now: UnixMillis) -> KeyStatus {
+        if record.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if record.expires_at.is_some_and(|at| now >= at) {
+            KeyStatus::Expired
+        } else if !record.enabled {
+            KeyStatus::Disabled
+        } else {
+            KeyStatus::Active
+        }
+    }
 }
 
 fn enabled_by_default() -> bool {

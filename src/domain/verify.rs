@@ -10,7 +10,7 @@
 use super::credential::{self, Credential};
 use super::error::GateError;
 use super::key::ApiKey;
-use super::record::KeyRecord;
+use super::record::{KeyRecord, KeyStatus};
 use super::time::UnixMillis;
 
 /// Stage 1: the key from the request headers, checked for format and checksum.
@@ -38,34 +38,23 @@ impl ActiveKey {
 /// (`invalid_api_key`): a revoked key is gone, and saying so would confirm it once existed.
 /// Expiry is inclusive: at `expires_at` the key no longer works.
 pub fn check_status(record: KeyRecord, now: UnixMillis) -> Result<ActiveKey, GateError> {
-    if record.revoked_at.is_some() {
-        Err(GateError::InvalidKey)
-    } else if record.expires_at.is_some_and(|at| now >= at) {
-        Err(GateError::ExpiredKey)
-    } else if !record.enabled {
-        Err(GateError::DisabledKey)
-    } else {
-        Ok(ActiveKey(record))
+    match KeyStatus::of(&record, now) {
+        KeyStatus::Revoked => Err(GateError::InvalidKey),
+        KeyStatus::Expired => Err(GateError::ExpiredKey),
+        KeyStatus::Disabled => Err(GateError::DisabledKey),
+        KeyStatus::Active => Ok(ActiveKey(record)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::record::{KeyId, OrgId};
 
     fn record() -> KeyRecord {
-        KeyRecord {
-            id: KeyId::parse("key_a").unwrap(),
-            org: OrgId::parse("acme").unwrap(),
-            name: "test".into(),
-            scopes: vec![],
-            enabled: true,
-            revoked_at: None,
-            expires_at: Some(UnixMillis(1_000)),
-            created_at: UnixMillis(0),
-            meta: None,
-        }
+        KeyRecord::from_json(
+            r#"{"id":"key_a","org":"acme","name":"test","created_at":0,"expires_at":1000}"#,
+        )
+        .unwrap()
     }
 
     fn code(r: Result<ActiveKey, GateError>) -> &'static str {

@@ -1,0 +1,199 @@
+//! The messages between the worker and its two Durable Objects, and the secret bookkeeping
+//! of rotation. Both objects take a serde enum, never a path to sniff.
+//!
+//! - The **organization catalog** (one per organization) is the source of truth for the
+//!   organization's plan, its keys and its audit log. It enforces the key limit in one
+//!   synchronous SQL section, so concurrent creates cannot exceed it.
+//! - The **key guard** (one per key id, so it survives rotation) holds the authoritative
+//!   record and the hashes of the secrets that may be used. The verification path asks it on
+//!   every request, so revoking or disabling acts on the next request even while KV and the
+//!   isolate cache still hold the old record.
+
+use serde::{Deserialize, Serialize};
+
+use super::audit::AuditQuery;
+use super::hash::KeyHash;
+use super::manage::{KeyPatch, NewKey, PutOrg};
+use super::record::{KeyId, KeyRecord, OrgId};
+use super::time::UnixMillis;
+
+/// A request to an organization catalog. `org` is the catalog's own organization, `id` a key
+/// of it, and `actor` who asks: `admin` or a key id.
+#[allow(missing_docs)] // the fields are the ids and actor described above
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "snake_case")] // externally tagged: RawValue meta cannot pass a buffered (internally tagged) enum
+pub enum OrgCommand {
+    /// Create or update the organization.
+    PutOrg {
+        org: OrgId,
+        change: PutOrg,
+        actor: String,
+    },
+    /// Read the organization.
+    GetOrg { org: OrgId },
+    /// Create a key.
+    CreateKey {
+        org: OrgId,
+        key: NewKey,
+        actor: String,
+    },
+    /// List live keys, newest first.
+    ListKeys { org: OrgId, query: AuditQuery },
+    /// Read one key.
+    GetKey { org: OrgId, id: KeyId },
+    /// Change a key.
+    UpdateKey {
+        org: OrgId,
+        id: KeyId,
+        patch: KeyPatch,
+        actor: String,
+    },
+    /// Revoke a key.
+    RevokeKey {
+        org: OrgId,
+        id: KeyId,
+        actor: String,
+    },
+    /// Give a key a new secret; the old one works for `grace_hours` more.
+    RotateKey {
+        org: OrgId,
+        id: KeyId,
+        grace_hours: u32,
+        actor: String,
+    },
+    /// Revoke every key.
+    RevokeAll { org: OrgId, actor: String },
+    /// Read the audit log.
+    Audit { org: OrgId, query: AuditQuery },
+    /// A guard saw this key expired for the first time.
+    KeyExpired { org: OrgId, id: KeyId },
+}
+
+/// A secret a key accepts: its hash, and until when (exclusive) if it is being retired.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Secret {
+    /// SHA-256 of the secret.
+    pub hash: KeyHash,
+    /// `None` for the current secret; the end of the grace period for a rotated-out one.
+    pub until: Option<UnixMillis>,
+}
+
+/// A request to a key guard.
+#[allow(missing_docs)] // fields described on the variants
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "snake_case")] // externally tagged: RawValue meta cannot pass a buffered (internally tagged) enum
+pub enum GuardCommand {
+    /// Replace the guard's state (the catalog is the writer; the guard is the authority).
+    Set {
+        record: Box<KeyRecord>,
+        secrets: Vec<Secret>,
+    },
+    /// May the secret with this hash be used now? Answers a [`GuardVerdict`].
+    Check { hash: KeyHash },
+}
+
+/// The guard's answer to [`GuardCommand::Check`].
+#[derive(Serialize, Deserialize, Debug)]
+pub struct GuardVerdict {
+    /// The authoritative record when the secret is accepted; `None` when it is not (never
+    /// issued, rotated out, or the guard has no state).
+    pub record: Option<KeyRecord>,
+}
+
+/// Whether `hash` is an accepted secret at `now`. A retired secret stops at `until` exactly.
+pub fn accepts(secrets: &[Secret], hash: &KeyHash, now: UnixMillis) -> bool {
+    secrets
+        .iter()
+        .any(|s| s.hash == *hash && s.until.is_none_or(|until| now < until))
+}
+
+/// The secrets after rotating to `new`: the new one, plus the current one until
+/// `now + grace_hours` (none when the grace is 0). Secrets already being retired are dropped:
+/// one rotation's grace ends when the next rotation starts.
+pub fn rotate(secrets: &[Secret], new: KeyHash, grace_hours: u32, now: UnixMillis) -> Vec<Secret> {
+    let mut out = vec![Secret {
+        hash: new,
+        until: None,
+    }];
+    if grace_hours > 0 {
+        let until = now.plus_millis(u64::from(grace_hours) * UnixMillis::HOUR);
+        out.extend(
+            secrets
+                .iter()
+                .filter(|s| s.until.is_none())
+                .map(|s| Secret {
+                    hash: s.hash,
+                    until: Some(until),
+                }),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::key::ApiKey;
+
+    fn hash() -> KeyHash {
+        KeyHash::of(&ApiKey::generate(&Default::default()).unwrap())
+    }
+
+    #[test]
+    fn rotation_keeps_the_old_secret_for_the_grace_period() {
+        let (old, new) = (hash(), hash());
+        let now = UnixMillis(1_000);
+        let secrets = rotate(
+            &[Secret {
+                hash: old,
+                until: None,
+            }],
+            new,
+            24,
+            now,
+        );
+        let end = now.plus_millis(24 * UnixMillis::HOUR);
+        assert!(accepts(&secrets, &new, now));
+        assert!(accepts(&secrets, &old, UnixMillis(end.0 - 1)));
+        assert!(!accepts(&secrets, &old, end));
+        assert!(accepts(&secrets, &new, UnixMillis(u64::MAX)));
+        assert!(!accepts(&secrets, &hash(), now));
+    }
+
+    #[test]
+    fn zero_grace_and_second_rotation_retire_at_once() {
+        let (a, b, c) = (hash(), hash(), hash());
+        let now = UnixMillis(1_000);
+        let none = rotate(
+            &[Secret {
+                hash: a,
+                until: None,
+            }],
+            b,
+            0,
+            now,
+        );
+        assert_eq!(
+            none,
+            vec![Secret {
+                hash: b,
+                until: None
+            }]
+        );
+        let first = rotate(
+            &[Secret {
+                hash: a,
+                until: None,
+            }],
+            b,
+            24,
+            now,
+        );
+        let second = rotate(&first, c, 24, now);
+        assert!(
+            !accepts(&second, &a, now),
+            "a secret two rotations old still works"
+        );
+        assert!(accepts(&second, &b, now) && accepts(&second, &c, now));
+    }
+}

@@ -1,0 +1,188 @@
+//! The management routes under `ADMIN_PREFIX`: method + path → [`Endpoint`], or the 404/405
+//! that says why not.
+
+use super::error::GateError;
+use super::record::{KeyId, OrgId};
+
+/// One management operation, with the ids from its path.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `GET /health`: liveness, no auth.
+    Health,
+    /// `GET /v1/openapi.json`: the API description, no auth.
+    OpenApi,
+    /// `PUT /v1/orgs/{org}`.
+    PutOrg(OrgId),
+    /// `GET /v1/orgs/{org}`.
+    GetOrg(OrgId),
+    /// `POST /v1/orgs/{org}/keys`.
+    CreateKey(OrgId),
+    /// `GET /v1/orgs/{org}/keys`.
+    ListKeys(OrgId),
+    /// `GET /v1/orgs/{org}/keys/{id}`.
+    GetKey(OrgId, KeyId),
+    /// `PATCH /v1/orgs/{org}/keys/{id}`.
+    UpdateKey(OrgId, KeyId),
+    /// `DELETE /v1/orgs/{org}/keys/{id}`.
+    RevokeKey(OrgId, KeyId),
+    /// `POST /v1/orgs/{org}/keys/{id}/rotate`.
+    RotateKey(OrgId, KeyId),
+    /// `POST /v1/orgs/{org}/keys/revoke-all`.
+    RevokeAll(OrgId),
+    /// `GET /v1/orgs/{org}/audit`.
+    Audit(OrgId),
+}
+
+impl Endpoint {
+    /// Resolves `method` and `rest` (the path after the prefix).
+    pub fn resolve(method: &str, rest: &str) -> Result<Endpoint, GateError> {
+        let segments: Vec<&str> = rest.strip_prefix('/').unwrap_or(rest).split('/').collect();
+        let org = |s: &str| {
+            OrgId::parse(s).ok_or_else(|| {
+                GateError::InvalidRequest(format!(
+                    "Invalid organization id {s:?}: use 1-64 of a-z, 0-9, '_' and '-', starting with a letter or digit"
+                ))
+            })
+        };
+        let key = |s: &str| KeyId::parse(s).ok_or(GateError::KeyNotFound);
+        let (allow, endpoint): (&'static str, Option<Endpoint>) = match segments.as_slice() {
+            ["health"] => (
+                "GET, HEAD",
+                matches!(method, "GET" | "HEAD").then_some(Endpoint::Health),
+            ),
+            ["v1", "openapi.json"] => ("GET", (method == "GET").then_some(Endpoint::OpenApi)),
+            ["v1", "orgs", o] => (
+                "GET, PUT",
+                match method {
+                    "GET" => Some(Endpoint::GetOrg(org(o)?)),
+                    "PUT" => Some(Endpoint::PutOrg(org(o)?)),
+                    _ => None,
+                },
+            ),
+            ["v1", "orgs", o, "keys"] => (
+                "GET, POST",
+                match method {
+                    "GET" => Some(Endpoint::ListKeys(org(o)?)),
+                    "POST" => Some(Endpoint::CreateKey(org(o)?)),
+                    _ => None,
+                },
+            ),
+            ["v1", "orgs", o, "keys", "revoke-all"] => (
+                "POST",
+                (method == "POST")
+                    .then(|| org(o))
+                    .transpose()?
+                    .map(Endpoint::RevokeAll),
+            ),
+            ["v1", "orgs", o, "keys", k] => (
+                "GET, PATCH, DELETE",
+                match method {
+                    "GET" => Some(Endpoint::GetKey(org(o)?, key(k)?)),
+                    "PATCH" => Some(Endpoint::UpdateKey(org(o)?, key(k)?)),
+                    "DELETE" => Some(Endpoint::RevokeKey(org(o)?, key(k)?)),
+                    _ => None,
+                },
+            ),
+            ["v1", "orgs", o, "keys", k, "rotate"] => (
+                "POST",
+                match method {
+                    "POST" => Some(Endpoint::RotateKey(org(o)?, key(k)?)),
+                    _ => None,
+                },
+            ),
+            ["v1", "orgs", o, "audit"] => (
+                "GET",
+                (method == "GET")
+                    .then(|| org(o))
+                    .transpose()?
+                    .map(Endpoint::Audit),
+            ),
+            _ => return Err(GateError::NotFound),
+        };
+        endpoint.ok_or(GateError::MethodNotAllowed(allow))
+    }
+
+    /// The organization the endpoint acts on, if any.
+    pub fn org(&self) -> Option<&OrgId> {
+        match self {
+            Endpoint::Health | Endpoint::OpenApi => None,
+            Endpoint::PutOrg(o)
+            | Endpoint::GetOrg(o)
+            | Endpoint::CreateKey(o)
+            | Endpoint::ListKeys(o)
+            | Endpoint::GetKey(o, _)
+            | Endpoint::UpdateKey(o, _)
+            | Endpoint::RevokeKey(o, _)
+            | Endpoint::RotateKey(o, _)
+            | Endpoint::RevokeAll(o)
+            | Endpoint::Audit(o) => Some(o),
+        }
+    }
+
+    /// Whether only the admin token (the operator) may call it: admin-scoped keys manage their
+    /// organization's keys, not its plan.
+    pub fn operator_only(&self) -> bool {
+        matches!(self, Endpoint::PutOrg(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(method: &str, path: &str) -> &'static str {
+        Endpoint::resolve(method, path)
+            .map(|_| "ok")
+            .unwrap_or_else(|e| e.code())
+    }
+
+    #[test]
+    fn routes_resolve() {
+        let acme = OrgId::parse("acme").unwrap();
+        let key = KeyId::parse("key_abc").unwrap();
+        assert_eq!(
+            Endpoint::resolve("GET", "/health").unwrap(),
+            Endpoint::Health
+        );
+        assert_eq!(
+            Endpoint::resolve("PUT", "/v1/orgs/acme").unwrap(),
+            Endpoint::PutOrg(acme.clone())
+        );
+        assert_eq!(
+            Endpoint::resolve("POST", "/v1/orgs/acme/keys/revoke-all").unwrap(),
+            Endpoint::RevokeAll(acme.clone())
+        );
+        assert_eq!(
+            Endpoint::resolve("POST", "/v1/orgs/acme/keys/key_abc/rotate").unwrap(),
+            Endpoint::RotateKey(acme.clone(), key.clone())
+        );
+        assert_eq!(
+            Endpoint::resolve("DELETE", "/v1/orgs/acme/keys/key_abc").unwrap(),
+            Endpoint::RevokeKey(acme, key)
+        );
+    }
+
+    #[test]
+    fn wrong_paths_and_methods_say_so() {
+        assert_eq!(code("GET", "/v2/orgs/acme"), "not_found");
+        assert_eq!(code("GET", "/v1/orgs/acme/"), "not_found");
+        assert_eq!(code("GET", ""), "not_found");
+        assert_eq!(code("DELETE", "/v1/orgs/acme"), "method_not_allowed");
+        assert_eq!(
+            code("GET", "/v1/orgs/acme/keys/revoke-all"),
+            "method_not_allowed"
+        );
+        assert_eq!(
+            code("PUT", "/v1/orgs/acme/keys/key_a"),
+            "method_not_allowed"
+        );
+        assert_eq!(code("GET", "/v1/orgs/Acme"), "invalid_request");
+        assert_eq!(code("GET", "/v1/orgs/acme/keys/nope"), "key_not_found");
+        let Err(GateError::MethodNotAllowed(allow)) =
+            Endpoint::resolve("POST", "/v1/orgs/acme/keys/key_a")
+        else {
+            panic!("expected 405");
+        };
+        assert_eq!(allow, "GET, PATCH, DELETE");
+    }
+}

@@ -1,0 +1,745 @@
+//! The management API's bodies: requests parsed into validated values (every error a 400 that
+//! names the field), and the views it answers with.
+//!
+//! Inputs refuse unknown fields: a typo such as `"scope"` for `"scopes"` must not silently
+//! create a key with defaults.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::error::GateError;
+use super::plan::Plan;
+use super::record::{KeyId, KeyRecord, KeyStatus, OrgId, RateLimit};
+use super::scope::Scope;
+use super::time::{self, UnixMillis};
+
+/// Largest accepted management request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest `meta` object, serialized: it travels to the origin in a header.
+pub const MAX_META_BYTES: usize = 2048;
+/// Most ids per resource type, fields per resource, or rate-limit windows.
+const MAX_LIST: usize = 100;
+/// Longest rotation grace period: 30 days.
+pub const MAX_GRACE_HOURS: u32 = 720;
+/// Longest expiry: 100 years.
+const MAX_EXPIRY_DAYS: u64 = 36_500;
+
+/// Parses a JSON body into `T`; errors name the offending field.
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, GateError> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(invalid("Request body must be at most 64 KiB"));
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| invalid("Request body must be UTF-8 JSON"))?;
+    // Serde would read a struct from an array too; the API speaks objects only.
+    let is_json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    if text.trim().is_empty() || (is_json && !text.trim_start().starts_with('{')) {
+        return Err(invalid("Request body must be a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let mut path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.to_string().starts_with("unknown field") {
+            // The path ends at the unknown field itself; report it against its parent.
+            path = path
+                .rsplit_once('.')
+                .map_or(".".to_owned(), |(parent, _)| parent.to_owned());
+        }
+        let text = inner.to_string();
+        let what = strip_position(&text);
+        if inner.is_syntax() || inner.is_eof() {
+            invalid(format!("Request body is not valid JSON: {what}"))
+        } else if path == "." {
+            invalid(format!("Invalid request body: {what}"))
+        } else {
+            invalid(format!("Invalid {path}: {what}"))
+        }
+    })?;
+    de.end()
+        .map_err(|_| invalid("Request body has trailing characters after the JSON"))?;
+    Ok(value)
+}
+
+/// serde_json appends " at line L column C"; the field path says more.
+fn strip_position(message: &str) -> &str {
+    message.find(" at line ").map_or(message, |i| &message[..i])
+}
+
+fn invalid(message: impl Into<String>) -> GateError {
+    GateError::InvalidRequest(message.into())
+}
+
+/// `PUT /orgs/{org}`.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct PutOrg {
+    /// The plan; required when the organization is created, kept when omitted on update.
+    pub plan: Option<Plan>,
+    /// `false` refuses every key of the organization (403 `api_plan_required`).
+    pub api_access: Option<bool>,
+}
+
+/// An organization as the API shows it.
+#[derive(Serialize, Clone, Debug)]
+pub struct OrgView {
+    /// Organization id.
+    pub id: OrgId,
+    /// Plan.
+    pub plan: Plan,
+    /// Whether its keys may call the API.
+    pub api_access: bool,
+    /// Most live keys; `null` = unlimited.
+    pub key_limit: Option<u32>,
+    /// Live (not revoked) keys.
+    pub key_count: u32,
+    /// Creation time.
+    #[serde(serialize_with = "time::serialize_rfc3339")]
+    pub created_at: UnixMillis,
+    /// Last change.
+    #[serde(serialize_with = "time::serialize_rfc3339")]
+    pub updated_at: UnixMillis,
+}
+
+/// `POST /orgs/{org}/keys`, as sent.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    name: Option<String>,
+    scopes: Option<Vec<Scope>>,
+    expires_in_days: Option<u64>,
+    expires_at: Option<String>,
+    #[serde(default)]
+    resources: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    fields: BTreeMap<String, Vec<String>>,
+    rate_limits: Option<Vec<RateLimit>>,
+    rate_limiting: Option<bool>,
+    meta: Option<Box<RawValue>>,
+    enabled: Option<bool>,
+}
+
+/// A validated create request: everything of the record but what the catalog assigns.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct NewKey {
+    /// Name.
+    pub name: String,
+    /// Scopes (at least one).
+    pub scopes: Vec<Scope>,
+    /// Absolute expiry, or never.
+    pub expires_at: Option<UnixMillis>,
+    /// Resource restrictions.
+    pub resources: BTreeMap<String, Vec<String>>,
+    /// Field restrictions.
+    pub fields: BTreeMap<String, Vec<String>>,
+    /// Own rate-limit windows.
+    pub rate_limits: Vec<RateLimit>,
+    /// Whether rate limiting applies.
+    pub rate_limiting: bool,
+    /// Meta JSON object.
+    pub meta: Option<Box<RawValue>>,
+    /// Starts enabled?
+    pub enabled: bool,
+}
+
+impl CreateKey {
+    /// Validates against `now` (relative expiry is fixed at creation).
+    pub fn validate(self, now: UnixMillis) -> Result<NewKey, GateError> {
+        let name = valid_name(
+            self.name
+                .as_deref()
+                .ok_or_else(|| invalid("API key name is required"))?,
+        )?;
+        let scopes = valid_scopes(
+            self.scopes
+                .ok_or_else(|| invalid("At least one scope is required"))?,
+        )?;
+        let expires_at = match (self.expires_in_days, self.expires_at) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "Give either expires_in_days or expires_at, not both",
+                ));
+            }
+            (Some(days), None) => {
+                if days == 0 || days > MAX_EXPIRY_DAYS {
+                    return Err(invalid(format!(
+                        "expires_in_days must be a whole number of days from 1 to {MAX_EXPIRY_DAYS} (7, 30, 90, 180 and 365 are common)"
+                    )));
+                }
+                Some(now.plus_millis(days * UnixMillis::DAY))
+            }
+            (None, Some(text)) => {
+                let at = UnixMillis::parse_rfc3339(&text).ok_or_else(|| {
+                    invalid("expires_at must be an RFC 3339 timestamp, e.g. 2027-01-15T00:00:00Z")
+                })?;
+                if at <= now {
+                    return Err(invalid("expires_at must be in the future"));
+                }
+                Some(at)
+            }
+            (None, None) => None,
+        };
+        Ok(NewKey {
+            name,
+            scopes,
+            expires_at,
+            resources: valid_restrictions("resources", self.resources, is_resource_id)?,
+            fields: valid_restrictions("fields", self.fields, is_field_path)?,
+            rate_limits: valid_rate_limits(self.rate_limits.unwrap_or_default())?,
+            rate_limiting: self.rate_limiting.unwrap_or(true),
+            meta: self.meta.map(valid_meta).transpose()?,
+            enabled: self.enabled.unwrap_or(true),
+        })
+    }
+}
+
+/// `PATCH /orgs/{org}/keys/{id}`: every field optional; expiry cannot change.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKey {
+    name: Option<String>,
+    scopes: Option<Vec<Scope>>,
+    resources: Option<BTreeMap<String, Vec<String>>>,
+    fields: Option<BTreeMap<String, Vec<String>>>,
+    rate_limits: Option<Vec<RateLimit>>,
+    rate_limiting: Option<bool>,
+    enabled: Option<bool>,
+    meta: Option<Box<RawValue>>,
+    // Named so the refusal can say why instead of "unknown field"; present even as null.
+    #[serde(default, deserialize_with = "present")]
+    expires_at: bool,
+    #[serde(default, deserialize_with = "present")]
+    expires_in_days: bool,
+}
+
+/// True whenever the field appears, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// A validated change; `None` leaves a field as it is.
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct KeyPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New scopes.
+    pub scopes: Option<Vec<Scope>>,
+    /// New resource restrictions.
+    pub resources: Option<BTreeMap<String, Vec<String>>>,
+    /// New field restrictions.
+    pub fields: Option<BTreeMap<String, Vec<String>>>,
+    /// New rate-limit windows.
+    pub rate_limits: Option<Vec<RateLimit>>,
+    /// Rate limiting on or off.
+    pub rate_limiting: Option<bool>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// New meta.
+    pub meta: Option<Box<RawValue>>,
+}
+
+impl UpdateKey {
+    /// Validates the change.
+    pub fn validate(self) -> Result<KeyPatch, GateError> {
+        if self.expires_at || self.expires_in_days {
+            return Err(invalid(
+                "expires_at cannot be changed after creation; create a new key for a different expiry",
+            ));
+        }
+        let patch = KeyPatch {
+            name: self.name.as_deref().map(valid_name).transpose()?,
+            scopes: self.scopes.map(valid_scopes).transpose()?,
+            resources: self
+                .resources
+                .map(|r| valid_restrictions("resources", r, is_resource_id))
+                .transpose()?,
+            fields: self
+                .fields
+                .map(|f| valid_restrictions("fields", f, is_field_path))
+                .transpose()?,
+            rate_limits: self.rate_limits.map(valid_rate_limits).transpose()?,
+            rate_limiting: self.rate_limiting,
+            enabled: self.enabled,
+            meta: self.meta.map(valid_meta).transpose()?,
+        };
+        Ok(patch)
+    }
+}
+
+impl KeyPatch {
+    /// Applies the change to `record`; returns the names of the fields that changed.
+    pub fn apply(self, record: &mut KeyRecord) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        fn set<T: PartialEq>(
+            slot: &mut T,
+            new: Option<T>,
+            name: &'static str,
+            changed: &mut Vec<&'static str>,
+        ) {
+            if let Some(v) = new
+                && *slot != v
+            {
+                *slot = v;
+                changed.push(name);
+            }
+        }
+        set(&mut record.name, self.name, "name", &mut changed);
+        set(&mut record.scopes, self.scopes, "scopes", &mut changed);
+        set(
+            &mut record.resources,
+            self.resources,
+            "resources",
+            &mut changed,
+        );
+        set(&mut record.fields, self.fields, "fields", &mut changed);
+        set(
+            &mut record.rate_limits,
+            self.rate_limits,
+            "rate_limits",
+            &mut changed,
+        );
+        set(
+            &mut record.rate_limiting,
+            self.rate_limiting,
+            "rate_limiting",
+            &mut changed,
+        );
+        set(&mut record.enabled, self.enabled, "enabled", &mut changed);
+        if let Some(meta) = self.meta
+            && record.meta.as_ref().map(|m| m.get()) != Some(meta.get())
+        {
+            record.meta = Some(meta);
+            changed.push("meta");
+        }
+        changed
+    }
+}
+
+/// `POST /orgs/{org}/keys/{id}/rotate`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKey {
+    grace_period_hours: Option<u32>,
+}
+
+impl RotateKey {
+    /// The grace period in hours (default 24, 0 = the old secret stops at once).
+    pub fn grace_hours(&self) -> Result<u32, GateError> {
+        match self.grace_period_hours {
+            None => Ok(24),
+            Some(h) if h <= MAX_GRACE_HOURS => Ok(h),
+            Some(_) => Err(invalid(format!(
+                "grace_period_hours must be from 0 to {MAX_GRACE_HOURS}"
+            ))),
+        }
+    }
+}
+
+fn valid_name(name: &str) -> Result<String, GateError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(invalid("API key name is required"));
+    }
+    let chars = name.chars().count();
+    if !(3..=100).contains(&chars) {
+        return Err(invalid(format!(
+            "API key name must be 3-100 characters (got {chars})"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(invalid("API key name must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+fn valid_scopes(scopes: Vec<Scope>) -> Result<Vec<Scope>, GateError> {
+    if scopes.is_empty() {
+        return Err(invalid("At least one scope is required"));
+    }
+    let mut unique = Vec::with_capacity(scopes.len());
+    for scope in scopes {
+        if !unique.contains(&scope) {
+            unique.push(scope);
+        }
+    }
+    Ok(unique)
+}
+
+fn is_resource_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic() && b != b',')
+}
+
+fn is_field_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.split('.').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+}
+
+fn valid_restrictions(
+    field: &str,
+    map: BTreeMap<String, Vec<String>>,
+    valid_entry: fn(&str) -> bool,
+) -> Result<BTreeMap<String, Vec<String>>, GateError> {
+    if map.len() > MAX_LIST {
+        return Err(invalid(format!(
+            "{field} may name at most {MAX_LIST} resources"
+        )));
+    }
+    for (resource, entries) in &map {
+        if Scope::parse(&format!("{resource}:read")).is_none() || resource == "*" {
+            return Err(invalid(format!(
+                "{field}: invalid resource name {resource:?}"
+            )));
+        }
+        if entries.is_empty() || entries.len() > MAX_LIST {
+            return Err(invalid(format!(
+                "{field}.{resource} must list 1 to {MAX_LIST} entries"
+            )));
+        }
+        if let Some(bad) = entries.iter().find(|e| !valid_entry(e)) {
+            return Err(invalid(format!(
+                "{field}.{resource}: invalid entry {bad:?}"
+            )));
+        }
+    }
+    Ok(map)
+}
+
+fn valid_rate_limits(limits: Vec<RateLimit>) -> Result<Vec<RateLimit>, GateError> {
+    if limits.len() > 10 {
+        return Err(invalid("rate_limits may have at most 10 windows"));
+    }
+    for (i, l) in limits.iter().enumerate() {
+        let name_ok = (1..=32).contains(&l.name.len())
+            && l.name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !name_ok {
+            return Err(invalid(format!(
+                "rate_limits[{i}].name must be 1-32 of a-z, 0-9, '_' or '-'"
+            )));
+        }
+        if l.limit == 0 {
+            return Err(invalid(format!(
+                "rate_limits[{i}].limit must be at least 1"
+            )));
+        }
+        if !(1..=86_400).contains(&l.window_seconds) {
+            return Err(invalid(format!(
+                "rate_limits[{i}].window_seconds must be from 1 to 86400"
+            )));
+        }
+        if limits[..i].iter().any(|o| o.name == l.name) {
+            return Err(invalid(format!(
+                "rate_limits[{i}].name {:?} is used twice",
+                l.name
+            )));
+        }
+    }
+    Ok(limits)
+}
+
+fn valid_meta(meta: Box<RawValue>) -> Result<Box<RawValue>, GateError> {
+    #![allow(clippy::boxed_local)] // serde hands RawValue over boxed
+    if !meta.get().trim_start().starts_with('{') {
+        return Err(invalid("meta must be a JSON object"));
+    }
+    // Re-serialized compactly: the origin receives it in one header line.
+    let value: serde_json::Value =
+        serde_json::from_str(meta.get()).map_err(|_| invalid("meta must be a JSON object"))?;
+    let compact =
+        serde_json::to_string(&value).map_err(|_| invalid("meta must be a JSON object"))?;
+    if compact.len() > MAX_META_BYTES {
+        return Err(invalid(format!(
+            "meta must be at most {MAX_META_BYTES} bytes"
+        )));
+    }
+    RawValue::from_string(compact).map_err(|_| invalid("meta must be a JSON object"))
+}
+
+/// A key as the management API shows it: never the secret or its hash.
+#[derive(Serialize, Debug)]
+pub struct KeyView {
+    /// The full key: only in the answer to the call that creates or rotates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// After a rotation: until when the previous secret still works.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "time::serialize_rfc3339_opt"
+    )]
+    pub previous_key_valid_until: Option<UnixMillis>,
+    /// Stable id.
+    pub id: KeyId,
+    /// Organization.
+    pub org: OrgId,
+    /// Name.
+    pub name: String,
+    /// Masked key.
+    pub start: String,
+    /// Status now.
+    pub status: KeyStatus,
+    /// Scopes.
+    pub scopes: Vec<Scope>,
+    /// Resource restrictions.
+    pub resources: BTreeMap<String, Vec<String>>,
+    /// Field restrictions.
+    pub fields: BTreeMap<String, Vec<String>>,
+    /// Own rate-limit windows.
+    pub rate_limits: Vec<RateLimit>,
+    /// Rate limiting on?
+    pub rate_limiting: bool,
+    /// Enabled flag.
+    pub enabled: bool,
+    /// Expiry, or `null` = never.
+    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
+    pub expires_at: Option<UnixMillis>,
+    /// Creation time.
+    #[serde(serialize_with = "time::serialize_rfc3339")]
+    pub created_at: UnixMillis,
+    /// Creator.
+    pub created_by: String,
+    /// Last update.
+    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
+    pub updated_at: Option<UnixMillis>,
+    /// Last rotation.
+    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
+    pub rotated_at: Option<UnixMillis>,
+    /// Revocation time.
+    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
+    pub revoked_at: Option<UnixMillis>,
+    /// Meta JSON.
+    pub meta: Option<Box<RawValue>>,
+}
+
+impl KeyView {
+    /// The view of `record` at `now`.
+    pub fn of(record: &KeyRecord, now: UnixMillis) -> KeyView {
+        let r = record.clone();
+        KeyView {
+            key: None,
+            previous_key_valid_until: None,
+            status: KeyStatus::of(record, now),
+            id: r.id,
+            org: r.org,
+            name: r.name,
+            start: r.start,
+            scopes: r.scopes,
+            resources: r.resources,
+            fields: r.fields,
+            rate_limits: r.rate_limits,
+            rate_limiting: r.rate_limiting,
+            enabled: r.enabled,
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            updated_at: r.updated_at,
+            rotated_at: r.rotated_at,
+            revoked_at: r.revoked_at,
+            meta: r.meta,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: UnixMillis = UnixMillis(1_768_435_200_000);
+
+    fn create(body: &str) -> Result<NewKey, String> {
+        parse_body::<CreateKey>(body.as_bytes())
+            .and_then(|c| c.validate(NOW))
+            .map_err(|e| e.public_message())
+    }
+
+    #[test]
+    fn a_full_create_body_validates() {
+        let k = create(
+            r#"{"name":" Reporting ","scopes":["read","employees:read","read"],"expires_in_days":30,
+               "resources":{"site":["site_abc123"]},"fields":{"employees":["name","address.city"]},
+               "rate_limits":[{"name":"minute","limit":300,"window_seconds":60}],
+               "meta":{ "team": "data" },"enabled":false}"#,
+        )
+        .unwrap();
+        assert_eq!(k.name, "Reporting");
+        assert_eq!(k.scopes.len(), 2);
+        assert_eq!(k.expires_at, Some(NOW.plus_millis(30 * UnixMillis::DAY)));
+        assert_eq!(k.meta.unwrap().get(), r#"{"team":"data"}"#);
+        assert!(!k.enabled && k.rate_limiting);
+    }
+
+    #[test]
+    fn every_invalid_body_names_its_field() {
+        let cases = [
+            (r#"{"scopes":["read"]}"#, "API key name is required"),
+            (
+                r#"{"name":"   ","scopes":["read"]}"#,
+                "API key name is required",
+            ),
+            (
+                r#"{"name":"ab","scopes":["read"]}"#,
+                "API key name must be 3-100 characters",
+            ),
+            (
+                &format!(r#"{{"name":"{}","scopes":["read"]}}"#, "é".repeat(101)),
+                "API key name must be 3-100",
+            ),
+            (r#"{"name":"abc"}"#, "At least one scope is required"),
+            (
+                r#"{"name":"abc","scopes":[]}"#,
+                "At least one scope is required",
+            ),
+            (
+                r#"{"name":"abc","scopes":["superuser"]}"#,
+                "Invalid scopes[0]: Invalid scope: superuser",
+            ),
+            (
+                r#"{"name":"abc","scopes":"read"}"#,
+                "Invalid scopes: invalid type",
+            ),
+            (
+                r#"{"name":123,"scopes":["read"]}"#,
+                "Invalid name: invalid type",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"expires_in_days":-1}"#,
+                "Invalid expires_in_days",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"expires_in_days":0}"#,
+                "expires_in_days must be",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"expires_in_days":"30"}"#,
+                "Invalid expires_in_days",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"expires_at":"tomorrow"}"#,
+                "expires_at must be an RFC 3339",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"expires_at":"2020-01-01T00:00:00Z"}"#,
+                "expires_at must be in the future",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"expires_at":"2030-01-01T00:00:00Z","expires_in_days":3}"#,
+                "Give either expires_in_days or expires_at, not both",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"scope":"read"}"#,
+                "Invalid request body: unknown field `scope`",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"meta":[1]}"#,
+                "meta must be a JSON object",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"resources":{"site":[]}}"#,
+                "resources.site must list",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"fields":{"employees":["a..b"]}}"#,
+                "fields.employees: invalid entry",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"rate_limits":[{"name":"m","limit":0,"window_seconds":60}]}"#,
+                "rate_limits[0].limit",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"rate_limits":[{"name":"m","limit":1,"window_seconds":86401}]}"#,
+                "rate_limits[0].window_seconds",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"rate_limits":[{"name":"m","limit":1,"window_seconds":1,"x":1}]}"#,
+                "Invalid rate_limits[0]: unknown field `x`",
+            ),
+            (r#"{"name":"abc","#, "Request body is not valid JSON"),
+            ("not json", "Request body is not valid JSON"),
+            ("", "Request body must be a JSON object"),
+            ("[]", "Request body must be a JSON object"),
+            ("null", "Request body must be a JSON object"),
+            (
+                r#"{"name":"abc","scopes":["read"]} x"#,
+                "Request body has trailing characters",
+            ),
+        ];
+        for (body, want) in cases {
+            let got = create(body).unwrap_err();
+            assert!(
+                got.starts_with(want),
+                "{body}\n  got:  {got}\n  want: {want}…"
+            );
+        }
+        let huge = format!(
+            r#"{{"name":"abc","scopes":["read"],"meta":{{"x":"{}"}}}}"#,
+            "a".repeat(70_000)
+        );
+        assert_eq!(
+            create(&huge).unwrap_err(),
+            "Request body must be at most 64 KiB"
+        );
+    }
+
+    #[test]
+    fn expiry_cannot_be_patched() {
+        for body in [
+            r#"{"expires_at":"2030-01-01T00:00:00Z"}"#,
+            r#"{"expires_in_days":7}"#,
+            r#"{"expires_at":null}"#,
+        ] {
+            let err = parse_body::<UpdateKey>(body.as_bytes())
+                .and_then(UpdateKey::validate)
+                .unwrap_err();
+            assert!(
+                err.public_message()
+                    .starts_with("expires_at cannot be changed"),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn patches_report_what_changed() {
+        let mut record = KeyRecord::from_json(
+            r#"{"id":"key_a","org":"acme","name":"Old name","scopes":["read"],"created_at":1}"#,
+        )
+        .unwrap();
+        let patch =
+            parse_body::<UpdateKey>(br#"{"name":"New name","scopes":["read"],"enabled":false}"#)
+                .and_then(UpdateKey::validate)
+                .unwrap();
+        assert_eq!(patch.apply(&mut record), vec!["name", "enabled"]);
+        assert_eq!(record.name, "New name");
+        assert!(!record.enabled);
+    }
+
+    #[test]
+    fn grace_period_is_bounded() {
+        let rotate = |b: &str| parse_body::<RotateKey>(b.as_bytes()).and_then(|r| r.grace_hours());
+        assert_eq!(rotate("{}").unwrap(), 24);
+        assert_eq!(rotate(r#"{"grace_period_hours":0}"#).unwrap(), 0);
+        assert!(rotate(r#"{"grace_period_hours":721}"#).is_err());
+        assert!(rotate(r#"{"grace_period_hours":-1}"#).is_err());
+    }
+
+    #[test]
+    fn views_show_status_and_rfc3339_times() {
+        let record = KeyRecord::from_json(r#"{"id":"key_a","org":"acme","name":"abc","start":"kg_live_3hR9…","scopes":["read"],"created_at":1768435200000,"expires_at":1768435200001}"#).unwrap();
+        let view = serde_json::to_value(KeyView::of(&record, NOW)).unwrap();
+        assert_eq!(view["status"], "active");
+        assert_eq!(view["created_at"], "2026-01-15T00:00:00.000Z");
+        assert_eq!(view["expires_at"], "2026-01-15T00:00:00.001Z");
+        assert_eq!(view["revoked_at"], serde_json::Value::Null);
+        let later = serde_json::to_value(KeyView::of(&record, NOW.plus_millis(1))).unwrap();
+        assert_eq!(later["status"], "expired");
+    }
+}
