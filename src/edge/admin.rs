@@ -1,20 +1,184 @@
-//! keygate's own routes under `ADMIN_PREFIX`. Nothing under the prefix is ever proxied.
+//! keygate's own routes under `ADMIN_PREFIX`: authenticate, parse the body into a command,
+//! and hand it to the organization's catalog. Nothing under the prefix is ever proxied.
 
 use serde::Serialize;
-use worker::{Method, Request, Response};
+use worker::{Env, Request, Response};
 
-use super::respond;
-use crate::domain::GateError;
+use super::{clock, respond, rpc, state, verify};
+use crate::domain::audit::{self, AuditQuery};
+use crate::domain::catalog::OrgCommand;
+use crate::domain::credential::{self, is_admin_token};
+use crate::domain::endpoint::Endpoint;
+use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
+use crate::domain::{ApiKey, GateError, KeyId, OrgId};
+
+/// The OpenAPI 3.1 description of these routes, served as is.
+const OPENAPI: &str = include_str!("../openapi.json");
 
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
 }
 
-/// Dispatches `rest`, the path after the prefix.
-pub fn handle(req: &Request, rest: &str) -> Result<Response, GateError> {
-    match (req.method(), rest) {
-        (Method::Get | Method::Head, "/health") => Ok(respond::json(200, &Health { status: "ok" })),
-        _ => Err(GateError::NotFound),
+/// Who is calling.
+enum Actor {
+    /// The holder of `ADMIN_TOKEN`: every organization.
+    Operator,
+    /// An API key with the `admin` scope: its own organization's keys.
+    Key { id: KeyId, org: OrgId },
+}
+
+impl Actor {
+    fn name(&self) -> String {
+        match self {
+            Actor::Operator => "admin".to_owned(),
+            Actor::Key { id, .. } => id.to_string(),
+        }
     }
+}
+
+/// Serves `rest`, the path after the prefix.
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    rest: &str,
+    seen: &mut Option<KeyId>,
+) -> Result<Response, GateError> {
+    let endpoint = Endpoint::resolve(req.method().as_ref(), rest)?;
+    let org = match (&endpoint, endpoint.org()) {
+        (Endpoint::Health, _) => return Ok(respond::json(200, &Health { status: "ok" })),
+        (Endpoint::OpenApi, _) => return Ok(respond::raw_json(200, OPENAPI)),
+        (_, Some(org)) => org.clone(),
+        (_, None) => return Err(GateError::NotFound),
+    };
+    let actor = authenticate(&req, env, seen).await?;
+    match &actor {
+        Actor::Key { .. } if endpoint.operator_only() => return Err(GateError::OperatorOnly),
+        Actor::Key { org: own, .. } if *own != org => {
+            return Err(GateError::OtherOrganization(org.to_string()));
+        }
+        _ => {}
+    }
+    let command = command(endpoint, &mut req, &actor).await?;
+    let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
+    let accept = req.headers().get("accept").ok().flatten();
+    rpc::send(&catalog, &command, accept.as_deref()).await
+}
+
+/// The admin token in `Authorization: Bearer`, or an active API key with the `admin` scope.
+async fn authenticate(
+    req: &Request,
+    env: &Env,
+    seen: &mut Option<KeyId>,
+) -> Result<Actor, GateError> {
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .map_err(respond::internal)?;
+    let x_api_key = req.headers().get("x-api-key").map_err(respond::internal)?;
+    let credential = match credential::extract(authorization.as_deref(), x_api_key.as_deref()) {
+        Err(GateError::MissingKey) => return Err(GateError::Unauthorized),
+        other => other?,
+    };
+    if credential.in_authorization {
+        if state::admin_token(env).is_some_and(|token| is_admin_token(credential.key, &token)) {
+            return Ok(Actor::Operator);
+        }
+        // A bearer that is not even shaped like a key was meant as the admin token.
+        if ApiKey::parse(credential.key).is_err() {
+            return Err(GateError::Unauthorized);
+        }
+    }
+    let (_, key) =
+        verify::active_key(env, authorization.as_deref(), x_api_key.as_deref(), seen).await?;
+    let record = key.record();
+    if !record.scopes.iter().any(|s| s.is_admin()) {
+        return Err(GateError::InsufficientScope("admin".into()));
+    }
+    Ok(Actor::Key {
+        id: record.id.clone(),
+        org: record.org.clone(),
+    })
+}
+
+/// Reads what the endpoint needs from the body or query, validated.
+async fn command(
+    endpoint: Endpoint,
+    req: &mut Request,
+    actor: &Actor,
+) -> Result<OrgCommand, GateError> {
+    let actor = actor.name();
+    Ok(match endpoint {
+        Endpoint::PutOrg(org) => OrgCommand::PutOrg {
+            org,
+            change: manage::parse_body::<PutOrg>(&body(req).await?)?,
+            actor,
+        },
+        Endpoint::GetOrg(org) => OrgCommand::GetOrg { org },
+        Endpoint::CreateKey(org) => {
+            let key = manage::parse_body::<CreateKey>(&body(req).await?)?.validate(clock::now())?;
+            OrgCommand::CreateKey { org, key, actor }
+        }
+        Endpoint::ListKeys(org) => OrgCommand::ListKeys {
+            org,
+            query: query(req, false)?,
+        },
+        Endpoint::GetKey(org, id) => OrgCommand::GetKey { org, id },
+        Endpoint::UpdateKey(org, id) => {
+            let patch = manage::parse_body::<UpdateKey>(&body(req).await?)?.validate()?;
+            OrgCommand::UpdateKey {
+                org,
+                id,
+                patch,
+                actor,
+            }
+        }
+        Endpoint::RevokeKey(org, id) => OrgCommand::RevokeKey { org, id, actor },
+        Endpoint::RotateKey(org, id) => {
+            let bytes = body(req).await?;
+            // The body is optional here: an empty POST rotates with the default grace period.
+            let rotate = if bytes.iter().all(u8::is_ascii_whitespace) {
+                RotateKey::default()
+            } else {
+                manage::parse_body::<RotateKey>(&bytes)?
+            };
+            OrgCommand::RotateKey {
+                org,
+                id,
+                grace_hours: rotate.grace_hours()?,
+                actor,
+            }
+        }
+        Endpoint::RevokeAll(org) => OrgCommand::RevokeAll { org, actor },
+        Endpoint::Audit(org) => OrgCommand::Audit {
+            org,
+            query: query(req, true)?,
+        },
+        Endpoint::Health | Endpoint::OpenApi => return Err(GateError::NotFound),
+    })
+}
+
+/// The request body, refused early when its declared length is over the limit.
+async fn body(req: &mut Request) -> Result<Vec<u8>, GateError> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > manage::MAX_BODY_BYTES) {
+        return Err(GateError::InvalidRequest(
+            "Request body must be at most 64 KiB".into(),
+        ));
+    }
+    req.bytes().await.map_err(respond::internal)
+}
+
+fn query(req: &Request, audit: bool) -> Result<AuditQuery, GateError> {
+    let url = req.url().map_err(respond::internal)?;
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    audit::parse_query(&pairs, audit)
 }

@@ -1,18 +1,63 @@
-//! KV access to verification records.
+//! Finding a key's record by hash: an isolate cache in front of KV.
+//!
+//! The cache can hold a record for minutes because nothing in it decides access on its own:
+//! the key's guard is asked on every request and has the last word on status and secrets.
+//! The record found here only names the guard to ask.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use worker::KvStore;
 
-use crate::domain::{GateError, KeyHash, KeyRecord};
+use crate::domain::{GateError, KeyHash, KeyRecord, UnixMillis};
 
-/// How long a location may serve a record (or its absence) from its cache, in seconds.
-/// 60 s is KV's own default; revocation that must act sooner cannot rely on KV at all.
-const CACHE_TTL_SECS: u64 = 60;
+/// How long a location may serve a record (or its absence) from KV's edge cache, in seconds.
+const KV_CACHE_TTL_SECS: u64 = 60;
+/// How long this isolate reuses a record it found.
+const FOUND_TTL_MS: u64 = 300_000;
+/// How long this isolate remembers that a hash is unknown (a flood of one bad key costs one
+/// KV read per 10 s, and a brand-new key has never been looked up, so it is never affected).
+const MISSING_TTL_MS: u64 = 10_000;
+/// Entries kept before the cache starts over; bounds the isolate's memory.
+const MAX_ENTRIES: usize = 10_000;
+
+thread_local! {
+    static CACHE: RefCell<HashMap<KeyHash, (UnixMillis, Option<KeyRecord>)>> = RefCell::new(HashMap::new());
+}
 
 /// The record stored under `hash`, or `None` when there is none.
-pub async fn load(kv: &KvStore, hash: &KeyHash) -> Result<Option<KeyRecord>, GateError> {
+pub async fn find(
+    kv: &KvStore,
+    hash: &KeyHash,
+    now: UnixMillis,
+) -> Result<Option<KeyRecord>, GateError> {
+    let hit = CACHE.with_borrow(|cache| {
+        cache.get(hash).and_then(|(at, record)| {
+            let ttl = if record.is_some() {
+                FOUND_TTL_MS
+            } else {
+                MISSING_TTL_MS
+            };
+            (now.0.saturating_sub(at.0) < ttl).then(|| record.clone())
+        })
+    });
+    if let Some(record) = hit {
+        return Ok(record);
+    }
+    let record = load(kv, hash).await?;
+    CACHE.with_borrow_mut(|cache| {
+        if cache.len() >= MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(*hash, (now, record.clone()));
+    });
+    Ok(record)
+}
+
+async fn load(kv: &KvStore, hash: &KeyHash) -> Result<Option<KeyRecord>, GateError> {
     let text = kv
         .get(&hash.storage_key())
-        .cache_ttl(CACHE_TTL_SECS)
+        .cache_ttl(KV_CACHE_TTL_SECS)
         .text()
         .await
         .map_err(|e| GateError::Internal(format!("KV get {hash:?}: {e}")))?;

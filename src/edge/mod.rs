@@ -3,16 +3,20 @@
 //! so no `worker::Error` ever reaches the runtime as a bare 500.
 
 mod admin;
+mod catalog;
 mod clock;
+mod guard;
 mod keystore;
 mod proxy;
 mod respond;
+mod rpc;
 mod state;
+mod verify;
 
 use serde::Serialize;
 use worker::{Context, Env, Request, Response, console_log, event};
 
-use crate::domain::{GateError, KeyHash, KeyId, verify};
+use crate::domain::{GateError, KeyId};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -21,10 +25,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let method = req.method().to_string();
     let path = req.path();
     let mut key_id = None;
-    let response = route(req, &env, &mut key_id).await.unwrap_or_else(|err| {
-        log_error(&err);
-        respond::error(&err, problem_json)
-    });
+    let response = route(req, &env, &mut key_id)
+        .await
+        .unwrap_or_else(|err| respond::error(&err, problem_json));
     let line = LogLine {
         method: &method,
         path: &path,
@@ -41,32 +44,17 @@ async fn route(req: Request, env: &Env, key_id: &mut Option<KeyId>) -> Result<Re
     let config = state::config(env)?;
     let url = req.url().map_err(respond::internal)?;
     if let Some(rest) = config.admin_prefix.strip(url.path()) {
-        return admin::handle(&req, rest);
+        return admin::handle(req, env, rest, key_id).await;
     }
     let authorization = req
         .headers()
         .get("authorization")
         .map_err(respond::internal)?;
     let x_api_key = req.headers().get("x-api-key").map_err(respond::internal)?;
-    let (credential, key) =
-        verify::parse_credential(authorization.as_deref(), x_api_key.as_deref())?;
-    let record = keystore::load(&state::keys(env)?, &KeyHash::of(&key))
-        .await?
-        .ok_or(GateError::InvalidKey)?;
-    *key_id = Some(record.id.clone());
-    let active = verify::check_status(record, clock::now())?;
+    let (credential, active) =
+        verify::active_key(env, authorization.as_deref(), x_api_key.as_deref(), key_id).await?;
     let target = config.origin.join(url.path(), url.query());
     proxy::forward(&req, &target, &active, &credential, config.origin_timeout).await
-}
-
-fn log_error(err: &GateError) {
-    let detail = err.log_detail();
-    if !detail.is_empty() {
-        console_log!(
-            "{}",
-            serde_json::json!({"error": err.code(), "detail": detail})
-        );
-    }
 }
 
 /// One structured line per request. Never headers or the query: they may carry secrets.

@@ -3,7 +3,7 @@
 use std::fmt::Display;
 
 use serde::Serialize;
-use worker::{Headers, Request, Response};
+use worker::{Headers, Request, Response, console_log};
 
 use crate::domain::GateError;
 
@@ -16,8 +16,16 @@ pub fn wants_problem_json(req: &Request) -> bool {
         .is_some_and(|accept| accept.contains("application/problem+json"))
 }
 
-/// The error response. Infallible: it must not turn into the runtime's bare 500.
+/// The error response, with its detail logged. Infallible: it must not turn into the
+/// runtime's bare 500.
 pub fn error(err: &GateError, problem_json: bool) -> Response {
+    let detail = err.log_detail();
+    if !detail.is_empty() {
+        console_log!(
+            "{}",
+            serde_json::json!({"error": err.code(), "detail": detail})
+        );
+    }
     let rendered = err.render(problem_json);
     with_body(rendered.status, &rendered.headers, rendered.body)
 }
@@ -29,6 +37,15 @@ pub fn json(status: u16, body: &impl Serialize) -> Response {
         status,
         &[("content-type", "application/json".to_owned())],
         text,
+    )
+}
+
+/// A response whose body is already JSON text.
+pub fn raw_json(status: u16, body: &str) -> Response {
+    with_body(
+        status,
+        &[("content-type", "application/json".to_owned())],
+        body.to_owned(),
     )
 }
 

@@ -8,6 +8,12 @@ use crate::domain::{Config, ConfigError, GateError};
 
 /// KV namespace holding verification records by key hash.
 const KEYS_BINDING: &str = "KEYS";
+/// Durable Object namespace of organization catalogs (`OrgCatalog`), named by org id.
+pub const CATALOGS_BINDING: &str = "CATALOGS";
+/// Durable Object namespace of key guards (`KeyGuard`), named by key id.
+pub const GUARDS_BINDING: &str = "GUARDS";
+/// Secret that grants the management API for every organization.
+const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 
 /// Variables cannot change within an isolate, so they are parsed on its first request only.
 static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
@@ -24,4 +30,12 @@ pub fn config(env: &Env) -> Result<&'static Config, GateError> {
 pub fn keys(env: &Env) -> Result<KvStore, GateError> {
     env.kv(KEYS_BINDING)
         .map_err(|e| GateError::Internal(format!("KV binding {KEYS_BINDING}: {e}")))
+}
+
+/// The admin token, if the deployment set one (an empty one counts as unset).
+pub fn admin_token(env: &Env) -> Option<String> {
+    env.secret(ADMIN_TOKEN)
+        .ok()
+        .map(|s| s.to_string())
+        .filter(|t| !t.is_empty())
 }

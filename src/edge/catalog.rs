@@ -1,0 +1,678 @@
+//! `OrgCatalog`: one SQLite-backed Durable Object per organization, the source of truth for
+//! its plan, keys and audit log. It writes each key's guard (the verification authority) and
+//! the KV records the verification path reads.
+//!
+//! Mutations run one at a time (an async mutex held across their awaits), so the guard, KV and
+//! SQL always receive the same sequence of states. Within a mutation the order is: everything
+//! that can fail (validation, limits, guard, KV) first, then the SQL rows and the audit event
+//! in one synchronous section, so a failed request leaves no half-written key.
+
+use futures_util::lock::Mutex;
+use serde::{Deserialize, Serialize};
+use worker::{
+    DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, durable_object,
+};
+
+use super::respond::{self, internal};
+use super::{clock, rpc, state};
+use crate::domain::audit::{AuditEvent, AuditKind, AuditQuery};
+use crate::domain::catalog::{self, GuardCommand, OrgCommand, Secret};
+use crate::domain::manage::{KeyPatch, KeyView, NewKey, OrgView, PutOrg};
+use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, Plan, UnixMillis};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS org (
+  id TEXT PRIMARY KEY, plan TEXT NOT NULL, api_access INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+  revoked INTEGER NOT NULL DEFAULT 0, secrets TEXT NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, type TEXT NOT NULL,
+  actor TEXT NOT NULL, key_id TEXT, details TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_key ON audit (key_id, seq);
+";
+
+#[durable_object]
+pub struct OrgCatalog {
+    sql: SqlStorage,
+    env: Env,
+    writer: Mutex<()>,
+}
+
+impl DurableObject for OrgCatalog {
+    fn new(state: State, env: Env) -> Self {
+        let sql = state.storage().sql();
+        // A failure here resurfaces as an error on the first query, which reports it.
+        let _ = sql.exec(SCHEMA, None);
+        OrgCatalog {
+            sql,
+            env,
+            writer: Mutex::new(()),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let problem_json = respond::wants_problem_json(&req);
+        let outcome = match rpc::receive::<OrgCommand>(&mut req).await {
+            Ok(command) => self.run(command).await,
+            Err(e) => Err(e),
+        };
+        Ok(outcome.unwrap_or_else(|e| respond::error(&e, problem_json)))
+    }
+}
+
+#[derive(Deserialize)]
+struct OrgRow {
+    plan: String,
+    api_access: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(Deserialize)]
+struct KeyRow {
+    seq: i64,
+    secrets: String,
+    record: String,
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: i64,
+}
+
+#[derive(Deserialize)]
+struct AuditRow {
+    seq: i64,
+    at: i64,
+    #[serde(rename = "type")]
+    kind: String,
+    actor: String,
+    key_id: Option<String>,
+    details: String,
+}
+
+/// A live key as stored: its record and accepted secrets.
+struct Stored {
+    record: KeyRecord,
+    secrets: Vec<Secret>,
+}
+
+#[derive(Serialize)]
+struct Page<T> {
+    #[serde(flatten)]
+    items: T,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct KeyList {
+    keys: Vec<KeyView>,
+}
+
+#[derive(Serialize)]
+struct AuditList {
+    events: Vec<AuditEvent>,
+}
+
+#[derive(Serialize)]
+struct Revoked {
+    success: bool,
+    message: &'static str,
+}
+
+#[derive(Serialize)]
+struct RevokedAll {
+    success: bool,
+    revoked: u32,
+    message: String,
+}
+
+impl OrgCatalog {
+    async fn run(&self, command: OrgCommand) -> Result<Response, GateError> {
+        let now = clock::now();
+        match command {
+            OrgCommand::GetOrg { org } => Ok(respond::json(
+                200,
+                &self.org_view(&org)?.ok_or(GateError::OrgNotFound)?,
+            )),
+            OrgCommand::ListKeys { query, .. } => self.list_keys(&query, now),
+            OrgCommand::GetKey { id, .. } => Ok(respond::json(
+                200,
+                &KeyView::of(&self.live_key(&id)?.record, now),
+            )),
+            OrgCommand::Audit { query, .. } => self.audit(&query),
+            mutation => {
+                let _writer = self.writer.lock().await;
+                self.mutate(mutation, now).await
+            }
+        }
+    }
+
+    async fn mutate(&self, command: OrgCommand, now: UnixMillis) -> Result<Response, GateError> {
+        match command {
+            OrgCommand::PutOrg { org, change, actor } => self.put_org(&org, change, &actor, now),
+            OrgCommand::CreateKey { org, key, actor } => {
+                self.create_key(&org, key, &actor, now).await
+            }
+            OrgCommand::UpdateKey {
+                id, patch, actor, ..
+            } => self.update_key(&id, patch, &actor, now).await,
+            OrgCommand::RevokeKey { id, actor, .. } => {
+                let key = self.live_key(&id)?;
+                self.revoke(key, &actor, now).await?;
+                Ok(respond::json(
+                    200,
+                    &Revoked {
+                        success: true,
+                        message: "API key revoked successfully",
+                    },
+                ))
+            }
+            OrgCommand::RotateKey {
+                id,
+                grace_hours,
+                actor,
+                ..
+            } => self.rotate_key(&id, grace_hours, &actor, now).await,
+            OrgCommand::RevokeAll { actor, .. } => self.revoke_all(&actor, now).await,
+            OrgCommand::KeyExpired { id, .. } => self.key_expired(&id, now),
+            OrgCommand::GetOrg { .. }
+            | OrgCommand::ListKeys { .. }
+            | OrgCommand::GetKey { .. }
+            | OrgCommand::Audit { .. } => {
+                Err(GateError::Internal("read routed as a mutation".into()))
+            }
+        }
+    }
+
+    // --- organization ---
+
+    fn org_row(&self) -> Result<Option<OrgRow>, GateError> {
+        let rows: Vec<OrgRow> = self.query(
+            "SELECT plan, api_access, created_at, updated_at FROM org",
+            vec![],
+        )?;
+        Ok(rows.into_iter().next())
+    }
+
+    fn org_view(&self, org: &OrgId) -> Result<Option<OrgView>, GateError> {
+        let Some(row) = self.org_row()? else {
+            return Ok(None);
+        };
+        let plan = parse_plan(&row.plan)?;
+        Ok(Some(OrgView {
+            id: org.clone(),
+            plan,
+            api_access: row.api_access != 0,
+            key_limit: plan.key_limit(),
+            key_count: self.live_count()?,
+            created_at: UnixMillis(row.created_at as u64),
+            updated_at: UnixMillis(row.updated_at as u64),
+        }))
+    }
+
+    fn put_org(
+        &self,
+        org: &OrgId,
+        change: PutOrg,
+        actor: &str,
+        now: UnixMillis,
+    ) -> Result<Response, GateError> {
+        let existing = self.org_row()?;
+        let (status, kind) = match &existing {
+            None => {
+                let plan = change.plan.ok_or_else(|| {
+                    GateError::InvalidRequest("plan is required when creating an organization (free, pro, business or enterprise)".into())
+                })?;
+                let access = change.api_access.unwrap_or(true);
+                self.exec(
+                    "INSERT INTO org (id, plan, api_access, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    vec![org.as_str().into(), plan_name(plan).into(), i64::from(access).into(), ms(now), ms(now)],
+                )?;
+                (201, AuditKind::OrgCreated)
+            }
+            Some(row) => {
+                let plan = change.plan.map_or_else(|| parse_plan(&row.plan), Ok)?;
+                let access = change.api_access.unwrap_or(row.api_access != 0);
+                self.exec(
+                    "UPDATE org SET plan = ?, api_access = ?, updated_at = ?",
+                    vec![plan_name(plan).into(), i64::from(access).into(), ms(now)],
+                )?;
+                (200, AuditKind::OrgUpdated)
+            }
+        };
+        let view = self.org_view(org)?.ok_or(GateError::OrgNotFound)?;
+        let details = serde_json::json!({"plan": view.plan, "api_access": view.api_access});
+        self.record_event(now, kind, actor, None, &details)?;
+        Ok(respond::json(status, &view))
+    }
+
+    // --- keys ---
+
+    fn live_count(&self) -> Result<u32, GateError> {
+        let rows: Vec<CountRow> =
+            self.query("SELECT COUNT(*) AS n FROM keys WHERE revoked = 0", vec![])?;
+        Ok(rows.first().map_or(0, |r| r.n as u32))
+    }
+
+    fn live_key(&self, id: &KeyId) -> Result<Stored, GateError> {
+        let rows: Vec<KeyRow> = self.query(
+            "SELECT seq, secrets, record FROM keys WHERE id = ? AND revoked = 0",
+            vec![id.as_str().into()],
+        )?;
+        rows.into_iter()
+            .next()
+            .map(decode_key)
+            .transpose()?
+            .ok_or(GateError::KeyNotFound)
+    }
+
+    async fn create_key(
+        &self,
+        org: &OrgId,
+        new: NewKey,
+        actor: &str,
+        now: UnixMillis,
+    ) -> Result<Response, GateError> {
+        let plan = parse_plan(&self.org_row()?.ok_or(GateError::OrgNotFound)?.plan)?;
+        // Checked under the writer lock, so concurrent creates cannot both pass it.
+        let live = self.live_count()?;
+        if plan.key_limit().is_some_and(|limit| live >= limit) {
+            return Err(GateError::KeyLimitReached);
+        }
+        let config = state::config(&self.env)?;
+        let secret = ApiKey::generate(&config.key_prefix).map_err(internal)?;
+        let record = KeyRecord {
+            id: KeyId::generate().map_err(internal)?,
+            org: org.clone(),
+            name: new.name,
+            start: secret.mask(),
+            scopes: new.scopes,
+            resources: new.resources,
+            fields: new.fields,
+            rate_limits: new.rate_limits,
+            rate_limiting: new.rate_limiting,
+            enabled: new.enabled,
+            revoked_at: None,
+            expires_at: new.expires_at,
+            created_at: now,
+            created_by: actor.to_owned(),
+            updated_at: None,
+            rotated_at: None,
+            meta: new.meta,
+        };
+        let secrets = vec![Secret {
+            hash: KeyHash::of(&secret),
+            until: None,
+        }];
+        self.publish(&record, &secrets).await?;
+        self.exec(
+            "INSERT INTO keys (id, secrets, record) VALUES (?, ?, ?)",
+            vec![
+                record.id.as_str().into(),
+                to_json(&secrets)?.into(),
+                record.to_json().into(),
+            ],
+        )?;
+        let details = serde_json::json!({"name": record.name, "scopes": record.scopes, "expires_at": record.expires_at.map(|t| t.to_string())});
+        self.record_event(
+            now,
+            AuditKind::KeyCreated,
+            actor,
+            Some(&record.id),
+            &details,
+        )?;
+        let mut view = KeyView::of(&record, now);
+        view.key = Some(secret.expose_secret().to_owned());
+        Ok(respond::json(201, &view))
+    }
+
+    async fn update_key(
+        &self,
+        id: &KeyId,
+        patch: KeyPatch,
+        actor: &str,
+        now: UnixMillis,
+    ) -> Result<Response, GateError> {
+        let Stored {
+            mut record,
+            secrets,
+        } = self.live_key(id)?;
+        let was_enabled = record.enabled;
+        let mut changed = patch.apply(&mut record);
+        if changed.is_empty() {
+            return Ok(respond::json(200, &KeyView::of(&record, now)));
+        }
+        record.updated_at = Some(now);
+        self.publish(&record, &secrets).await?;
+        self.exec(
+            "UPDATE keys SET record = ? WHERE id = ?",
+            vec![record.to_json().into(), id.as_str().into()],
+        )?;
+        if record.enabled != was_enabled {
+            changed.retain(|f| *f != "enabled");
+            let kind = if record.enabled {
+                AuditKind::KeyEnabled
+            } else {
+                AuditKind::KeyDisabled
+            };
+            self.record_event(now, kind, actor, Some(id), &serde_json::json!({}))?;
+        }
+        if !changed.is_empty() {
+            self.record_event(
+                now,
+                AuditKind::KeyUpdated,
+                actor,
+                Some(id),
+                &serde_json::json!({"changed": changed}),
+            )?;
+        }
+        Ok(respond::json(200, &KeyView::of(&record, now)))
+    }
+
+    async fn rotate_key(
+        &self,
+        id: &KeyId,
+        grace_hours: u32,
+        actor: &str,
+        now: UnixMillis,
+    ) -> Result<Response, GateError> {
+        let Stored {
+            mut record,
+            secrets,
+        } = self.live_key(id)?;
+        let config = state::config(&self.env)?;
+        let secret = ApiKey::generate(&config.key_prefix).map_err(internal)?;
+        let rotated = catalog::rotate(&secrets, KeyHash::of(&secret), grace_hours, now);
+        record.start = secret.mask();
+        record.rotated_at = Some(now);
+        self.publish(&record, &rotated).await?;
+        // KV entries of secrets that no longer work are deleted; the guard refuses them anyway.
+        self.unpublish(
+            secrets
+                .iter()
+                .filter(|old| !rotated.iter().any(|s| s.hash == old.hash)),
+        )
+        .await;
+        self.exec(
+            "UPDATE keys SET secrets = ?, record = ? WHERE id = ?",
+            vec![
+                to_json(&rotated)?.into(),
+                record.to_json().into(),
+                id.as_str().into(),
+            ],
+        )?;
+        let old_until = rotated.iter().find_map(|s| s.until).map(|t| t.to_string());
+        let details = serde_json::json!({"grace_period_hours": grace_hours, "previous_secret_valid_until": old_until});
+        self.record_event(now, AuditKind::KeyRotated, actor, Some(id), &details)?;
+        let mut view = KeyView::of(&record, now);
+        view.key = Some(secret.expose_secret().to_owned());
+        view.previous_key_valid_until = rotated.iter().find_map(|s| s.until);
+        Ok(respond::json(200, &view))
+    }
+
+    /// Revokes one key: the guard first (the next request fails), then KV, then the row.
+    async fn revoke(&self, key: Stored, actor: &str, now: UnixMillis) -> Result<(), GateError> {
+        let Stored {
+            mut record,
+            secrets,
+        } = key;
+        record.revoked_at = Some(now);
+        self.guard_set(&record, &[]).await?;
+        self.unpublish(secrets.iter()).await;
+        self.exec(
+            "UPDATE keys SET revoked = 1, secrets = '[]', record = ? WHERE id = ?",
+            vec![record.to_json().into(), record.id.as_str().into()],
+        )?;
+        self.record_event(
+            now,
+            AuditKind::KeyRevoked,
+            actor,
+            Some(&record.id),
+            &serde_json::json!({}),
+        )
+    }
+
+    async fn revoke_all(&self, actor: &str, now: UnixMillis) -> Result<Response, GateError> {
+        self.org_row()?.ok_or(GateError::OrgNotFound)?;
+        let rows: Vec<KeyRow> = self.query(
+            "SELECT seq, secrets, record FROM keys WHERE revoked = 0 ORDER BY seq",
+            vec![],
+        )?;
+        let mut revoked = 0;
+        for row in rows {
+            self.revoke(decode_key(row)?, actor, now).await?;
+            revoked += 1;
+        }
+        self.record_event(
+            now,
+            AuditKind::KeysRevokedAll,
+            actor,
+            None,
+            &serde_json::json!({"revoked": revoked}),
+        )?;
+        let message = format!("{revoked} API keys revoked");
+        Ok(respond::json(
+            200,
+            &RevokedAll {
+                success: true,
+                revoked,
+                message,
+            },
+        ))
+    }
+
+    fn key_expired(&self, id: &KeyId, now: UnixMillis) -> Result<Response, GateError> {
+        let seen: Vec<CountRow> = self.query(
+            "SELECT COUNT(*) AS n FROM audit WHERE key_id = ? AND type = 'key_expired'",
+            vec![id.as_str().into()],
+        )?;
+        if seen.first().is_none_or(|r| r.n == 0) {
+            self.record_event(
+                now,
+                AuditKind::KeyExpired,
+                "keygate",
+                Some(id),
+                &serde_json::json!({}),
+            )?;
+        }
+        Ok(respond::json(200, &serde_json::json!({"ok": true})))
+    }
+
+    fn list_keys(&self, query: &AuditQuery, now: UnixMillis) -> Result<Response, GateError> {
+        self.org_row()?.ok_or(GateError::OrgNotFound)?;
+        let cursor = query.page.cursor.map_or(i64::MAX, |c| c as i64);
+        let rows: Vec<KeyRow> = self.query(
+            "SELECT seq, secrets, record FROM keys WHERE revoked = 0 AND seq < ? ORDER BY seq DESC LIMIT ?",
+            vec![cursor.into(), i64::from(query.page.limit + 1).into()],
+        )?;
+        let more = rows.len() > query.page.limit as usize;
+        let mut keys = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for row in rows.into_iter().take(query.page.limit as usize) {
+            last = Some(row.seq);
+            keys.push(KeyView::of(&decode_key(row)?.record, now));
+        }
+        let next_cursor = more.then(|| last.map(|s| s.to_string())).flatten();
+        Ok(respond::json(
+            200,
+            &Page {
+                items: KeyList { keys },
+                next_cursor,
+            },
+        ))
+    }
+
+    // --- audit ---
+
+    fn record_event(
+        &self,
+        at: UnixMillis,
+        kind: AuditKind,
+        actor: &str,
+        key_id: Option<&KeyId>,
+        details: &serde_json::Value,
+    ) -> Result<(), GateError> {
+        let kind_name = serde_json::to_value(kind).map_err(internal)?;
+        self.exec(
+            "INSERT INTO audit (at, type, actor, key_id, details) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                ms(at),
+                kind_name.as_str().unwrap_or_default().into(),
+                actor.into(),
+                key_id.map_or(SqlStorageValue::Null, |k| k.as_str().into()),
+                details.to_string().into(),
+            ],
+        )
+    }
+
+    fn audit(&self, q: &AuditQuery) -> Result<Response, GateError> {
+        self.org_row()?.ok_or(GateError::OrgNotFound)?;
+        let kind = q
+            .kind
+            .map(|k| serde_json::to_value(k).map_err(internal))
+            .transpose()?;
+        let text = |v: Option<String>| v.map_or(SqlStorageValue::Null, SqlStorageValue::from);
+        let rows: Vec<AuditRow> = self.query(
+            "SELECT seq, at, type, actor, key_id, details FROM audit
+             WHERE seq < ?1 AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR key_id = ?3)
+               AND at >= ?4 AND at < ?5
+             ORDER BY seq DESC LIMIT ?6",
+            vec![
+                q.page.cursor.map_or(i64::MAX, |c| c as i64).into(),
+                text(kind.and_then(|k| k.as_str().map(str::to_owned))),
+                text(q.key_id.as_ref().map(|k| k.as_str().to_owned())),
+                q.since.map_or(0, |t| t.0 as i64).into(),
+                q.until.map_or(i64::MAX, |t| t.0 as i64).into(),
+                i64::from(q.page.limit + 1).into(),
+            ],
+        )?;
+        let more = rows.len() > q.page.limit as usize;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows.into_iter().take(q.page.limit as usize) {
+            events.push(AuditEvent {
+                seq: row.seq as u64,
+                at: UnixMillis(row.at as u64),
+                kind: serde_json::from_value(serde_json::Value::String(row.kind))
+                    .map_err(internal)?,
+                actor: row.actor,
+                key_id: row.key_id.as_deref().and_then(KeyId::parse),
+                details: serde_json::value::RawValue::from_string(row.details).map_err(internal)?,
+            });
+        }
+        let next_cursor = more
+            .then(|| events.last().map(|e| e.seq.to_string()))
+            .flatten();
+        Ok(respond::json(
+            200,
+            &Page {
+                items: AuditList { events },
+                next_cursor,
+            },
+        ))
+    }
+
+    // --- publishing to the guard and KV ---
+
+    async fn guard_set(&self, record: &KeyRecord, secrets: &[Secret]) -> Result<(), GateError> {
+        let guard = rpc::stub(&self.env, state::GUARDS_BINDING, record.id.as_str())?;
+        let command = GuardCommand::Set {
+            record: Box::new(record.clone()),
+            secrets: secrets.to_vec(),
+        };
+        let reply = rpc::send(&guard, &command, None).await?;
+        if reply.status_code() == 200 {
+            Ok(())
+        } else {
+            Err(GateError::Internal(format!(
+                "guard {} answered {}",
+                record.id,
+                reply.status_code()
+            )))
+        }
+    }
+
+    /// Makes the record authoritative (guard) and findable by each secret's hash (KV). A
+    /// retiring secret's KV entry expires with its grace period.
+    async fn publish(&self, record: &KeyRecord, secrets: &[Secret]) -> Result<(), GateError> {
+        self.guard_set(record, secrets).await?;
+        let kv = state::keys(&self.env)?;
+        let now = clock::now();
+        for secret in secrets {
+            let mut put = kv
+                .put(&secret.hash.storage_key(), record.to_json())
+                .map_err(internal)?;
+            if let Some(until) = secret.until {
+                // KV's shortest expiry is 60 s; the guard ends the grace period exactly.
+                put = put.expiration_ttl((until.0.saturating_sub(now.0) / 1000).max(60));
+            }
+            put.execute()
+                .await
+                .map_err(|e| GateError::Internal(format!("KV put: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes KV entries; failures are logged, not fatal: the guard already refuses them.
+    async fn unpublish<'a>(&self, secrets: impl Iterator<Item = &'a Secret>) {
+        let Ok(kv) = state::keys(&self.env) else {
+            return;
+        };
+        for secret in secrets {
+            if let Err(e) = kv.delete(&secret.hash.storage_key()).await {
+                worker::console_log!(
+                    "{}",
+                    serde_json::json!({"error": "kv_delete", "detail": e.to_string()})
+                );
+            }
+        }
+    }
+
+    // --- SQL ---
+
+    fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), GateError> {
+        self.sql
+            .exec(query, bindings)
+            .map(|_| ())
+            .map_err(|e| GateError::Internal(format!("SQL: {e}")))
+    }
+
+    fn query<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        bindings: Vec<SqlStorageValue>,
+    ) -> Result<Vec<T>, GateError> {
+        self.sql
+            .exec(query, bindings)
+            .and_then(|cursor| cursor.to_array())
+            .map_err(|e| GateError::Internal(format!("SQL: {e}")))
+    }
+}
+
+fn decode_key(row: KeyRow) -> Result<Stored, GateError> {
+    Ok(Stored {
+        record: KeyRecord::from_json(&row.record).map_err(internal)?,
+        secrets: serde_json::from_str(&row.secrets).map_err(internal)?,
+    })
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, GateError> {
+    serde_json::to_string(value).map_err(internal)
+}
+
+fn ms(t: UnixMillis) -> SqlStorageValue {
+    SqlStorageValue::Integer(t.0 as i64)
+}
+
+fn plan_name(plan: Plan) -> String {
+    serde_json::to_value(plan)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn parse_plan(name: &str) -> Result<Plan, GateError> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(internal)
+}
