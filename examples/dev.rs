@@ -1,5 +1,6 @@
 //! `make dev`: keygate on workerd at http://127.0.0.1:8787 in front of a demo origin at
-//! http://127.0.0.1:8788, with local KV persisted in `.keygate-dev/`, and a demo key printed.
+//! http://127.0.0.1:8788, with local KV and Durable Objects persisted in `.keygate-dev/`.
+//! The demo organization and key are made through the management API, as an admin would.
 //! Ctrl-C stops everything.
 
 #[path = "../tests/support/mod.rs"]
@@ -8,69 +9,93 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use keygate::domain::ApiKey;
-use support::{Gateway, GatewayOptions, Origin, mint, project_dir};
+use support::admin::Admin;
+use support::{Gateway, GatewayOptions, Origin, project_dir, send};
 
 const GATEWAY_PORT: u16 = 8787;
 const ORIGIN_PORT: u16 = 8788;
 
 fn main() {
     let dir = project_dir().join(".keygate-dev");
-    let key_file = dir.join("demo-key");
     std::fs::create_dir_all(&dir).expect("create .keygate-dev");
+    let token = admin_token(&project_dir().join(".dev.vars"));
 
     let origin = Origin::start_on(ORIGIN_PORT).unwrap_or_else(|e| {
         eprintln!("keygate dev: cannot listen on 127.0.0.1:{ORIGIN_PORT} ({e}); is `make dev` already running?");
         std::process::exit(1);
     });
-
-    // The demo key survives restarts, like the rest of the local state.
-    let (key, records) = match std::fs::read_to_string(&key_file)
-        .ok()
-        .and_then(|t| ApiKey::parse(t.trim()).ok())
-    {
-        Some(key) => (key, vec![]),
-        None => {
-            let (key, hash, record) = mint("demo", "Demo key", |_| {});
-            std::fs::write(&key_file, key.expose_secret()).expect("write demo key");
-            (key, vec![(hash, record)])
-        }
-    };
-
     let mut gateway = Gateway::start(GatewayOptions {
         vars: vec![("ORIGIN", origin.url())],
-        records,
         state_dir: Some(dir.join("state")),
         port: Some(GATEWAY_PORT),
         show_output: true,
     });
-    print_banner(&key, &gateway, &key_file);
+
+    let key_file = dir.join("demo-key");
+    let key = saved_key(&gateway, &key_file).unwrap_or_else(|| {
+        let admin = Admin::bearer(&gateway, &token);
+        admin.put_org("demo", r#"{"plan":"pro"}"#);
+        let (key, _) = admin.create_key(
+            "demo",
+            r#"{"name":"Demo key","scopes":["read","write"],"meta":{"source":"make dev"}}"#,
+        );
+        std::fs::write(&key_file, &key).expect("write demo key");
+        key
+    });
+    print_banner(&key, &token, &gateway);
     while gateway.running() {
         std::thread::sleep(Duration::from_millis(500));
     }
     eprintln!("keygate dev: wrangler stopped");
 }
 
-fn print_banner(key: &ApiKey, gateway: &Gateway, key_file: &Path) {
-    let secret = key.expose_secret();
+/// The `ADMIN_TOKEN` in `.dev.vars` (wrangler reads that file), created on first use.
+fn admin_token(dev_vars: &Path) -> String {
+    let text = std::fs::read_to_string(dev_vars).unwrap_or_default();
+    if let Some(token) = text.lines().find_map(|l| l.strip_prefix("ADMIN_TOKEN=")) {
+        return token.trim().trim_matches('"').to_owned();
+    }
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("random admin token");
+    let token = hex::encode(bytes);
+    let line = format!(
+        "{}ADMIN_TOKEN={token}\n",
+        if text.is_empty() || text.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        }
+    );
+    std::fs::write(dev_vars, text + &line).expect("write .dev.vars");
+    token
+}
+
+/// The demo key of an earlier run, if it still gets through.
+fn saved_key(gateway: &Gateway, file: &Path) -> Option<String> {
+    let key = std::fs::read_to_string(file).ok()?.trim().to_owned();
+    let auth = format!("Bearer {key}");
+    (send(gateway, "GET", "/", &[("authorization", &auth)], None).status != 401).then_some(key)
+}
+
+fn print_banner(key: &str, token: &str, gateway: &Gateway) {
+    let admin = gateway.url("/_keygate/v1");
     println!();
     println!("keygate is running on workerd at {}", gateway.url("/"));
     println!("  demo origin:  http://127.0.0.1:{ORIGIN_PORT}/");
-    println!(
-        "  demo key:     {secret}   (organization \"demo\"; saved in {})",
-        key_file.display()
-    );
+    println!("  demo key:     {key}   (organization \"demo\")");
+    println!("  admin token:  {token}   (from .dev.vars)");
     println!("  local state:  {}", gateway.state_dir.display());
     println!();
     println!("Try it:");
     println!(
-        "  curl -H 'Authorization: Bearer {secret}' {}",
+        "  curl -H 'Authorization: Bearer {key}' {}",
         gateway.url("/hello?name=keygate")
     );
     println!(
         "  curl -i -H 'X-API-Key: kg_live_wrong' {}",
         gateway.url("/hello")
     );
+    println!("  curl -H 'Authorization: Bearer {token}' {admin}/orgs/demo/keys");
     println!();
     println!("Ctrl-C stops keygate and the demo origin.");
 }

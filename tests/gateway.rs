@@ -8,10 +8,14 @@ mod support;
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use keygate::domain::{ApiKey, KeyHash, KeyRecord, UnixMillis};
+use keygate::domain::{ApiKey, UnixMillis};
 use libtest_mimic::{Arguments, Failed, Trial};
-use support::{Gateway, GatewayOptions, Origin, Reply, client, free_port, mint, now_ms};
+use support::admin::Admin;
+use support::{Gateway, GatewayOptions, Origin, Reply, free_port, now_ms, send};
+
+const ADMIN_TOKEN: &str = "gateway-test-admin-token";
 
 struct World {
     origin: Origin,
@@ -22,92 +26,91 @@ struct World {
     /// Started with an invalid `ORIGIN`.
     misconfigured: Gateway,
     valid: ApiKey,
-    valid_record: KeyRecord,
+    valid_id: String,
     expired: ApiKey,
     disabled: ApiKey,
     revoked: ApiKey,
+    /// A key of `orphan`.
+    orphan_key: ApiKey,
+}
+
+fn options(origin: String) -> GatewayOptions<'static> {
+    GatewayOptions {
+        vars: vec![("ORIGIN", origin), ("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        state_dir: None,
+        port: None,
+        show_output: false,
+    }
 }
 
 impl World {
     fn start() -> World {
         let origin = Origin::start();
-        let (valid, valid_hash, valid_record) = mint("acme", "Valid key", |r| {
-            r.meta = serde_json::value::RawValue::from_string(r#"{"tier":"gold"}"#.into()).ok();
-        });
-        let (expired, h2, r2) = mint("acme", "Expired key", |r| {
-            r.expires_at = Some(UnixMillis(now_ms() - 1_000))
-        });
-        let (disabled, h3, r3) = mint("acme", "Disabled key", |r| r.enabled = false);
-        let (revoked, h4, r4) = mint("acme", "Revoked key", |r| {
-            r.revoked_at = Some(UnixMillis(now_ms()))
-        });
-        let records: Vec<(KeyHash, KeyRecord)> = vec![
-            (valid_hash, valid_record.clone()),
-            (h2, r2),
-            (h3, r3),
-            (h4, r4),
-        ];
-        let mut gateway = Gateway::spawn(GatewayOptions {
-            vars: vec![("ORIGIN", origin.url())],
-            records: records.clone(),
-            state_dir: None,
-            port: None,
-            show_output: false,
-        });
-        let mut orphan = Gateway::spawn(GatewayOptions {
-            vars: vec![("ORIGIN", format!("http://127.0.0.1:{}", free_port()))],
-            records,
-            state_dir: None,
-            port: None,
-            show_output: false,
-        });
-        let mut misconfigured = Gateway::spawn(GatewayOptions {
-            vars: vec![("ORIGIN", "ftp://files.example".into())],
-            records: vec![],
-            state_dir: None,
-            port: None,
-            show_output: false,
-        });
+        // Spawned together from this thread (see Gateway::spawn), then awaited.
+        let mut gateway = Gateway::spawn(options(origin.url()));
+        let mut orphan = Gateway::spawn(options(format!("http://127.0.0.1:{}", free_port())));
+        let mut misconfigured = Gateway::spawn(options("ftp://files.example".into()));
         for g in [&mut gateway, &mut orphan, &mut misconfigured] {
             g.wait_ready();
         }
+
+        let admin = Admin::bearer(&gateway, ADMIN_TOKEN);
+        admin.put_org("acme", r#"{"plan":"enterprise"}"#);
+        let (valid, valid_id) = admin.create_key(
+            "acme",
+            r#"{"name":"Valid key","scopes":["read"],"meta":{"tier":"gold"}}"#,
+        );
+        let (disabled, _) = admin.create_key(
+            "acme",
+            r#"{"name":"Disabled key","scopes":["read"],"enabled":false}"#,
+        );
+        let (revoked, revoked_id) =
+            admin.create_key("acme", r#"{"name":"Revoked key","scopes":["read"]}"#);
+        assert_eq!(
+            admin
+                .call("DELETE", &format!("/orgs/acme/keys/{revoked_id}"), None)
+                .status,
+            200
+        );
+        // The API only accepts future expiries: this one is 1.5 s away, then awaited.
+        let soon = UnixMillis(now_ms() + 1_500).to_string();
+        let (expired, expired_id) = admin.create_key(
+            "acme",
+            &format!(r#"{{"name":"Expiring key","scopes":["read"],"expires_at":"{soon}"}}"#),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while admin
+            .call("GET", &format!("/orgs/acme/keys/{expired_id}"), None)
+            .json()["status"]
+            != "expired"
+        {
+            assert!(Instant::now() < deadline, "key never reported expired");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+
+        let orphan_admin = Admin::bearer(&orphan, ADMIN_TOKEN);
+        orphan_admin.put_org("acme", r#"{"plan":"free"}"#);
+        let (orphan_key, _) =
+            orphan_admin.create_key("acme", r#"{"name":"Orphan key","scopes":["read"]}"#);
+
+        let parse = |k: String| ApiKey::parse(&k).expect("the API issues well-formed keys");
         World {
             origin,
             gateway,
             orphan,
             misconfigured,
-            valid,
-            valid_record,
-            expired,
-            disabled,
-            revoked,
+            valid: parse(valid),
+            valid_id,
+            expired: parse(expired),
+            disabled: parse(disabled),
+            revoked: parse(revoked),
+            orphan_key: parse(orphan_key),
         }
     }
 
     fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         send(&self.gateway, "GET", path, headers, None)
     }
-}
-
-fn send(
-    gateway: &Gateway,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Reply {
-    let mut request = ureq::http::Request::builder()
-        .method(method)
-        .uri(gateway.url(path));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let agent = client();
-    let response = match body {
-        Some(bytes) => agent.run(request.body(bytes.to_vec()).unwrap()),
-        None => agent.run(request.body(()).unwrap()),
-    };
-    Reply::from(response.expect("HTTP exchange with the gateway"))
 }
 
 fn bearer(key: &ApiKey) -> String {
@@ -309,7 +312,7 @@ const CASES: &[(&str, Case)] = &[
         eq(seen.header("x-custom"), Some("kept"), "custom header")?;
         eq(
             seen.header("x-keygate-key-id"),
-            Some(w.valid_record.id.as_str()),
+            Some(w.valid_id.as_str()),
             "key id header",
         )?;
         eq(seen.header("x-keygate-org"), Some("acme"), "org header")?;
@@ -379,6 +382,53 @@ const CASES: &[(&str, Case)] = &[
         eq(r.status, 302, "redirect not followed")?;
         eq(r.header("location"), Some("/elsewhere"), "location")
     }),
+    (
+        "revoke_and_disable_act_on_the_next_request_despite_caches",
+        |w| {
+            let admin = Admin::bearer(&w.gateway, ADMIN_TOKEN);
+            let (key, id) = admin.create_key("acme", r#"{"name":"Short-lived","scopes":["read"]}"#);
+            let auth = format!("Bearer {key}");
+            // Warm every cache on the way (isolate, KV) with a successful request.
+            eq(
+                w.get("/t/cached", &[("authorization", &auth)]).status,
+                200,
+                "before",
+            )?;
+            let patch = admin.call(
+                "PATCH",
+                &format!("/orgs/acme/keys/{id}"),
+                Some(r#"{"enabled":false}"#),
+            );
+            eq(patch.status, 200, "disable")?;
+            assert_error(
+                &w.get("/t/cached", &[("authorization", &auth)]),
+                401,
+                "disabled_api_key",
+            )?;
+            admin.call(
+                "PATCH",
+                &format!("/orgs/acme/keys/{id}"),
+                Some(r#"{"enabled":true}"#),
+            );
+            eq(
+                w.get("/t/cached", &[("authorization", &auth)]).status,
+                200,
+                "enabled again",
+            )?;
+            eq(
+                admin
+                    .call("DELETE", &format!("/orgs/acme/keys/{id}"), None)
+                    .status,
+                200,
+                "revoke",
+            )?;
+            assert_error(
+                &w.get("/t/cached", &[("authorization", &auth)]),
+                401,
+                "invalid_api_key",
+            )
+        },
+    ),
     ("management_prefix_is_never_proxied", |w| {
         let r = w.get(
             "/_keygate/anything",
@@ -393,7 +443,7 @@ const CASES: &[(&str, Case)] = &[
             &w.orphan,
             "GET",
             "/t/down",
-            &[("authorization", &bearer(&w.valid))],
+            &[("authorization", &bearer(&w.orphan_key))],
             None,
         );
         assert_error(&r, 502, "origin_unavailable")?;

@@ -3,14 +3,14 @@
 //! Every process started here is stopped when its handle drops, whatever the tests did.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod admin;
+
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use keygate::domain::{ApiKey, KeyHash, KeyId, KeyRecord, OrgId, UnixMillis};
 
 /// Root of the crate (where `wrangler.toml` is).
 pub fn project_dir() -> PathBuf {
@@ -170,8 +170,6 @@ pub struct Gateway {
 pub struct GatewayOptions<'a> {
     /// Variables passed with `--var NAME:VALUE`.
     pub vars: Vec<(&'a str, String)>,
-    /// Records written to local KV before the worker starts.
-    pub records: Vec<(KeyHash, KeyRecord)>,
     /// Local state directory; a fresh one under `target/` when `None`.
     pub state_dir: Option<PathBuf>,
     /// Port to listen on; a free one when `None`.
@@ -193,9 +191,6 @@ impl Gateway {
     pub fn spawn(options: GatewayOptions<'_>) -> Gateway {
         let state_dir = options.state_dir.unwrap_or_else(fresh_state_dir);
         std::fs::create_dir_all(&state_dir).unwrap();
-        if !options.records.is_empty() {
-            seed_kv(&state_dir, &options.records);
-        }
         let port = options.port.unwrap_or_else(free_port);
         let log = state_dir.join(format!("wrangler-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
@@ -324,62 +319,33 @@ fn fresh_state_dir() -> PathBuf {
         .join(format!("{}-{nanos}", std::process::id()))
 }
 
-/// Writes records into the local KV of `state_dir` with `wrangler kv bulk put`.
-pub fn seed_kv(state_dir: &Path, records: &[(KeyHash, KeyRecord)]) {
-    let entries: Vec<_> = records
-        .iter()
-        .map(|(hash, record)| serde_json::json!({"key": hash.storage_key(), "value": record.to_json()}))
-        .collect();
-    let file = state_dir.join("seed.json");
-    std::fs::write(&file, serde_json::to_vec(&entries).unwrap()).unwrap();
-    let out = Command::new(project_dir().join("node_modules/.bin/wrangler"))
-        .current_dir(project_dir())
-        .args(["kv", "bulk", "put", "--binding", "KEYS", "--local"])
-        .args([
-            "--persist-to",
-            state_dir.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ])
-        .env("CI", "true")
-        .env("WRANGLER_SEND_METRICS", "false")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run wrangler kv bulk put");
-    assert!(
-        out.status.success(),
-        "kv bulk put failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A fresh key and the record the management API would store for it.
-pub fn mint(
-    org: &str,
-    name: &str,
-    edit: impl FnOnce(&mut KeyRecord),
-) -> (ApiKey, KeyHash, KeyRecord) {
-    let key = ApiKey::generate(&Default::default()).unwrap();
-    let mut record = KeyRecord {
-        id: KeyId::generate().unwrap(),
-        org: OrgId::parse(org).unwrap(),
-        name: name.to_owned(),
-        scopes: vec!["read".into()],
-        enabled: true,
-        revoked_at: None,
-        expires_at: None,
-        created_at: UnixMillis(now_ms()),
-        meta: None,
-    };
-    edit(&mut record);
-    let hash = KeyHash::of(&key);
-    (key, hash, record)
-}
-
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
+}
+
+/// Sends one request to the gateway and reads the whole answer.
+pub fn send(
+    gateway: &Gateway,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Reply {
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(gateway.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let agent = client();
+    let response = match body {
+        Some(bytes) => agent.run(request.body(bytes.to_vec()).unwrap()),
+        None => agent.run(request.body(()).unwrap()),
+    };
+    Reply::from(response.expect("HTTP exchange with the gateway"))
 }
 
 /// An HTTP client that returns every status as a response and never follows redirects.
