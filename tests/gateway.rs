@@ -7,13 +7,14 @@
 mod support;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keygate::domain::{ApiKey, UnixMillis};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::Failed;
 use support::admin::Admin;
-use support::{Gateway, GatewayOptions, Origin, Reply, free_port, now_ms, send};
+use support::{
+    Case, Gateway, GatewayOptions, Origin, Reply, check, eq, free_port, now_ms, run_cases, send,
+};
 
 const ADMIN_TOKEN: &str = "gateway-test-admin-token";
 
@@ -146,25 +147,7 @@ fn assert_error(reply: &Reply, status: u16, code: &str) -> Result<(), Failed> {
     }
 }
 
-fn check(ok: bool, what: &str) -> Result<(), Failed> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("check failed: {what}").into())
-    }
-}
-
-fn eq<T: PartialEq + std::fmt::Debug>(got: T, want: T, what: &str) -> Result<(), Failed> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("{what}: got {got:?}, want {want:?}").into())
-    }
-}
-
-type Case = fn(&World) -> Result<(), Failed>;
-
-const CASES: &[(&str, Case)] = &[
+const CASES: &[Case<World>] = &[
     ("missing_key_is_401_and_never_reaches_the_origin", |w| {
         let r = w.get("/t/missing", &[]);
         assert_error(&r, 401, "missing_api_key")?;
@@ -476,17 +459,5 @@ const CASES: &[(&str, Case)] = &[
 ];
 
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
-    let world = Arc::new(World::start());
-    let trials = CASES
-        .iter()
-        .map(|&(name, case)| {
-            let world = world.clone();
-            Trial::test(name, move || case(&world))
-        })
-        .collect();
-    let conclusion = libtest_mimic::run(&args, trials);
-    // The trials held the other references; this drop stops the runtimes and the origin.
-    drop(world);
-    conclusion.exit_code()
+    run_cases(World::start(), CASES)
 }

@@ -5,14 +5,13 @@
 mod support;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keygate::domain::{ApiKey, KeyHash, UnixMillis};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::Failed;
 use serde_json::Value;
 use support::admin::Admin;
-use support::{Gateway, GatewayOptions, Origin, Reply, now_ms, send};
+use support::{Case, Gateway, GatewayOptions, Origin, Reply, check, eq, now_ms, run_cases, send};
 
 const TOKEN: &str = "management-test-admin-token";
 
@@ -46,22 +45,6 @@ impl World {
     }
 }
 
-fn check(ok: bool, what: &str) -> Result<(), Failed> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("check failed: {what}").into())
-    }
-}
-
-fn eq<T: PartialEq + std::fmt::Debug>(got: T, want: T, what: &str) -> Result<(), Failed> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("{what}: got {got:?}, want {want:?}").into())
-    }
-}
-
 fn error(reply: &Reply, status: u16, code: &str) -> Result<String, Failed> {
     let body = reply.json();
     if reply.status != status || body["error"] != code {
@@ -74,9 +57,7 @@ fn text(reply: &Reply) -> String {
     String::from_utf8_lossy(&reply.body).into_owned()
 }
 
-type Case = fn(&World) -> Result<(), Failed>;
-
-const CASES: &[(&str, Case)] = &[
+const CASES: &[Case<World>] = &[
     ("organizations_are_created_updated_and_read", |w| {
         let admin = w.admin();
         error(
@@ -852,7 +833,6 @@ const CASES: &[(&str, Case)] = &[
 ];
 
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
     let origin = Origin::start();
     let gateway = Gateway::start(GatewayOptions {
         vars: vec![("ORIGIN", origin.url()), ("ADMIN_TOKEN", TOKEN.into())],
@@ -860,18 +840,11 @@ fn main() -> ExitCode {
         port: None,
         show_output: false,
     });
-    let world = Arc::new(World {
-        _origin: origin,
-        gateway,
-    });
-    let trials = CASES
-        .iter()
-        .map(|&(name, case)| {
-            let world = world.clone();
-            Trial::test(name, move || case(&world))
-        })
-        .collect();
-    let conclusion = libtest_mimic::run(&args, trials);
-    drop(world);
-    conclusion.exit_code()
+    run_cases(
+        World {
+            _origin: origin,
+            gateway,
+        },
+        CASES,
+    )
 }

@@ -282,8 +282,7 @@ impl OrgCatalog {
         if plan.key_limit().is_some_and(|limit| live >= limit) {
             return Err(GateError::KeyLimitReached);
         }
-        let config = state::config(&self.env)?;
-        let secret = ApiKey::generate(&config.key_prefix).map_err(internal)?;
+        let secret = self.new_secret()?;
         let record = KeyRecord {
             id: KeyId::generate().map_err(internal)?,
             org: org.clone(),
@@ -383,8 +382,7 @@ impl OrgCatalog {
             mut record,
             secrets,
         } = self.live_key(id)?;
-        let config = state::config(&self.env)?;
-        let secret = ApiKey::generate(&config.key_prefix).map_err(internal)?;
+        let secret = self.new_secret()?;
         let rotated = catalog::rotate(&secrets, KeyHash::of(&secret), grace_hours, now);
         record.start = secret.mask();
         record.rotated_at = Some(now);
@@ -572,6 +570,11 @@ impl OrgCatalog {
                 next_cursor,
             },
         ))
+    }
+
+    /// A fresh secret under the deployment's current prefix.
+    fn new_secret(&self) -> Result<ApiKey, GateError> {
+        ApiKey::generate(&state::config(&self.env)?.key_prefix).map_err(internal)
     }
 
     // --- publishing to the guard and KV ---

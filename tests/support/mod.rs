@@ -17,6 +17,52 @@ pub fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A named integration case over a shared world (the runtimes it started).
+pub type Case<W> = (&'static str, fn(&W) -> Result<(), libtest_mimic::Failed>);
+
+/// Runs `cases` against `world` with the standard test CLI, then drops the world, which stops
+/// every runtime and origin in it, whatever the cases did.
+pub fn run_cases<W: Send + Sync + 'static>(
+    world: W,
+    cases: &'static [Case<W>],
+) -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    let world = Arc::new(world);
+    let trials = cases
+        .iter()
+        .map(|&(name, case)| {
+            let world = world.clone();
+            libtest_mimic::Trial::test(name, move || case(&world))
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // The trials held the other references; this drop stops the runtimes.
+    drop(world);
+    conclusion.exit_code()
+}
+
+/// A test assertion that reports `what` instead of panicking.
+pub fn check(ok: bool, what: &str) -> Result<(), libtest_mimic::Failed> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("check failed: {what}").into())
+    }
+}
+
+/// An equality assertion that reports both sides and `what`.
+pub fn eq<T: PartialEq + std::fmt::Debug>(
+    got: T,
+    want: T,
+    what: &str,
+) -> Result<(), libtest_mimic::Failed> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got:?}, want {want:?}").into())
+    }
+}
+
 /// A port free right now on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
