@@ -6,6 +6,8 @@
 //! | `KEY_PREFIX`   | `kg_live`   | prefix of newly issued keys                              |
 //! | `ADMIN_PREFIX` | `/_keygate` | path under which keygate serves its own routes           |
 //! | `ORIGIN_TIMEOUT_MS` | `30000` | how long the origin may take to send response headers (1–600000) |
+//! | `POLICY`       | allow all   | the route policy (see [`Policy`]), as JSON               |
+//! | `ORIGIN_SIGNING_SECRET` | none | secret: signs the identity headers sent to the origin |
 
 use std::fmt;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::key::KeyPrefix;
+use super::policy::Policy;
 
 /// A variable that is missing or invalid, named so the deploying team knows what to fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +43,27 @@ pub struct Config {
     pub admin_prefix: AdminPrefix,
     /// How long the origin may take to answer before the client gets 504.
     pub origin_timeout: Duration,
+    /// What each route of the protected API needs.
+    pub policy: Policy,
+    /// Signs the identity headers; unsigned without it.
+    pub signing_secret: Option<SigningSecret>,
+}
+
+/// The origin-signing secret. `Debug` never shows it.
+#[derive(Clone)]
+pub struct SigningSecret(String);
+
+impl SigningSecret {
+    /// The secret itself, for the HMAC.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret(…)")
+    }
 }
 
 impl Config {
@@ -76,11 +100,20 @@ impl Config {
                 }
             },
         };
+        let policy = match lookup("POLICY") {
+            None => Policy::allow_all(),
+            Some(json) => Policy::parse(&json)?,
+        };
+        let signing_secret = lookup("ORIGIN_SIGNING_SECRET")
+            .filter(|s| !s.is_empty())
+            .map(SigningSecret);
         Ok(Config {
             origin: Origin::parse(&origin)?,
             key_prefix,
             admin_prefix,
             origin_timeout,
+            policy,
+            signing_secret,
         })
     }
 }
@@ -178,6 +211,39 @@ mod tests {
         assert_eq!(
             c.origin.join("/a/b", Some("x=1")),
             "http://127.0.0.1:9000/a/b?x=1"
+        );
+    }
+
+    #[test]
+    fn policy_and_secret_are_read() {
+        let c = config(&[
+            ("ORIGIN", "http://x"),
+            (
+                "POLICY",
+                r#"{"rules":[{"method":"GET","path":"/a","resource":"a"}]}"#,
+            ),
+            ("ORIGIN_SIGNING_SECRET", "s"),
+        ])
+        .unwrap();
+        assert_eq!(c.policy.resources(), vec!["a"]);
+        assert_eq!(
+            c.signing_secret.as_ref().map(SigningSecret::expose),
+            Some("s")
+        );
+        assert_eq!(format!("{:?}", c.signing_secret), "Some(SigningSecret(…))");
+        let e = config(&[
+            ("ORIGIN", "http://x"),
+            (
+                "POLICY",
+                r#"{"rules":[{"method":"GET","path":"a","resource":"a"}]}"#,
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "POLICY");
+        assert!(
+            e.to_string()
+                .contains("rule 1 (a): path must start with '/'"),
+            "{e}"
         );
     }
 

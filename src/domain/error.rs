@@ -12,6 +12,7 @@ use super::config::ConfigError;
 use super::key::KeyFormatError;
 
 /// A failed request. Client faults are 4xx, origin faults 502/504, keygate's own 500.
+#[allow(missing_docs)] // variant fields are described on their variants
 #[derive(Debug)]
 pub enum GateError {
     /// No key in `Authorization: Bearer` or `X-API-Key`.
@@ -30,8 +31,18 @@ pub enum GateError {
     InvalidRequest(String),
     /// A management route without a valid admin credential.
     Unauthorized,
-    /// The key lacks the scope the request needs; carries the scope.
-    InsufficientScope(String),
+    /// The key lacks the scope the request needs: the scope, and whether the key can only read
+    /// (then the message says so, as users of read-only keys expect).
+    InsufficientScope { needed: String, read_only: bool },
+    /// No policy rule matches the request and the policy's default denies.
+    RouteNotAllowed,
+    /// The key is restricted to other ids of this resource type: the type, and the id asked
+    /// for (`None` when the request names none).
+    ResourceForbidden { kind: String, id: Option<String> },
+    /// The organization's plan does not include API access.
+    ApiPlanRequired,
+    /// A field-restricted response could not be filtered (not JSON); detail for logs.
+    UnfilterableResponse(String),
     /// An admin-scoped key acting outside its own organization; carries that organization.
     OtherOrganization(String),
     /// Only the admin token may do this (create or change organizations).
@@ -67,13 +78,16 @@ impl GateError {
             | GateError::DisabledKey => 401,
             GateError::ConflictingKeys | GateError::InvalidRequest(_) => 400,
             GateError::Unauthorized => 401,
-            GateError::InsufficientScope(_)
+            GateError::InsufficientScope { .. }
+            | GateError::RouteNotAllowed
+            | GateError::ResourceForbidden { .. }
+            | GateError::ApiPlanRequired
             | GateError::OtherOrganization(_)
             | GateError::OperatorOnly
             | GateError::KeyLimitReached => 403,
             GateError::KeyNotFound | GateError::OrgNotFound | GateError::NotFound => 404,
             GateError::MethodNotAllowed(_) => 405,
-            GateError::OriginUnavailable(_) => 502,
+            GateError::OriginUnavailable(_) | GateError::UnfilterableResponse(_) => 502,
             GateError::OriginTimeout => 504,
             GateError::Config(_) | GateError::Internal(_) => 500,
         }
@@ -90,7 +104,11 @@ impl GateError {
             GateError::DisabledKey => "disabled_api_key",
             GateError::InvalidRequest(_) => "invalid_request",
             GateError::Unauthorized => "unauthorized",
-            GateError::InsufficientScope(_) => "insufficient_scope",
+            GateError::InsufficientScope { .. } => "insufficient_scope",
+            GateError::RouteNotAllowed => "route_not_allowed",
+            GateError::ResourceForbidden { .. } => "resource_forbidden",
+            GateError::ApiPlanRequired => "api_plan_required",
+            GateError::UnfilterableResponse(_) => "unfilterable_response",
             GateError::OtherOrganization(_) | GateError::OperatorOnly => "forbidden",
             GateError::KeyLimitReached => "key_limit_reached",
             GateError::KeyNotFound => "key_not_found",
@@ -122,8 +140,24 @@ impl GateError {
             GateError::Unauthorized => {
                 "The admin token or an API key with the admin scope is required".into()
             }
-            GateError::InsufficientScope(scope) => {
-                format!("Insufficient permissions. This key needs the {scope} scope.")
+            GateError::InsufficientScope { read_only: true, .. } => {
+                "Insufficient permissions. This key has read-only access.".into()
+            }
+            GateError::InsufficientScope { needed, .. } => {
+                format!("Insufficient permissions. This key needs the {needed} scope.")
+            }
+            GateError::RouteNotAllowed => "No rule of the API policy allows this request".into(),
+            GateError::ResourceForbidden { id: Some(id), .. } => {
+                format!("This API key cannot access {id}")
+            }
+            GateError::ResourceForbidden { kind, id: None } => {
+                format!("This API key is limited to specific {kind} ids; name one in the request")
+            }
+            GateError::ApiPlanRequired => {
+                "The API requires a paid plan. Upgrade to Pro or higher to use API keys.".into()
+            }
+            GateError::UnfilterableResponse(_) => {
+                "The upstream response could not be filtered to this key's fields".into()
             }
             GateError::OtherOrganization(org) => {
                 format!("This API key cannot manage organization {org}")
@@ -147,14 +181,19 @@ impl GateError {
     pub fn log_detail(&self) -> String {
         match self {
             GateError::MalformedKey(reason) => reason.to_string(),
-            GateError::OriginUnavailable(detail) | GateError::Internal(detail) => detail.clone(),
+            GateError::OriginUnavailable(detail)
+            | GateError::UnfilterableResponse(detail)
+            | GateError::Internal(detail) => detail.clone(),
             GateError::Config(e) => e.to_string(),
             GateError::MissingKey
             | GateError::ConflictingKeys
             | GateError::InvalidRequest(_)
             | GateError::Unauthorized
-            | GateError::InsufficientScope(_)
+            | GateError::InsufficientScope { .. }
             | GateError::OtherOrganization(_)
+            | GateError::RouteNotAllowed
+            | GateError::ResourceForbidden { .. }
+            | GateError::ApiPlanRequired
             | GateError::OperatorOnly
             | GateError::KeyLimitReached
             | GateError::KeyNotFound
@@ -175,8 +214,8 @@ impl GateError {
             GateError::MissingKey | GateError::Unauthorized => {
                 Some(r#"Bearer realm="keygate""#.to_owned())
             }
-            GateError::InsufficientScope(scope) => Some(format!(
-                r#"Bearer realm="keygate", error="insufficient_scope", scope="{scope}""#
+            GateError::InsufficientScope { needed, .. } => Some(format!(
+                r#"Bearer realm="keygate", error="insufficient_scope", scope="{needed}""#
             )),
             GateError::MalformedKey(_)
             | GateError::InvalidKey
@@ -188,6 +227,10 @@ impl GateError {
             GateError::ConflictingKeys
             | GateError::InvalidRequest(_)
             | GateError::OtherOrganization(_)
+            | GateError::RouteNotAllowed
+            | GateError::ResourceForbidden { .. }
+            | GateError::ApiPlanRequired
+            | GateError::UnfilterableResponse(_)
             | GateError::OperatorOnly
             | GateError::KeyLimitReached
             | GateError::KeyNotFound
@@ -301,9 +344,27 @@ mod tests {
             ),
             (GateError::Unauthorized, 401, "unauthorized"),
             (
-                GateError::InsufficientScope("admin".into()),
+                GateError::InsufficientScope {
+                    needed: "admin".into(),
+                    read_only: false,
+                },
                 403,
                 "insufficient_scope",
+            ),
+            (GateError::RouteNotAllowed, 403, "route_not_allowed"),
+            (
+                GateError::ResourceForbidden {
+                    kind: "site".into(),
+                    id: None,
+                },
+                403,
+                "resource_forbidden",
+            ),
+            (GateError::ApiPlanRequired, 403, "api_plan_required"),
+            (
+                GateError::UnfilterableResponse("html".into()),
+                502,
+                "unfilterable_response",
             ),
             (GateError::OtherOrganization("o".into()), 403, "forbidden"),
             (GateError::KeyLimitReached, 403, "key_limit_reached"),

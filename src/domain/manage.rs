@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use super::error::GateError;
 use super::plan::Plan;
+use super::policy::Policy;
 use super::record::{KeyId, KeyRecord, KeyStatus, OrgId, RateLimit};
 use super::scope::Scope;
 use super::time::{self, UnixMillis};
@@ -146,8 +147,9 @@ pub struct NewKey {
 }
 
 impl CreateKey {
-    /// Validates against `now` (relative expiry is fixed at creation).
-    pub fn validate(self, now: UnixMillis) -> Result<NewKey, GateError> {
+    /// Validates against `now` (relative expiry is fixed at creation) and the route policy
+    /// (scopes may only name resources it knows).
+    pub fn validate(self, now: UnixMillis, policy: &Policy) -> Result<NewKey, GateError> {
         let name = valid_name(
             self.name
                 .as_deref()
@@ -156,6 +158,7 @@ impl CreateKey {
         let scopes = valid_scopes(
             self.scopes
                 .ok_or_else(|| invalid("At least one scope is required"))?,
+            policy,
         )?;
         let expires_at = match (self.expires_in_days, self.expires_at) {
             (Some(_), Some(_)) => {
@@ -242,8 +245,8 @@ pub struct KeyPatch {
 }
 
 impl UpdateKey {
-    /// Validates the change.
-    pub fn validate(self) -> Result<KeyPatch, GateError> {
+    /// Validates the change against the route policy.
+    pub fn validate(self, policy: &Policy) -> Result<KeyPatch, GateError> {
         if self.expires_at || self.expires_in_days {
             return Err(invalid(
                 "expires_at cannot be changed after creation; create a new key for a different expiry",
@@ -251,7 +254,7 @@ impl UpdateKey {
         }
         let patch = KeyPatch {
             name: self.name.as_deref().map(valid_name).transpose()?,
-            scopes: self.scopes.map(valid_scopes).transpose()?,
+            scopes: self.scopes.map(|s| valid_scopes(s, policy)).transpose()?,
             resources: self
                 .resources
                 .map(|r| valid_restrictions("resources", r, is_resource_id))
@@ -355,9 +358,15 @@ fn valid_name(name: &str) -> Result<String, GateError> {
     Ok(name.to_owned())
 }
 
-fn valid_scopes(scopes: Vec<Scope>) -> Result<Vec<Scope>, GateError> {
+fn valid_scopes(scopes: Vec<Scope>, policy: &Policy) -> Result<Vec<Scope>, GateError> {
     if scopes.is_empty() {
         return Err(invalid("At least one scope is required"));
+    }
+    if let Some(unknown) = scopes.iter().find(|s| !policy.knows(s)) {
+        return Err(invalid(format!(
+            "Invalid scope: {unknown} (the API policy knows the resources {})",
+            policy.resources().join(", ")
+        )));
     }
     let mut unique = Vec::with_capacity(scopes.len());
     for scope in scopes {
@@ -557,7 +566,7 @@ mod tests {
 
     fn create(body: &str) -> Result<NewKey, String> {
         parse_body::<CreateKey>(body.as_bytes())
-            .and_then(|c| c.validate(NOW))
+            .and_then(|c| c.validate(NOW, &Policy::allow_all()))
             .map_err(|e| e.public_message())
     }
 
@@ -690,6 +699,24 @@ mod tests {
     }
 
     #[test]
+    fn scopes_must_name_resources_the_policy_knows() {
+        let policy =
+            Policy::parse(r#"{"rules":[{"method":"GET","path":"/e","resource":"employees"}]}"#)
+                .unwrap();
+        let check = |scopes: &str| {
+            parse_body::<CreateKey>(format!(r#"{{"name":"abc","scopes":{scopes}}}"#).as_bytes())
+                .and_then(|c| c.validate(NOW, &policy))
+                .map(|_| ())
+                .map_err(|e| e.public_message())
+        };
+        assert!(check(r#"["employees:read","read","*:write"]"#).is_ok());
+        assert_eq!(
+            check(r#"["payroll:read"]"#).unwrap_err(),
+            "Invalid scope: payroll:read (the API policy knows the resources employees)"
+        );
+    }
+
+    #[test]
     fn expiry_cannot_be_patched() {
         for body in [
             r#"{"expires_at":"2030-01-01T00:00:00Z"}"#,
@@ -697,7 +724,7 @@ mod tests {
             r#"{"expires_at":null}"#,
         ] {
             let err = parse_body::<UpdateKey>(body.as_bytes())
-                .and_then(UpdateKey::validate)
+                .and_then(|u| u.validate(&Policy::allow_all()))
                 .unwrap_err();
             assert!(
                 err.public_message()
@@ -715,7 +742,7 @@ mod tests {
         .unwrap();
         let patch =
             parse_body::<UpdateKey>(br#"{"name":"New name","scopes":["read"],"enabled":false}"#)
-                .and_then(UpdateKey::validate)
+                .and_then(|u| u.validate(&Policy::allow_all()))
                 .unwrap();
         assert_eq!(patch.apply(&mut record), vec!["name", "enabled"]);
         assert_eq!(record.name, "New name");

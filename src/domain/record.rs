@@ -170,6 +170,10 @@ pub struct KeyRecord {
     /// Free-form JSON passed to the origin, kept byte for byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Box<RawValue>>,
+    /// The organization's plan includes API access (copied from the organization, which
+    /// republishes its keys when it changes).
+    #[serde(default = "enabled_by_default")]
+    pub api_access: bool,
 }
 
 /// A key's lifecycle state as the API reports it.

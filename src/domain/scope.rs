@@ -46,7 +46,19 @@ pub enum Action {
 }
 
 impl Action {
-    fn parse(s: &str) -> Option<Action> {
+    /// The action a method implies when a rule names none: GET/HEAD read, POST create,
+    /// PUT/PATCH update, DELETE delete; anything else (OPTIONS…) reads.
+    pub fn of_method(method: &str) -> Action {
+        match method {
+            "POST" => Action::Create,
+            "PUT" | "PATCH" => Action::Update,
+            "DELETE" => Action::Delete,
+            _ => Action::Read,
+        }
+    }
+
+    /// Parses an action name.
+    pub fn parse(s: &str) -> Option<Action> {
         Some(match s {
             "read" => Action::Read,
             "create" => Action::Create,
@@ -58,7 +70,23 @@ impl Action {
         })
     }
 
-    fn as_str(self) -> &'static str {
+    /// Whether holding `self` permits `wanted` (`write` = create + update + delete).
+    fn covers(self, wanted: Action) -> bool {
+        self == wanted
+            || (self == Action::Write
+                && matches!(wanted, Action::Create | Action::Update | Action::Delete))
+    }
+
+    /// Whether the action changes data.
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Delete | Action::Write
+        )
+    }
+
+    /// The action's name.
+    pub fn as_str(self) -> &'static str {
         match self {
             Action::Read => "read",
             Action::Create => "create",
@@ -92,6 +120,38 @@ impl Scope {
             }
         };
         Some(Scope(kind))
+    }
+
+    /// Whether this scope permits `action` on `resource`. Plain scopes nest: `read` permits
+    /// reading and downloading anything, `write` adds create, update and delete, `admin`
+    /// permits everything.
+    pub fn allows(&self, resource: &str, action: Action) -> bool {
+        match &self.0 {
+            ScopeKind::Admin => true,
+            ScopeKind::Write => true,
+            ScopeKind::Read => matches!(action, Action::Read | Action::Download),
+            ScopeKind::Granular {
+                resource: r,
+                action: a,
+            } => r.as_deref().is_none_or(|r| r == resource) && a.is_none_or(|a| a.covers(action)),
+        }
+    }
+
+    /// Whether this scope permits any change at all (to decide if a key is read-only).
+    pub fn writes_anything(&self) -> bool {
+        match &self.0 {
+            ScopeKind::Admin | ScopeKind::Write => true,
+            ScopeKind::Read => false,
+            ScopeKind::Granular { action, .. } => action.is_none_or(Action::writes),
+        }
+    }
+
+    /// The resource a granular scope names (`None` for plain scopes and `*`).
+    pub fn resource(&self) -> Option<&str> {
+        match &self.0 {
+            ScopeKind::Granular { resource, .. } => resource.as_deref(),
+            ScopeKind::Read | ScopeKind::Write | ScopeKind::Admin => None,
+        }
     }
 
     /// Whether this scope grants management of the key's own organization.
@@ -183,6 +243,62 @@ mod tests {
             err.to_string().starts_with("Invalid scope: employees:fly"),
             "{err}"
         );
+    }
+
+    fn allows(scopes: &[&str], resource: &str, action: Action) -> bool {
+        scopes
+            .iter()
+            .map(|s| Scope::parse(s).unwrap())
+            .any(|s| s.allows(resource, action))
+    }
+
+    #[test]
+    fn scope_algebra() {
+        use Action::*;
+        let table: &[(&[&str], &str, Action, bool)] = &[
+            (&["read"], "employees", Read, true),
+            (&["read"], "docs", Download, true),
+            (&["read"], "employees", Create, false),
+            (&["write"], "employees", Delete, true),
+            (&["write"], "employees", Read, true),
+            (&["admin"], "anything", Update, true),
+            (&["employees:read"], "employees", Read, true),
+            (&["employees:read"], "employees", Update, false),
+            (&["employees:read"], "projects", Read, false),
+            (&["time_entries:*"], "time_entries", Delete, true),
+            (&["time_entries:write"], "time_entries", Create, true),
+            (&["time_entries:write"], "time_entries", Read, false),
+            (&["time_entries:write"], "time_entries", Download, false),
+            (&["*:read"], "projects", Read, true),
+            (&["*:read"], "projects", Create, false),
+            (&["docs:download"], "docs", Download, true),
+            (&["docs:download"], "docs", Read, false),
+            (&["*:*"], "x", Delete, true),
+            (
+                &["employees:read", "projects:write"],
+                "projects",
+                Update,
+                true,
+            ),
+            (&[], "employees", Read, false),
+        ];
+        for (scopes, resource, action, want) in table {
+            assert_eq!(
+                allows(scopes, resource, *action),
+                *want,
+                "{scopes:?} {resource}:{action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn methods_imply_actions() {
+        assert_eq!(Action::of_method("GET"), Action::Read);
+        assert_eq!(Action::of_method("HEAD"), Action::Read);
+        assert_eq!(Action::of_method("POST"), Action::Create);
+        assert_eq!(Action::of_method("PATCH"), Action::Update);
+        assert_eq!(Action::of_method("PUT"), Action::Update);
+        assert_eq!(Action::of_method("DELETE"), Action::Delete);
     }
 
     #[test]

@@ -3,13 +3,16 @@
 //! 1. [`parse_credential`]: headers → [`ApiKey`] (format and checksum, in memory; a bad key
 //!    costs no storage access);
 //! 2. the edge loads the [`KeyRecord`] by [`KeyHash`](super::KeyHash) (unknown → `invalid_api_key`);
-//! 3. [`check_status`]: record + now → [`ActiveKey`] (revoked, expired, disabled).
+//! 3. [`check_status`]: record + now → [`ActiveKey`] (revoked, expired, disabled, plan);
+//! 4. [`authorize`]: active key + the request's [`Route`] → [`AuthorizedKey`] (scopes, then
+//!    resource restrictions).
 //!
-//! Only an [`ActiveKey`] can be forwarded, so a skipped stage does not compile.
+//! Only an [`AuthorizedKey`] can be forwarded, so a skipped stage does not compile.
 
 use super::credential::{self, Credential};
 use super::error::GateError;
 use super::key::ApiKey;
+use super::policy::Route;
 use super::record::{KeyRecord, KeyStatus};
 use super::time::UnixMillis;
 
@@ -34,7 +37,8 @@ impl ActiveKey {
     }
 }
 
-/// Stage 3: refuses revoked, expired and disabled keys. Revoked reads as unknown
+/// Stage 3: refuses revoked, expired and disabled keys, and keys of organizations whose
+/// plan has no API access. Revoked reads as unknown
 /// (`invalid_api_key`): a revoked key is gone, and saying so would confirm it once existed.
 /// Expiry is inclusive: at `expires_at` the key no longer works.
 pub fn check_status(record: KeyRecord, now: UnixMillis) -> Result<ActiveKey, GateError> {
@@ -42,13 +46,81 @@ pub fn check_status(record: KeyRecord, now: UnixMillis) -> Result<ActiveKey, Gat
         KeyStatus::Revoked => Err(GateError::InvalidKey),
         KeyStatus::Expired => Err(GateError::ExpiredKey),
         KeyStatus::Disabled => Err(GateError::DisabledKey),
+        KeyStatus::Active if !record.api_access => Err(GateError::ApiPlanRequired),
         KeyStatus::Active => Ok(ActiveKey(record)),
     }
+}
+
+/// A key allowed to make this request, and the fields it may see of the response.
+#[derive(Debug)]
+pub struct AuthorizedKey {
+    key: ActiveKey,
+    fields: Option<FieldScope>,
+}
+
+/// The fields a restricted key may see of a response, and where in the body they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldScope {
+    /// Allowed field paths (`name`, `address.city`).
+    pub allowed: Vec<String>,
+    /// The envelope member holding the items (`data`), if the route names one.
+    pub envelope: Option<String>,
+}
+
+impl AuthorizedKey {
+    /// The key's record.
+    pub fn record(&self) -> &KeyRecord {
+        self.key.record()
+    }
+
+    /// The field restriction of the response, if the key has one for this route's resource.
+    pub fn fields(&self) -> Option<&FieldScope> {
+        self.fields.as_ref()
+    }
+}
+
+/// Stage 4: the key must hold a scope for the route's resource and action, and every id the
+/// route names must be among the key's allowed ids for that resource type (a type the key is
+/// not restricted on is open).
+pub fn authorize(key: ActiveKey, route: &Route<'_>) -> Result<AuthorizedKey, GateError> {
+    let record = key.record();
+    if !record
+        .scopes
+        .iter()
+        .any(|s| s.allows(route.resource, route.action))
+    {
+        let read_only = route.action.writes() && !record.scopes.iter().any(|s| s.writes_anything());
+        let needed = match route.resource {
+            "*" if route.action.writes() => "write".to_owned(),
+            "*" => "read".to_owned(),
+            resource => format!("{resource}:{}", route.action.as_str()),
+        };
+        return Err(GateError::InsufficientScope { needed, read_only });
+    }
+    for (kind, id) in &route.ids {
+        if let Some(allowed) = record.resources.get(*kind) {
+            match id {
+                Some(id) if allowed.contains(id) => {}
+                _ => {
+                    return Err(GateError::ResourceForbidden {
+                        kind: (*kind).to_owned(),
+                        id: id.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let fields = record.fields.get(route.resource).map(|allowed| FieldScope {
+        allowed: allowed.clone(),
+        envelope: route.envelope.map(str::to_owned),
+    });
+    Ok(AuthorizedKey { key, fields })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::scope::Action;
 
     fn record() -> KeyRecord {
         KeyRecord::from_json(
@@ -94,6 +166,116 @@ mod tests {
             ..record()
         };
         assert_eq!(code(check_status(forever, UnixMillis(u64::MAX))), "ok");
+    }
+
+    #[test]
+    fn plans_without_api_access_refuse_every_key() {
+        let blocked = KeyRecord {
+            api_access: false,
+            ..record()
+        };
+        assert_eq!(
+            code(check_status(blocked, UnixMillis(0))),
+            "api_plan_required"
+        );
+    }
+
+    fn authorize_code(
+        json: &str,
+        resource: &str,
+        action: Action,
+        ids: Vec<(&str, Option<&str>)>,
+    ) -> Result<Option<FieldScope>, (String, String)> {
+        let record = KeyRecord::from_json(json).unwrap();
+        let key = check_status(record, UnixMillis(0)).unwrap();
+        let route = Route {
+            resource,
+            action,
+            ids: ids
+                .into_iter()
+                .map(|(k, v)| (k, v.map(str::to_owned)))
+                .collect(),
+            envelope: Some("data"),
+        };
+        authorize(key, &route)
+            .map(|a| a.fields().cloned())
+            .map_err(|e| (e.code().to_owned(), e.public_message()))
+    }
+
+    const BASE: &str = r#""id":"key_a","org":"acme","name":"test","created_at":0"#;
+
+    #[test]
+    fn scopes_and_resources_are_enforced() {
+        let read =
+            format!(r#"{{{BASE},"scopes":["read"],"resources":{{"site":["site_abc123"]}}}}"#);
+        assert!(
+            authorize_code(
+                &read,
+                "stats",
+                Action::Read,
+                vec![("site", Some("site_abc123"))]
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            authorize_code(
+                &read,
+                "stats",
+                Action::Read,
+                vec![("site", Some("site_xyz789"))]
+            )
+            .unwrap_err(),
+            (
+                "resource_forbidden".into(),
+                "This API key cannot access site_xyz789".into()
+            )
+        );
+        assert_eq!(
+            authorize_code(&read, "stats", Action::Read, vec![("site", None)])
+                .unwrap_err()
+                .0,
+            "resource_forbidden"
+        );
+        assert!(
+            authorize_code(&read, "stats", Action::Read, vec![("team", Some("any"))]).is_ok(),
+            "unrestricted type"
+        );
+        assert_eq!(
+            authorize_code(&read, "stats", Action::Create, vec![]).unwrap_err(),
+            (
+                "insufficient_scope".into(),
+                "Insufficient permissions. This key has read-only access.".into()
+            )
+        );
+        let granular = format!(r#"{{{BASE},"scopes":["employees:read","projects:write"]}}"#);
+        assert_eq!(
+            authorize_code(&granular, "employees", Action::Delete, vec![])
+                .unwrap_err()
+                .1,
+            "Insufficient permissions. This key needs the employees:delete scope."
+        );
+        assert!(authorize_code(&granular, "projects", Action::Update, vec![]).is_ok());
+    }
+
+    #[test]
+    fn field_restrictions_follow_the_route_resource() {
+        let json = format!(
+            r#"{{{BASE},"scopes":["read"],"fields":{{"employees":["name","start_date"]}}}}"#
+        );
+        let fields = authorize_code(&json, "employees", Action::Read, vec![])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            fields,
+            FieldScope {
+                allowed: vec!["name".into(), "start_date".into()],
+                envelope: Some("data".into())
+            }
+        );
+        assert_eq!(
+            authorize_code(&json, "projects", Action::Read, vec![]).unwrap(),
+            None
+        );
     }
 
     #[test]
