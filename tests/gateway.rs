@@ -59,7 +59,7 @@ impl World {
         admin.put_org("acme", r#"{"plan":"enterprise"}"#);
         let (valid, valid_id) = admin.create_key(
             "acme",
-            r#"{"name":"Valid key","scopes":["read"],"meta":{"tier":"gold"}}"#,
+            r#"{"name":"Valid key","scopes":["write"],"meta":{"tier":"gold"}}"#,
         );
         let (disabled, _) = admin.create_key(
             "acme",

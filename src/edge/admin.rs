@@ -10,7 +10,7 @@ use crate::domain::catalog::OrgCommand;
 use crate::domain::credential::{self, is_admin_token};
 use crate::domain::endpoint::Endpoint;
 use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
-use crate::domain::{ApiKey, GateError, KeyId, OrgId};
+use crate::domain::{ApiKey, GateError, KeyId, OrgId, Policy};
 
 /// The OpenAPI 3.1 description of these routes, served as is.
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -59,7 +59,7 @@ pub async fn handle(
         }
         _ => {}
     }
-    let command = command(endpoint, &mut req, &actor).await?;
+    let command = command(endpoint, &mut req, &actor, &state::config(env)?.policy).await?;
     let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
     let accept = req.headers().get("accept").ok().flatten();
     rpc::send(&catalog, &command, accept.as_deref()).await
@@ -93,7 +93,10 @@ async fn authenticate(
         verify::active_key(env, authorization.as_deref(), x_api_key.as_deref(), seen).await?;
     let record = key.record();
     if !record.scopes.iter().any(|s| s.is_admin()) {
-        return Err(GateError::InsufficientScope("admin".into()));
+        return Err(GateError::InsufficientScope {
+            needed: "admin".into(),
+            read_only: false,
+        });
     }
     Ok(Actor::Key {
         id: record.id.clone(),
@@ -106,6 +109,7 @@ async fn command(
     endpoint: Endpoint,
     req: &mut Request,
     actor: &Actor,
+    policy: &Policy,
 ) -> Result<OrgCommand, GateError> {
     let actor = actor.name();
     Ok(match endpoint {
@@ -116,7 +120,8 @@ async fn command(
         },
         Endpoint::GetOrg(org) => OrgCommand::GetOrg { org },
         Endpoint::CreateKey(org) => {
-            let key = manage::parse_body::<CreateKey>(&body(req).await?)?.validate(clock::now())?;
+            let key = manage::parse_body::<CreateKey>(&body(req).await?)?
+                .validate(clock::now(), policy)?;
             OrgCommand::CreateKey { org, key, actor }
         }
         Endpoint::ListKeys(org) => OrgCommand::ListKeys {
@@ -125,7 +130,7 @@ async fn command(
         },
         Endpoint::GetKey(org, id) => OrgCommand::GetKey { org, id },
         Endpoint::UpdateKey(org, id) => {
-            let patch = manage::parse_body::<UpdateKey>(&body(req).await?)?.validate()?;
+            let patch = manage::parse_body::<UpdateKey>(&body(req).await?)?.validate(policy)?;
             OrgCommand::UpdateKey {
                 org,
                 id,

@@ -152,7 +152,9 @@ impl OrgCatalog {
 
     async fn mutate(&self, command: OrgCommand, now: UnixMillis) -> Result<Response, GateError> {
         match command {
-            OrgCommand::PutOrg { org, change, actor } => self.put_org(&org, change, &actor, now),
+            OrgCommand::PutOrg { org, change, actor } => {
+                self.put_org(&org, change, &actor, now).await
+            }
             OrgCommand::CreateKey { org, key, actor } => {
                 self.create_key(&org, key, &actor, now).await
             }
@@ -213,7 +215,7 @@ impl OrgCatalog {
         }))
     }
 
-    fn put_org(
+    async fn put_org(
         &self,
         org: &OrgId,
         change: PutOrg,
@@ -236,6 +238,9 @@ impl OrgCatalog {
             Some(row) => {
                 let plan = change.plan.map_or_else(|| parse_plan(&row.plan), Ok)?;
                 let access = change.api_access.unwrap_or(row.api_access != 0);
+                if access != (row.api_access != 0) {
+                    self.set_api_access(access).await?;
+                }
                 self.exec(
                     "UPDATE org SET plan = ?, api_access = ?, updated_at = ?",
                     vec![plan_name(plan).into(), i64::from(access).into(), ms(now)],
@@ -269,6 +274,27 @@ impl OrgCatalog {
             .ok_or(GateError::KeyNotFound)
     }
 
+    /// Gives every live key the organization's new API access, guard and KV first.
+    async fn set_api_access(&self, access: bool) -> Result<(), GateError> {
+        let rows: Vec<KeyRow> = self.query(
+            "SELECT seq, secrets, record FROM keys WHERE revoked = 0 ORDER BY seq",
+            vec![],
+        )?;
+        for row in rows {
+            let Stored {
+                mut record,
+                secrets,
+            } = decode_key(row)?;
+            record.api_access = access;
+            self.publish(&record, &secrets).await?;
+            self.exec(
+                "UPDATE keys SET record = ? WHERE id = ?",
+                vec![record.to_json().into(), record.id.as_str().into()],
+            )?;
+        }
+        Ok(())
+    }
+
     async fn create_key(
         &self,
         org: &OrgId,
@@ -276,7 +302,8 @@ impl OrgCatalog {
         actor: &str,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
-        let plan = parse_plan(&self.org_row()?.ok_or(GateError::OrgNotFound)?.plan)?;
+        let org_row = self.org_row()?.ok_or(GateError::OrgNotFound)?;
+        let plan = parse_plan(&org_row.plan)?;
         // Checked under the writer lock, so concurrent creates cannot both pass it.
         let live = self.live_count()?;
         if plan.key_limit().is_some_and(|limit| live >= limit) {
@@ -301,6 +328,7 @@ impl OrgCatalog {
             updated_at: None,
             rotated_at: None,
             meta: new.meta,
+            api_access: org_row.api_access != 0,
         };
         let secrets = vec![Secret {
             hash: KeyHash::of(&secret),

@@ -16,7 +16,7 @@ mod verify;
 use serde::Serialize;
 use worker::{Context, Env, Request, Response, console_log, event};
 
-use crate::domain::{GateError, KeyId};
+use crate::domain::{self, GateError, KeyId};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -53,8 +53,13 @@ async fn route(req: Request, env: &Env, key_id: &mut Option<KeyId>) -> Result<Re
     let x_api_key = req.headers().get("x-api-key").map_err(respond::internal)?;
     let (credential, active) =
         verify::active_key(env, authorization.as_deref(), x_api_key.as_deref(), key_id).await?;
-    let target = config.origin.join(url.path(), url.query());
-    proxy::forward(&req, &target, &active, &credential, config.origin_timeout).await
+    let method = req.method();
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let route = config
+        .policy
+        .route(method.as_ref(), url.path(), url.query(), header)?;
+    let authorized = domain::verify::authorize(active, &route)?;
+    proxy::forward(&req, &url, &authorized, &credential, config).await
 }
 
 /// One structured line per request. Never headers or the query: they may carry secrets.

@@ -21,9 +21,19 @@ static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
 /// The deployment's configuration, or the error naming the bad variable.
 pub fn config(env: &Env) -> Result<&'static Config, GateError> {
     CONFIG
-        .get_or_init(|| Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string())))
+        .get_or_init(|| Config::from_lookup(|name| lookup(env, name)))
         .as_ref()
         .map_err(|e| GateError::Config(e.clone()))
+}
+
+/// A variable or secret as text; a TOML table in `[vars]` (such as `POLICY`) arrives as an
+/// object and is handed over as JSON.
+fn lookup(env: &Env, name: &str) -> Option<String> {
+    env.var(name).map(|v| v.to_string()).ok().or_else(|| {
+        env.object_var::<serde_json::Value>(name)
+            .ok()
+            .map(|v| v.to_string())
+    })
 }
 
 /// The KV namespace of verification records.

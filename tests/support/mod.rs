@@ -92,7 +92,8 @@ impl Seen {
 }
 
 /// An HTTP origin that records every request and answers with a JSON echo of it.
-/// Paths starting with `/status/<code>` answer with that status; `/redirect` answers 302.
+/// Paths starting with `/status/<code>` answer with that status; `/redirect` answers 302;
+/// `/api/employees…` answers [`EMPLOYEES`]; `/api/html…` answers an HTML page.
 pub struct Origin {
     pub port: u16,
     server: Arc<tiny_http::Server>,
@@ -180,16 +181,26 @@ fn answer(mut request: tiny_http::Request, log: &Mutex<Vec<Seen>>) {
         "org": seen.header("x-keygate-org"),
         "body_bytes": seen.body.len(),
     });
+    let (content_type, body) = if seen.url.starts_with("/api/employees") {
+        ("application/json", EMPLOYEES.to_owned())
+    } else if seen.url.starts_with("/api/html") {
+        ("text/html; charset=utf-8", "<p>not JSON</p>".to_owned())
+    } else {
+        ("application/json", echo.to_string())
+    };
     log.lock().unwrap().push(seen);
-    let mut response = tiny_http::Response::from_data(echo.to_string())
+    let mut response = tiny_http::Response::from_data(body)
         .with_status_code(status)
-        .with_header(header("content-type", "application/json"))
+        .with_header(header("content-type", content_type))
         .with_header(header("x-origin", "demo"));
     if status == 302 {
         response = response.with_header(header("location", "/elsewhere"));
     }
     let _ = request.respond(response);
 }
+
+/// The origin's employees list: an envelope with pagination, nested and sensitive fields.
+pub const EMPLOYEES: &str = r#"{"data":[{"name":"Ada","start_date":"2020-01-01","salary":120000,"address":{"city":"Zürich","street":"Bahnhofstrasse 1"}},{"name":"Bob","start_date":"2021-06-01","salary":95000,"address":"unknown"}],"next":"c2"}"#;
 
 fn header(name: &str, value: &str) -> tiny_http::Header {
     tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap()

@@ -1,0 +1,458 @@
+//! Authorization at the edge on workerd: the route policy, scopes, resource and field
+//! restrictions, plan access, and the signed identity as the origin receives it (checked with
+//! the README's own Python and Node snippets).
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, ExitCode, Stdio};
+
+use libtest_mimic::Failed;
+use support::admin::Admin;
+use support::{
+    Case, EMPLOYEES, Gateway, GatewayOptions, Origin, Reply, check, eq, project_dir, run_cases,
+    send,
+};
+
+const TOKEN: &str = "authorization-test-admin-token";
+const SIGNING_SECRET: &str = "origin-signing-secret-for-tests";
+
+const POLICY: &str = r#"{"default":"deny","rules":[
+  {"method":"GET","path":"/api/sites/:siteId/stats","resource":"stats","ids":{"site":"path:siteId"}},
+  {"method":"GET","path":"/api/stats","resource":"stats","ids":{"site":"query:siteId"}},
+  {"method":["GET","POST","PATCH","DELETE"],"path":"/api/employees/*","resource":"employees","envelope":"data"},
+  {"method":"GET","path":"/api/html/*","resource":"employees"},
+  {"method":"GET","path":"/api/teams/:team/docs/:doc","resource":"documents","action":"download","ids":{"team":"header:x-team"}}
+]}"#;
+
+struct World {
+    origin: Origin,
+    gateway: Gateway,
+    bad_policy: Gateway,
+}
+
+impl World {
+    fn start() -> World {
+        let origin = Origin::start();
+        let vars = |policy: &str| {
+            vec![
+                ("ORIGIN", origin.url()),
+                ("ADMIN_TOKEN", TOKEN.to_owned()),
+                ("ORIGIN_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
+                ("POLICY", policy.replace('\n', "")),
+            ]
+        };
+        let options = |vars| GatewayOptions {
+            vars,
+            state_dir: None,
+            port: None,
+            show_output: false,
+        };
+        let mut gateway = Gateway::spawn(options(vars(POLICY)));
+        let bad = r#"{"rules":[{"method":"GET","path":"/api/x","resource":"x","action":"fly"}]}"#;
+        let mut bad_policy = Gateway::spawn(options(vars(bad)));
+        gateway.wait_ready();
+        bad_policy.wait_ready();
+        World {
+            origin,
+            gateway,
+            bad_policy,
+        }
+    }
+
+    /// A key of organization `org` (created with `plan` pro if new) with the given body.
+    fn key(&self, org: &str, body: &str) -> String {
+        let admin = Admin::bearer(&self.gateway, TOKEN);
+        admin.put_org(org, r#"{"plan":"enterprise"}"#);
+        admin.create_key(org, body).0
+    }
+
+    fn get(&self, key: &str, path: &str, extra: &[(&str, &str)]) -> Reply {
+        let auth = format!("Bearer {key}");
+        let mut headers = vec![("authorization", auth.as_str())];
+        headers.extend_from_slice(extra);
+        send(&self.gateway, "GET", path, &headers, None)
+    }
+}
+
+fn refused(reply: &Reply, status: u16, code: &str, message: &str) -> Result<(), Failed> {
+    let body = reply.json();
+    eq(reply.status, status, &format!("status of {body}"))?;
+    eq(body["error"].as_str(), Some(code), "code")?;
+    eq(body["message"].as_str(), Some(message), "message")
+}
+
+/// Runs a README snippet (`marker` names the block) with `driver` appended, feeding `input`.
+fn run_snippet(
+    marker: &str,
+    program: &str,
+    args: &[&str],
+    driver: &str,
+    input: &str,
+) -> Result<String, Failed> {
+    let readme =
+        std::fs::read_to_string(project_dir().join("README.md")).map_err(|e| e.to_string())?;
+    let after = readme
+        .split(marker)
+        .nth(1)
+        .ok_or(format!("README has no {marker}"))?;
+    let code = after.split("```").nth(1).ok_or("no code block")?;
+    let code = code.split_once('\n').map(|(_, rest)| rest).unwrap_or(code);
+    let mut child = Command::new(program)
+        .args(args)
+        .arg(format!("{code}\n{driver}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("{program} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+const PYTHON_DRIVER: &str = r#"
+import json, sys
+for case in json.load(sys.stdin):
+    print(verify_keygate(case["secret"].encode(), case["method"], case["target"], case["headers"]))
+"#;
+
+const NODE_DRIVER: &str = r#"
+let input = "";
+process.stdin.on("data", (d) => (input += d)).on("end", () => {
+  for (const c of JSON.parse(input)) console.log(verifyKeygate(c.secret, c.method, c.target, c.headers) ? "True" : "False");
+});
+"#;
+
+const CASES: &[Case<World>] = &[
+    ("requests_no_rule_allows_are_refused", |w| {
+        let key = w.key("auth-a", r#"{"name":"Admin-ish","scopes":["admin"]}"#);
+        let r = w.get(&key, "/api/unknown", &[]);
+        refused(
+            &r,
+            403,
+            "route_not_allowed",
+            "No rule of the API policy allows this request",
+        )?;
+        let r = send(
+            &w.gateway,
+            "PUT",
+            "/api/employees/1",
+            &[("authorization", &format!("Bearer {key}"))],
+            None,
+        );
+        eq(
+            r.json()["error"].as_str(),
+            Some("route_not_allowed"),
+            "method not in the rule",
+        )?;
+        eq(w.origin.seen("/api/unknown").len(), 0, "origin requests")
+    }),
+    ("a_read_key_cannot_write", |w| {
+        let key = w.key("auth-b", r#"{"name":"Reader","scopes":["read"]}"#);
+        eq(w.get(&key, "/api/employees", &[]).status, 200, "read")?;
+        let r = send(
+            &w.gateway,
+            "POST",
+            "/api/employees",
+            &[("authorization", &format!("Bearer {key}"))],
+            Some(b"{}"),
+        );
+        refused(
+            &r,
+            403,
+            "insufficient_scope",
+            "Insufficient permissions. This key has read-only access.",
+        )?;
+        eq(
+            r.header("www-authenticate"),
+            Some(r#"Bearer realm="keygate", error="insufficient_scope", scope="employees:create""#),
+            "challenge",
+        )?;
+        eq(
+            w.origin
+                .seen("/api/employees")
+                .iter()
+                .filter(|s| s.method == "POST")
+                .count(),
+            0,
+            "origin saw the write",
+        )
+    }),
+    ("granular_scopes_name_what_is_missing", |w| {
+        let key = w.key(
+            "auth-c",
+            r#"{"name":"Employees","scopes":["employees:read","documents:download"]}"#,
+        );
+        eq(
+            w.get(&key, "/api/employees", &[]).status,
+            200,
+            "employees:read",
+        )?;
+        let r = w.get(&key, "/api/sites/site_abc123/stats", &[]);
+        refused(
+            &r,
+            403,
+            "insufficient_scope",
+            "Insufficient permissions. This key needs the stats:read scope.",
+        )?;
+        let r = send(
+            &w.gateway,
+            "DELETE",
+            "/api/employees/7",
+            &[("authorization", &format!("Bearer {key}"))],
+            None,
+        );
+        refused(
+            &r,
+            403,
+            "insufficient_scope",
+            "Insufficient permissions. This key has read-only access.",
+        )?;
+        eq(
+            w.get(&key, "/api/teams/t1/docs/d1", &[("x-team", "t1")])
+                .status,
+            200,
+            "download",
+        )
+    }),
+    ("resource_restrictions_hold_in_path_query_and_header", |w| {
+        let key = w.key("auth-d", r#"{"name":"One site","scopes":["read"],"resources":{"site":["site_abc123"],"team":["t1"]}}"#);
+        eq(
+            w.get(&key, "/api/sites/site_abc123/stats", &[]).status,
+            200,
+            "own site",
+        )?;
+        let r = w.get(&key, "/api/sites/site_xyz789/stats", &[]);
+        refused(
+            &r,
+            403,
+            "resource_forbidden",
+            "This API key cannot access site_xyz789",
+        )?;
+        eq(
+            w.get(&key, "/api/stats?siteId=site_abc123&period=7d", &[])
+                .status,
+            200,
+            "own site by query",
+        )?;
+        let r = w.get(&key, "/api/stats?siteId=site_xyz789", &[]);
+        refused(
+            &r,
+            403,
+            "resource_forbidden",
+            "This API key cannot access site_xyz789",
+        )?;
+        let r = w.get(&key, "/api/stats", &[]);
+        eq(
+            r.json()["error"].as_str(),
+            Some("resource_forbidden"),
+            "no id named",
+        )?;
+        eq(
+            w.get(&key, "/api/teams/t1/docs/d1", &[("x-team", "t1")])
+                .status,
+            200,
+            "own team by header",
+        )?;
+        let r = w.get(&key, "/api/teams/t2/docs/d1", &[("x-team", "t2")]);
+        refused(
+            &r,
+            403,
+            "resource_forbidden",
+            "This API key cannot access t2",
+        )?;
+        let open = w.key("auth-d", r#"{"name":"All sites","scopes":["read"]}"#);
+        eq(
+            w.get(&open, "/api/sites/site_xyz789/stats", &[]).status,
+            200,
+            "unrestricted key",
+        )?;
+        eq(
+            w.origin.seen("/api/sites/site_xyz789").len(),
+            1,
+            "only the unrestricted request reached the origin",
+        )
+    }),
+    ("field_restricted_responses_are_filtered", |w| {
+        let key = w.key("auth-e", r#"{"name":"Calendar","scopes":["read"],"fields":{"employees":["name","start_date","address.city"]}}"#);
+        let r = w.get(&key, "/api/employees", &[]);
+        eq(r.status, 200, "status")?;
+        let want = serde_json::json!({"data": [
+            {"name": "Ada", "start_date": "2020-01-01", "address": {"city": "Zürich"}},
+            {"name": "Bob", "start_date": "2021-06-01"}
+        ], "next": "c2"});
+        eq(r.json(), want, "filtered body")?;
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        check(
+            !text.contains("salary") && !text.contains("Bahnhofstrasse"),
+            "hidden fields leaked",
+        )?;
+        let open = w.key("auth-e", r#"{"name":"Everything","scopes":["read"]}"#);
+        let r = w.get(&open, "/api/employees", &[]);
+        eq(
+            String::from_utf8_lossy(&r.body).into_owned(),
+            EMPLOYEES.to_owned(),
+            "unrestricted: the origin's bytes",
+        )
+    }),
+    ("non_json_is_never_passed_unfiltered", |w| {
+        let key = w.key(
+            "auth-f",
+            r#"{"name":"Restricted","scopes":["read"],"fields":{"employees":["name"]}}"#,
+        );
+        let r = w.get(&key, "/api/html/page", &[]);
+        refused(
+            &r,
+            502,
+            "unfilterable_response",
+            "The upstream response could not be filtered to this key's fields",
+        )?;
+        check(
+            !String::from_utf8_lossy(&r.body).contains("not JSON"),
+            "origin body leaked",
+        )?;
+        let open = w.key("auth-f", r#"{"name":"Open","scopes":["read"]}"#);
+        let r = w.get(&open, "/api/html/page", &[]);
+        eq(
+            (r.status, String::from_utf8_lossy(&r.body).into_owned()),
+            (200, "<p>not JSON</p>".to_owned()),
+            "unrestricted",
+        )
+    }),
+    (
+        "plans_without_api_access_refuse_every_key_from_the_next_request",
+        |w| {
+            let key = w.key("auth-g", r#"{"name":"Plan","scopes":["read"]}"#);
+            let admin = Admin::bearer(&w.gateway, TOKEN);
+            eq(w.get(&key, "/api/employees", &[]).status, 200, "before")?;
+            admin.put_org("auth-g", r#"{"api_access":false}"#);
+            let r = w.get(&key, "/api/employees", &[]);
+            refused(
+                &r,
+                403,
+                "api_plan_required",
+                "The API requires a paid plan. Upgrade to Pro or higher to use API keys.",
+            )?;
+            let later = admin
+                .create_key(
+                    "auth-g",
+                    r#"{"name":"Created while off","scopes":["read"]}"#,
+                )
+                .0;
+            eq(
+                w.get(&later, "/api/employees", &[]).json()["error"].as_str(),
+                Some("api_plan_required"),
+                "new keys too",
+            )?;
+            admin.put_org("auth-g", r#"{"api_access":true}"#);
+            eq(
+                (
+                    w.get(&key, "/api/employees", &[]).status,
+                    w.get(&later, "/api/employees", &[]).status,
+                ),
+                (200, 200),
+                "back on",
+            )
+        },
+    ),
+    ("scopes_for_resources_the_policy_lacks_are_refused", |w| {
+        let admin = Admin::bearer(&w.gateway, TOKEN);
+        admin.put_org("auth-h", r#"{"plan":"pro"}"#);
+        let r = admin.call(
+            "POST",
+            "/orgs/auth-h/keys",
+            Some(r#"{"name":"Payroll","scopes":["payroll:read"]}"#),
+        );
+        eq(r.status, 400, "status")?;
+        let m = r.json()["message"].as_str().unwrap_or_default().to_owned();
+        check(m.starts_with("Invalid scope: payroll:read"), &m)
+    }),
+    ("the_origin_can_verify_the_signed_identity", |w| {
+        let key = w.key(
+            "auth-i",
+            r#"{"name":"Signed","scopes":["read","employees:read"],"meta":{"team":"Zürich"}}"#,
+        );
+        let path = "/api/employees/42?fields=a,b&q=%C3%A9";
+        w.get(
+            &key,
+            path,
+            &[
+                ("x-keygate-key-id", "key_forged"),
+                ("x-keygate-signature", "v1=forged"),
+            ],
+        );
+        let seen = w.origin.only("/api/employees/42");
+        let h = |n: &str| seen.header(n).unwrap_or_default().to_owned();
+        check(
+            h("x-keygate-key-id").starts_with("key_") && h("x-keygate-key-id") != "key_forged",
+            "forged id replaced",
+        )?;
+        eq(h("x-keygate-org").as_str(), "auth-i", "org")?;
+        eq(
+            h("x-keygate-scopes").as_str(),
+            "read,employees:read",
+            "scopes",
+        )?;
+        eq(
+            serde_json::from_str::<serde_json::Value>(&h("x-keygate-meta")).ok(),
+            Some(serde_json::json!({"team": "Zürich"})),
+            "meta",
+        )?;
+        let headers: serde_json::Map<String, serde_json::Value> = seen
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let mut tampered = headers.clone();
+        tampered.insert("x-keygate-scopes".into(), "admin".into());
+        let cases = serde_json::json!([
+            {"secret": SIGNING_SECRET, "method": "GET", "target": seen.url, "headers": headers},
+            {"secret": SIGNING_SECRET, "method": "GET", "target": seen.url, "headers": tampered},
+            {"secret": "wrong secret", "method": "GET", "target": seen.url, "headers": headers},
+            {"secret": SIGNING_SECRET, "method": "POST", "target": seen.url, "headers": headers},
+        ])
+        .to_string();
+        let python = run_snippet(
+            "<!-- verify-python -->",
+            "python3",
+            &["-c"],
+            PYTHON_DRIVER,
+            &cases,
+        )?;
+        eq(
+            python.as_str(),
+            "True\nFalse\nFalse\nFalse",
+            "python verification",
+        )?;
+        let node = run_snippet("<!-- verify-node -->", "node", &["-e"], NODE_DRIVER, &cases)?;
+        eq(
+            node.as_str(),
+            "True\nFalse\nFalse\nFalse",
+            "node verification",
+        )
+    }),
+    ("an_invalid_policy_is_a_500_that_says_what_is_wrong", |w| {
+        let r = send(&w.bad_policy, "GET", "/api/x", &[], None);
+        eq(r.status, 500, "status")?;
+        let body = r.json();
+        eq(body["error"].as_str(), Some("configuration_error"), "code")?;
+        eq(
+            body["message"].as_str(),
+            Some(r#"keygate is misconfigured: POLICY: rule 1 (/api/x): unknown action "fly""#),
+            "message",
+        )
+    }),
+];
+
+fn main() -> ExitCode {
+    run_cases(World::start(), CASES)
+}
