@@ -10,7 +10,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 SOURCES := $(shell find src -type f) Cargo.toml Cargo.lock
 
-.PHONY: dev test unit integration tools build check clean
+.PHONY: dev test tools build check bench clean
 
 dev: tools build
 	scripts/dev.sh
@@ -27,11 +27,19 @@ build/index.js: $(SOURCES)
 	$(TOOLS)/bin/worker-build --release
 	@touch $@
 
-# The Worker target must compile too, lint-clean: the native tests do not build the glue.
+# The Worker target must compile too, lint-# Native benchmarks (optimized); numbers go in the README with the machine they ran on.
+bench:
+	cargo bench --bench policy
+
+clean: the native tests do not build the glue.
 check:
 	cargo fmt --check
 	cargo clippy --quiet --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy --quiet --all-targets -- -D warnings
+
+# Native benchmarks (optimized); numbers go in the README with the machine they ran on.
+bench:
+	cargo bench --bench policy
 
 clean:
 	rm -rf build target

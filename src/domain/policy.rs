@@ -348,11 +348,7 @@ mod tests {
     /// A route flattened for comparison: resource, action, and (type, id) pairs.
     type Flat = (String, Action, Vec<(String, Option<String>)>);
 
-    fn route(
-        method: &str,
-        path: &str,
-        query: Option<&str>,
-    ) -> Result<Flat, &'static str> {
+    fn route(method: &str, path: &str, query: Option<&str>) -> Result<Flat, &'static str> {
         let p = policy();
         p.route(method, path, query, |h| {
             (h == "x-team").then(|| "team_7".to_owned())
