@@ -25,7 +25,7 @@ fn main() {
         std::process::exit(1);
     });
     let mut gateway = Gateway::start(GatewayOptions {
-        vars: vec![("ORIGIN", origin.url())],
+        vars: vec![("ORIGIN", origin.url()), ("ADMIN_TOKEN", token.clone())],
         state_dir: Some(dir.join("state")),
         port: Some(GATEWAY_PORT),
         show_output: true,
@@ -49,7 +49,8 @@ fn main() {
     eprintln!("keygate dev: wrangler stopped");
 }
 
-/// The `ADMIN_TOKEN` in `.dev.vars` (wrangler reads that file), created on first use.
+/// The `ADMIN_TOKEN` kept in `.dev.vars` (where `wrangler dev` run by hand finds it too),
+/// created on first use.
 fn admin_token(dev_vars: &Path) -> String {
     let text = std::fs::read_to_string(dev_vars).unwrap_or_default();
     if let Some(token) = text.lines().find_map(|l| l.strip_prefix("ADMIN_TOKEN=")) {

@@ -68,10 +68,21 @@ impl World {
     }
 
     fn get(&self, key: &str, path: &str, extra: &[(&str, &str)]) -> Reply {
+        self.request(key, "GET", path, extra, None)
+    }
+
+    fn request(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
         let auth = format!("Bearer {key}");
         let mut headers = vec![("authorization", auth.as_str())];
         headers.extend_from_slice(extra);
-        send(&self.gateway, "GET", path, &headers, None)
+        send(&self.gateway, method, path, &headers, body)
     }
 }
 
@@ -142,13 +153,7 @@ const CASES: &[Case<World>] = &[
             "route_not_allowed",
             "No rule of the API policy allows this request",
         )?;
-        let r = send(
-            &w.gateway,
-            "PUT",
-            "/api/employees/1",
-            &[("authorization", &format!("Bearer {key}"))],
-            None,
-        );
+        let r = w.request(&key, "PUT", "/api/employees/1", &[], None);
         eq(
             r.json()["error"].as_str(),
             Some("route_not_allowed"),
@@ -159,13 +164,7 @@ const CASES: &[Case<World>] = &[
     ("a_read_key_cannot_write", |w| {
         let key = w.key("auth-b", r#"{"name":"Reader","scopes":["read"]}"#);
         eq(w.get(&key, "/api/employees", &[]).status, 200, "read")?;
-        let r = send(
-            &w.gateway,
-            "POST",
-            "/api/employees",
-            &[("authorization", &format!("Bearer {key}"))],
-            Some(b"{}"),
-        );
+        let r = w.request(&key, "POST", "/api/employees", &[], Some(b"{}"));
         refused(
             &r,
             403,
@@ -204,13 +203,7 @@ const CASES: &[Case<World>] = &[
             "insufficient_scope",
             "Insufficient permissions. This key needs the stats:read scope.",
         )?;
-        let r = send(
-            &w.gateway,
-            "DELETE",
-            "/api/employees/7",
-            &[("authorization", &format!("Bearer {key}"))],
-            None,
-        );
+        let r = w.request(&key, "DELETE", "/api/employees/7", &[], None);
         refused(
             &r,
             403,

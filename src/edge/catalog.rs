@@ -262,6 +262,23 @@ impl OrgCatalog {
         Ok(rows.first().map_or(0, |r| r.n as u32))
     }
 
+    /// Every live key, oldest first.
+    fn live_keys(&self) -> Result<Vec<Stored>, GateError> {
+        let rows: Vec<KeyRow> = self.query(
+            "SELECT seq, secrets, record FROM keys WHERE revoked = 0 ORDER BY seq",
+            vec![],
+        )?;
+        rows.into_iter().map(decode_key).collect()
+    }
+
+    /// Saves a changed record of a live key.
+    fn save_record(&self, record: &KeyRecord) -> Result<(), GateError> {
+        self.exec(
+            "UPDATE keys SET record = ? WHERE id = ?",
+            vec![record.to_json().into(), record.id.as_str().into()],
+        )
+    }
+
     fn live_key(&self, id: &KeyId) -> Result<Stored, GateError> {
         let rows: Vec<KeyRow> = self.query(
             "SELECT seq, secrets, record FROM keys WHERE id = ? AND revoked = 0",
@@ -276,21 +293,14 @@ impl OrgCatalog {
 
     /// Gives every live key the organization's new API access, guard and KV first.
     async fn set_api_access(&self, access: bool) -> Result<(), GateError> {
-        let rows: Vec<KeyRow> = self.query(
-            "SELECT seq, secrets, record FROM keys WHERE revoked = 0 ORDER BY seq",
-            vec![],
-        )?;
-        for row in rows {
-            let Stored {
-                mut record,
-                secrets,
-            } = decode_key(row)?;
+        for Stored {
+            mut record,
+            secrets,
+        } in self.live_keys()?
+        {
             record.api_access = access;
             self.publish(&record, &secrets).await?;
-            self.exec(
-                "UPDATE keys SET record = ? WHERE id = ?",
-                vec![record.to_json().into(), record.id.as_str().into()],
-            )?;
+            self.save_record(&record)?;
         }
         Ok(())
     }
@@ -374,10 +384,7 @@ impl OrgCatalog {
         }
         record.updated_at = Some(now);
         self.publish(&record, &secrets).await?;
-        self.exec(
-            "UPDATE keys SET record = ? WHERE id = ?",
-            vec![record.to_json().into(), id.as_str().into()],
-        )?;
+        self.save_record(&record)?;
         if record.enabled != was_enabled {
             changed.retain(|f| *f != "enabled");
             let kind = if record.enabled {
@@ -463,13 +470,9 @@ impl OrgCatalog {
 
     async fn revoke_all(&self, actor: &str, now: UnixMillis) -> Result<Response, GateError> {
         self.org_row()?.ok_or(GateError::OrgNotFound)?;
-        let rows: Vec<KeyRow> = self.query(
-            "SELECT seq, secrets, record FROM keys WHERE revoked = 0 ORDER BY seq",
-            vec![],
-        )?;
         let mut revoked = 0;
-        for row in rows {
-            self.revoke(decode_key(row)?, actor, now).await?;
+        for key in self.live_keys()? {
+            self.revoke(key, actor, now).await?;
             revoked += 1;
         }
         self.record_event(

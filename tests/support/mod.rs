@@ -254,7 +254,8 @@ impl Gateway {
         let mut command = Command::new(project_dir().join("node_modules/.bin/wrangler"));
         command
             .current_dir(project_dir())
-            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["dev", "--config", runtime_config().to_str().unwrap()])
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
             .args(["--persist-to", state_dir.to_str().unwrap()])
             .args(["--show-interactive-dev-session=false", "--log-level", "log"]);
@@ -352,6 +353,44 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// `wrangler.toml` without its `[build]` table, written under `target/`. With a custom build,
+/// wrangler rebuilds and reloads the worker whenever its file watcher becomes ready, at a
+/// moment unrelated to "Ready": a request can meet a restarting server. The Makefile builds
+/// before any test or `make dev`, so the runtime here only serves `build/`.
+pub fn runtime_config() -> PathBuf {
+    let root = project_dir();
+    let source = std::fs::read_to_string(root.join("wrangler.toml")).expect("read wrangler.toml");
+    let mut out = String::new();
+    let mut in_build = false;
+    for line in source.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_build = trimmed == "[build]";
+        }
+        if in_build {
+            continue;
+        }
+        if trimmed.starts_with("main = ") {
+            out.push_str(&format!(
+                "main = {:?}\n",
+                root.join("build/index.js").display().to_string()
+            ));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(
+        root.join("build/index.js").exists(),
+        "build/index.js is missing: run `make build` (make test does)"
+    );
+    let dir = root.join("target/keygate-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("wrangler-{}.toml", std::process::id()));
+    std::fs::write(&path, out).unwrap();
+    path
 }
 
 /// If the test process dies without unwinding, the kernel sends wrangler SIGTERM. Linux ties
