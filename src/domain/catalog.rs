@@ -14,8 +14,12 @@ use serde::{Deserialize, Serialize};
 use super::audit::AuditQuery;
 use super::hash::KeyHash;
 use super::manage::{KeyPatch, NewKey, PutOrg};
+use super::policy::Route;
 use super::record::{KeyId, KeyRecord, OrgId};
+use super::scope::Action;
 use super::time::UnixMillis;
+use super::usage::UsageEvent;
+use super::window::Decision;
 
 /// A request to an organization catalog. `org` is the catalog's own organization, `id` a key
 /// of it, and `actor` who asks: `admin` or a key id.
@@ -63,6 +67,8 @@ pub enum OrgCommand {
     },
     /// Revoke every key.
     RevokeAll { org: OrgId, actor: String },
+    /// A key's usage (asked of its guard).
+    KeyUsage { org: OrgId, id: KeyId },
     /// Read the audit log.
     Audit { org: OrgId, query: AuditQuery },
     /// A guard saw this key expired for the first time.
@@ -88,16 +94,75 @@ pub enum GuardCommand {
         record: Box<KeyRecord>,
         secrets: Vec<Secret>,
     },
-    /// May the secret with this hash be used now? Answers a [`GuardVerdict`].
+    /// May the secret with this hash be used now? Answers a [`GuardVerdict`] without a
+    /// decision (the management API's check of admin-scoped keys: not rate limited).
     Check { hash: KeyHash },
+    /// The verification path: check the secret, the key's status and its authorization for
+    /// `access`, then decide and count its rate-limit windows and record `event`, all in one
+    /// call. Answers a [`GuardVerdict`] with a decision when the key may make the request.
+    Admit {
+        hash: KeyHash,
+        access: Access,
+        event: UsageEvent,
+    },
+    /// The key's usage.
+    Usage,
 }
 
-/// The guard's answer to [`GuardCommand::Check`].
+/// A route as sent to the guard.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Access {
+    /// Scope resource.
+    pub resource: String,
+    /// Action.
+    pub action: Action,
+    /// Restricted types and the ids the request names.
+    pub ids: Vec<(String, Option<String>)>,
+    /// Field-filtering envelope.
+    pub envelope: Option<String>,
+}
+
+impl Access {
+    /// The owned form of `route`.
+    pub fn of(route: &Route<'_>) -> Access {
+        Access {
+            resource: route.resource.to_owned(),
+            action: route.action,
+            ids: route
+                .ids
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            envelope: route.envelope.map(str::to_owned),
+        }
+    }
+
+    /// The borrowed form, for [`authorize`](super::verify::authorize).
+    pub fn route(&self) -> Route<'_> {
+        Route {
+            resource: &self.resource,
+            action: self.action,
+            ids: self
+                .ids
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect(),
+            envelope: self.envelope.as_deref(),
+        }
+    }
+}
+
+/// The guard's answer to [`GuardCommand::Check`] and [`GuardCommand::Admit`].
 #[derive(Serialize, Deserialize, Debug)]
 pub struct GuardVerdict {
     /// The authoritative record when the secret is accepted; `None` when it is not (never
     /// issued, rotated out, or the guard has no state).
     pub record: Option<KeyRecord>,
+    /// The guard's clock when it decided: the worker repeats the status and authorization
+    /// checks at this instant, so both sides reach the same answer.
+    pub now: UnixMillis,
+    /// For `Admit`, when status and authorization passed: the rate-limit decision.
+    pub decision: Option<Decision>,
 }
 
 /// Whether `hash` is an accepted secret at `now`. A retired secret stops at `until` exactly.

@@ -27,6 +27,8 @@ pub enum Endpoint {
     RevokeKey(OrgId, KeyId),
     /// `POST /v1/orgs/{org}/keys/{id}/rotate`.
     RotateKey(OrgId, KeyId),
+    /// `GET /v1/orgs/{org}/keys/{id}/usage`.
+    KeyUsage(OrgId, KeyId),
     /// `POST /v1/orgs/{org}/keys/revoke-all`.
     RevokeAll(OrgId),
     /// `GET /v1/orgs/{org}/audit`.
@@ -90,6 +92,13 @@ impl Endpoint {
                     _ => None,
                 },
             ),
+            ["v1", "orgs", o, "keys", k, "usage"] => (
+                "GET",
+                match method {
+                    "GET" => Some(Endpoint::KeyUsage(org(o)?, key(k)?)),
+                    _ => None,
+                },
+            ),
             ["v1", "orgs", o, "audit"] => (
                 "GET",
                 (method == "GET")
@@ -114,6 +123,7 @@ impl Endpoint {
             | Endpoint::UpdateKey(o, _)
             | Endpoint::RevokeKey(o, _)
             | Endpoint::RotateKey(o, _)
+            | Endpoint::KeyUsage(o, _)
             | Endpoint::RevokeAll(o)
             | Endpoint::Audit(o) => Some(o),
         }

@@ -41,6 +41,11 @@ pub enum GateError {
     ResourceForbidden { kind: String, id: Option<String> },
     /// The organization's plan does not include API access.
     ApiPlanRequired,
+    /// A rate-limit window is full: seconds until there is room, and the rate-limit headers.
+    RateLimited {
+        retry_after: u64,
+        headers: Vec<(&'static str, String)>,
+    },
     /// A field-restricted response could not be filtered (not JSON); detail for logs.
     UnfilterableResponse(String),
     /// An admin-scoped key acting outside its own organization; carries that organization.
@@ -87,6 +92,7 @@ impl GateError {
             | GateError::KeyLimitReached => 403,
             GateError::KeyNotFound | GateError::OrgNotFound | GateError::NotFound => 404,
             GateError::MethodNotAllowed(_) => 405,
+            GateError::RateLimited { .. } => 429,
             GateError::OriginUnavailable(_) | GateError::UnfilterableResponse(_) => 502,
             GateError::OriginTimeout => 504,
             GateError::Config(_) | GateError::Internal(_) => 500,
@@ -106,6 +112,7 @@ impl GateError {
             GateError::Unauthorized => "unauthorized",
             GateError::InsufficientScope { .. } => "insufficient_scope",
             GateError::RouteNotAllowed => "route_not_allowed",
+            GateError::RateLimited { .. } => "rate_limit_exceeded",
             GateError::ResourceForbidden { .. } => "resource_forbidden",
             GateError::ApiPlanRequired => "api_plan_required",
             GateError::UnfilterableResponse(_) => "unfilterable_response",
@@ -147,6 +154,7 @@ impl GateError {
                 format!("Insufficient permissions. This key needs the {needed} scope.")
             }
             GateError::RouteNotAllowed => "No rule of the API policy allows this request".into(),
+            GateError::RateLimited { .. } => "Too many requests".into(),
             GateError::ResourceForbidden { id: Some(id), .. } => {
                 format!("This API key cannot access {id}")
             }
@@ -192,6 +200,7 @@ impl GateError {
             | GateError::InsufficientScope { .. }
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
+            | GateError::RateLimited { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::OperatorOnly
@@ -228,6 +237,7 @@ impl GateError {
             | GateError::InvalidRequest(_)
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
+            | GateError::RateLimited { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::UnfilterableResponse(_)
@@ -248,6 +258,10 @@ impl GateError {
     /// `application/problem+json`, as an RFC 9457 problem document carrying the same fields.
     pub fn render(&self, problem_json: bool) -> Rendered {
         let message = self.public_message();
+        let retry_after = match self {
+            GateError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let body = if problem_json {
             serde_json::to_string(&Problem {
                 kind: format!("urn:keygate:error:{}", self.code()),
@@ -255,11 +269,13 @@ impl GateError {
                 status: self.status(),
                 error: self.code(),
                 message: &message,
+                retry_after,
             })
         } else {
             serde_json::to_string(&ErrorBody {
                 error: self.code(),
                 message: &message,
+                retry_after,
             })
         };
         let content_type = if problem_json {
@@ -271,6 +287,14 @@ impl GateError {
         headers.extend(self.www_authenticate().map(|v| ("www-authenticate", v)));
         if let GateError::MethodNotAllowed(allow) = self {
             headers.push(("allow", (*allow).to_owned()));
+        }
+        if let GateError::RateLimited {
+            retry_after,
+            headers: limits,
+        } = self
+        {
+            headers.push(("retry-after", retry_after.to_string()));
+            headers.extend(limits.iter().cloned());
         }
         Rendered {
             status: self.status(),
@@ -307,6 +331,8 @@ pub struct Rendered {
 struct ErrorBody<'a> {
     error: &'static str,
     message: &'a str,
+    #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -317,6 +343,8 @@ struct Problem<'a> {
     status: u16,
     error: &'static str,
     message: &'a str,
+    #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
 }
 
 #[cfg(test)]
@@ -414,6 +442,22 @@ mod tests {
             r.headers
                 .contains(&("content-type", "application/problem+json".into()))
         );
+    }
+
+    #[test]
+    fn rate_limited_is_the_seeds_429() {
+        let err = GateError::RateLimited {
+            retry_after: 45,
+            headers: vec![("x-ratelimit-limit", "100".into())],
+        };
+        let r = err.render(false);
+        assert_eq!(r.status, 429);
+        assert_eq!(
+            r.body,
+            r#"{"error":"rate_limit_exceeded","message":"Too many requests","retryAfter":45}"#
+        );
+        assert!(r.headers.contains(&("retry-after", "45".into())));
+        assert!(r.headers.contains(&("x-ratelimit-limit", "100".into())));
     }
 
     #[test]

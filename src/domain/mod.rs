@@ -18,7 +18,9 @@ pub mod policy;
 pub mod record;
 pub mod scope;
 pub mod time;
+pub mod usage;
 pub mod verify;
+pub mod window;
 
 pub use config::{Config, ConfigError};
 pub use credential::Credential;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::record::RateLimit;
+
 /// An organization's plan. It caps the number of live (not revoked) keys.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,6 +30,29 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The rate limits of keys that set none of their own: Free has the Starter tier (burst
+    /// 20/s, 60/min, 10 000/day), Pro and Business the Professional tier (50/s, 300/min,
+    /// 100 000/day), Enterprise its own (200/s, 1 000/min, 1 000 000/day).
+    pub fn default_limits(self) -> Vec<RateLimit> {
+        let (burst, minute, day) = match self {
+            Plan::Free => (20, 60, 10_000),
+            Plan::Pro | Plan::Business => (50, 300, 100_000),
+            Plan::Enterprise => (200, 1_000, 1_000_000),
+        };
+        let window = |name: &str, limit, window_seconds| RateLimit {
+            name: name.into(),
+            limit,
+            window_seconds,
+        };
+        vec![
+            window("burst", burst, 1),
+            window("minute", minute, 60),
+            window("day", day, 86_400),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +68,11 @@ mod tests {
             Plan::Business
         );
         assert!(serde_json::from_str::<Plan>(r#""gold""#).is_err());
+        let pro: Vec<(u32, u32)> = Plan::Pro
+            .default_limits()
+            .iter()
+            .map(|l| (l.limit, l.window_seconds))
+            .collect();
+        assert_eq!(pro, vec![(50, 1), (300, 60), (100_000, 86_400)]);
     }
 }

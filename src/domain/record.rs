@@ -174,6 +174,10 @@ pub struct KeyRecord {
     /// republishes its keys when it changes).
     #[serde(default = "enabled_by_default")]
     pub api_access: bool,
+    /// The organization plan's default windows, used when the key sets none (copied from the
+    /// organization like `api_access`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan_limits: Vec<RateLimit>,
 }
 
 /// A key's lifecycle state as the API reports it.
@@ -210,6 +214,16 @@ fn enabled_by_default() -> bool {
 }
 
 impl KeyRecord {
+    /// The windows that apply: none when rate limiting is off, else the key's own, else the
+    /// plan's defaults.
+    pub fn effective_limits(&self) -> &[RateLimit] {
+        match (self.rate_limiting, self.rate_limits.is_empty()) {
+            (false, _) => &[],
+            (true, false) => &self.rate_limits,
+            (true, true) => &self.plan_limits,
+        }
+    }
+
     /// Decodes a record read from storage.
     pub fn from_json(text: &str) -> Result<KeyRecord, serde_json::Error> {
         serde_json::from_str(text)

@@ -29,7 +29,8 @@ enum ScopeKind {
 }
 
 /// What a request does to a resource.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Action {
     /// GET, HEAD.
     Read,

@@ -139,6 +139,7 @@ async fn command(
             }
         }
         Endpoint::RevokeKey(org, id) => OrgCommand::RevokeKey { org, id, actor },
+        Endpoint::KeyUsage(org, id) => OrgCommand::KeyUsage { org, id },
         Endpoint::RotateKey(org, id) => {
             let bytes = body(req).await?;
             // The body is optional here: an empty POST rotates with the default grace period.

@@ -143,6 +143,11 @@ impl OrgCatalog {
                 &KeyView::of(&self.live_key(&id)?.record, now),
             )),
             OrgCommand::Audit { query, .. } => self.audit(&query),
+            OrgCommand::KeyUsage { id, .. } => {
+                self.live_key(&id)?;
+                let guard = rpc::stub(&self.env, state::GUARDS_BINDING, id.as_str())?;
+                rpc::send(&guard, &GuardCommand::Usage, None).await
+            }
             mutation => {
                 let _writer = self.writer.lock().await;
                 self.mutate(mutation, now).await
@@ -183,7 +188,8 @@ impl OrgCatalog {
             OrgCommand::GetOrg { .. }
             | OrgCommand::ListKeys { .. }
             | OrgCommand::GetKey { .. }
-            | OrgCommand::Audit { .. } => {
+            | OrgCommand::Audit { .. }
+            | OrgCommand::KeyUsage { .. } => {
                 Err(GateError::Internal("read routed as a mutation".into()))
             }
         }
@@ -238,8 +244,8 @@ impl OrgCatalog {
             Some(row) => {
                 let plan = change.plan.map_or_else(|| parse_plan(&row.plan), Ok)?;
                 let access = change.api_access.unwrap_or(row.api_access != 0);
-                if access != (row.api_access != 0) {
-                    self.set_api_access(access).await?;
+                if access != (row.api_access != 0) || plan_name(plan) != row.plan {
+                    self.republish_org(plan, access).await?;
                 }
                 self.exec(
                     "UPDATE org SET plan = ?, api_access = ?, updated_at = ?",
@@ -291,14 +297,16 @@ impl OrgCatalog {
             .ok_or(GateError::KeyNotFound)
     }
 
-    /// Gives every live key the organization's new API access, guard and KV first.
-    async fn set_api_access(&self, access: bool) -> Result<(), GateError> {
+    /// Gives every live key the organization's new plan limits and API access, guard and KV
+    /// first, so the change acts on each key's next request.
+    async fn republish_org(&self, plan: Plan, access: bool) -> Result<(), GateError> {
         for Stored {
             mut record,
             secrets,
         } in self.live_keys()?
         {
             record.api_access = access;
+            record.plan_limits = plan.default_limits();
             self.publish(&record, &secrets).await?;
             self.save_record(&record)?;
         }
@@ -339,6 +347,7 @@ impl OrgCatalog {
             rotated_at: None,
             meta: new.meta,
             api_access: org_row.api_access != 0,
+            plan_limits: plan.default_limits(),
         };
         let secrets = vec![Secret {
             hash: KeyHash::of(&secret),

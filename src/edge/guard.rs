@@ -1,5 +1,11 @@
-//! `KeyGuard`: one Durable Object per key id, the authority on whether a secret may be used.
-//! It keeps its state in memory after the first read, so a check costs no storage access.
+//! `KeyGuard`: one Durable Object per key id (so a rotated key keeps its counters), the
+//! authority on whether a secret may be used, and the keeper of the key's rate-limit windows
+//! and usage. A Durable Object runs one request at a time, so a decision and its count are one
+//! step: concurrent requests cannot both take the last unit of a window.
+//!
+//! State stays in memory after the first read. The meter (windows and usage) is written to
+//! storage before each answer, so a restart never forgets an admitted request; the runtime
+//! coalesces the writes of requests that arrive together into one transaction.
 
 use std::cell::RefCell;
 
@@ -7,11 +13,15 @@ use serde::{Deserialize, Serialize};
 use worker::{DurableObject, Env, Request, Response, State, durable_object};
 
 use super::{clock, respond, rpc, state};
-use crate::domain::catalog::{self, GuardCommand, GuardVerdict, OrgCommand, Secret};
-use crate::domain::{GateError, KeyRecord, KeyStatus};
+use crate::domain::catalog::{self, Access, GuardCommand, GuardVerdict, OrgCommand, Secret};
+use crate::domain::usage::{Usage, UsageEvent};
+use crate::domain::window::{self, Decision, WindowState};
+use crate::domain::{GateError, KeyHash, KeyRecord, KeyStatus, UnixMillis, verify};
 
-/// Storage key of the guard's state.
+/// Storage key of the record and secrets.
 const STATE_KEY: &str = "state";
+/// Storage key of the windows and usage.
+const METER_KEY: &str = "meter";
 
 #[derive(Serialize, Deserialize, Clone)]
 struct GuardState {
@@ -22,11 +32,40 @@ struct GuardState {
     expiry_reported: bool,
 }
 
+/// Windows by name (a window keeps its counts when other windows are added or removed), and
+/// usage.
+#[derive(Serialize, Deserialize, Clone, Default)]
+struct Meter {
+    windows: Vec<(String, WindowState)>,
+    usage: Usage,
+}
+
+impl Meter {
+    /// Decides against `record`'s effective limits, keeping each window's state by name.
+    fn decide(&mut self, record: &KeyRecord, now: UnixMillis) -> Decision {
+        let limits = record.effective_limits();
+        let mut states: Vec<WindowState> = limits
+            .iter()
+            .map(|l| {
+                self.windows
+                    .iter()
+                    .find(|(n, _)| *n == l.name)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let decision = window::decide(limits, &mut states, now);
+        self.windows = limits.iter().map(|l| l.name.clone()).zip(states).collect();
+        decision
+    }
+}
+
 #[durable_object]
 pub struct KeyGuard {
     state: State,
     env: Env,
     cached: RefCell<Option<GuardState>>,
+    meter: RefCell<Option<Meter>>,
 }
 
 impl DurableObject for KeyGuard {
@@ -35,14 +74,21 @@ impl DurableObject for KeyGuard {
             state,
             env,
             cached: RefCell::new(None),
+            meter: RefCell::new(None),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let problem_json = respond::wants_problem_json(&req);
         let outcome = match rpc::receive::<GuardCommand>(&mut req).await {
-            Ok(GuardCommand::Set { record, secrets }) => self.set(record, secrets).await,
-            Ok(GuardCommand::Check { hash }) => self.check(&hash).await,
+            Ok(GuardCommand::Set { record, secrets }) => self.set(*record, secrets).await,
+            Ok(GuardCommand::Check { hash }) => self.check(&hash, None).await,
+            Ok(GuardCommand::Admit {
+                hash,
+                access,
+                event,
+            }) => self.check(&hash, Some((access, event))).await,
+            Ok(GuardCommand::Usage) => self.usage().await,
             Err(e) => Err(e),
         };
         Ok(outcome.unwrap_or_else(|e| respond::error(&e, problem_json)))
@@ -54,38 +100,53 @@ impl KeyGuard {
         if let Some(cached) = self.cached.borrow().clone() {
             return Ok(Some(cached));
         }
-        let text: Option<String> = self
-            .state
-            .storage()
-            .get(STATE_KEY)
-            .await
-            .map_err(respond::internal)?;
-        let loaded = text
-            .map(|t| serde_json::from_str::<GuardState>(&t).map_err(respond::internal))
-            .transpose()?;
+        let loaded = self.read::<GuardState>(STATE_KEY).await?;
         *self.cached.borrow_mut() = loaded.clone();
         Ok(loaded)
     }
 
-    async fn store(&self, new: GuardState) -> Result<(), GateError> {
-        let text = serde_json::to_string(&new).map_err(respond::internal)?;
-        self.state
+    async fn load_meter(&self) -> Result<Meter, GateError> {
+        if let Some(meter) = self.meter.borrow().clone() {
+            return Ok(meter);
+        }
+        let meter = self.read::<Meter>(METER_KEY).await?.unwrap_or_default();
+        *self.meter.borrow_mut() = Some(meter.clone());
+        Ok(meter)
+    }
+
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, GateError> {
+        let text: Option<String> = self
+            .state
             .storage()
-            .put(STATE_KEY, text)
+            .get(key)
             .await
             .map_err(respond::internal)?;
+        text.map(|t| serde_json::from_str(&t).map_err(respond::internal))
+            .transpose()
+    }
+
+    async fn write<T: Serialize>(&self, key: &str, value: &T) -> Result<(), GateError> {
+        let text = serde_json::to_string(value).map_err(respond::internal)?;
+        self.state
+            .storage()
+            .put(key, text)
+            .await
+            .map_err(respond::internal)
+    }
+
+    async fn store(&self, new: GuardState) -> Result<(), GateError> {
+        self.write(STATE_KEY, &new).await?;
         *self.cached.borrow_mut() = Some(new);
         Ok(())
     }
 
-    async fn set(
-        &self,
-        record: Box<KeyRecord>,
-        secrets: Vec<Secret>,
-    ) -> Result<Response, GateError> {
+    async fn set(&self, record: KeyRecord, secrets: Vec<Secret>) -> Result<Response, GateError> {
         let expiry_reported = self.load().await?.is_some_and(|s| s.expiry_reported);
         self.store(GuardState {
-            record: *record,
+            record,
             secrets,
             expiry_reported,
         })
@@ -93,13 +154,24 @@ impl KeyGuard {
         Ok(respond::json(200, &serde_json::json!({"ok": true})))
     }
 
-    async fn check(&self, hash: &crate::domain::KeyHash) -> Result<Response, GateError> {
+    /// `Check` (no `admit`) or `Admit`: the verdict for `hash`, deciding and counting the
+    /// windows when the key may make the request.
+    async fn check(
+        &self,
+        hash: &KeyHash,
+        admit: Option<(Access, UsageEvent)>,
+    ) -> Result<Response, GateError> {
         let now = clock::now();
+        let unknown = GuardVerdict {
+            record: None,
+            now,
+            decision: None,
+        };
         let Some(mut guard) = self.load().await? else {
-            return Ok(respond::json(200, &GuardVerdict { record: None }));
+            return Ok(respond::json(200, &unknown));
         };
         if !catalog::accepts(&guard.secrets, hash, now) {
-            return Ok(respond::json(200, &GuardVerdict { record: None }));
+            return Ok(respond::json(200, &unknown));
         }
         if KeyStatus::of(&guard.record, now) == KeyStatus::Expired && !guard.expiry_reported {
             // First sight of the expiry: the organization's audit log records it once.
@@ -116,11 +188,44 @@ impl KeyGuard {
             guard.expiry_reported = true;
             self.store(guard.clone()).await?;
         }
+        let decision = match admit {
+            None => None,
+            Some((access, mut event)) => {
+                let mut meter = self.load_meter().await?;
+                let allowed = verify::check_status(guard.record.clone(), now)
+                    .and_then(|key| verify::authorize(key, &access.route()));
+                let decision = match allowed {
+                    Ok(_) => {
+                        let decision = meter.decide(&guard.record, now);
+                        event.outcome = match decision {
+                            Decision::Allowed { .. } => "admitted".into(),
+                            Decision::Limited { .. } => "rate_limit_exceeded".into(),
+                        };
+                        Some(decision)
+                    }
+                    Err(refusal) => {
+                        event.outcome = refusal.code().into();
+                        None
+                    }
+                };
+                meter.usage.record(event);
+                self.write(METER_KEY, &meter).await?;
+                *self.meter.borrow_mut() = Some(meter);
+                decision
+            }
+        };
         Ok(respond::json(
             200,
             &GuardVerdict {
                 record: Some(guard.record),
+                now,
+                decision,
             },
         ))
+    }
+
+    async fn usage(&self) -> Result<Response, GateError> {
+        let meter = self.load_meter().await?;
+        Ok(respond::json(200, &meter.usage.view(clock::now())))
     }
 }

@@ -16,7 +16,9 @@ mod verify;
 use serde::Serialize;
 use worker::{Context, Env, Request, Response, console_log, event};
 
-use crate::domain::{self, GateError, KeyId};
+use crate::domain::usage::UsageEvent;
+use crate::domain::window;
+use crate::domain::{GateError, KeyId};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -51,15 +53,29 @@ async fn route(req: Request, env: &Env, key_id: &mut Option<KeyId>) -> Result<Re
         .get("authorization")
         .map_err(respond::internal)?;
     let x_api_key = req.headers().get("x-api-key").map_err(respond::internal)?;
-    let (credential, active) =
-        verify::active_key(env, authorization.as_deref(), x_api_key.as_deref(), key_id).await?;
     let method = req.method();
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let route = config
         .policy
-        .route(method.as_ref(), url.path(), url.query(), header)?;
-    let authorized = domain::verify::authorize(active, &route)?;
-    proxy::forward(&req, &url, &authorized, &credential, config).await
+        .route(method.as_ref(), url.path(), url.query(), header);
+    let event = UsageEvent {
+        at: clock::now(),
+        method: method.to_string(),
+        path: url.path().to_owned(),
+        outcome: String::new(),
+        country: req.cf().and_then(|cf| cf.country()),
+    };
+    let admitted = verify::admit(
+        env,
+        authorization.as_deref(),
+        x_api_key.as_deref(),
+        route,
+        event,
+        key_id,
+    )
+    .await?;
+    let response = proxy::forward(&req, &url, &admitted.key, &admitted.credential, config).await?;
+    respond::with_extra_headers(response, &window::headers(&admitted.windows, admitted.now))
 }
 
 /// One structured line per request. Never headers or the query: they may carry secrets.

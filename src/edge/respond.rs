@@ -49,6 +49,25 @@ pub fn raw_json(status: u16, body: &str) -> Response {
     )
 }
 
+/// `response` with `extra` headers set. The origin's headers are immutable, so they are
+/// copied; the body is passed on as it is (a stream stays a stream).
+pub fn with_extra_headers(
+    response: Response,
+    extra: &[(&str, String)],
+) -> Result<Response, GateError> {
+    if extra.is_empty() {
+        return Ok(response);
+    }
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries() {
+        headers.append(&name, &value).map_err(internal)?;
+    }
+    for (name, value) in extra {
+        headers.set(name, value).map_err(internal)?;
+    }
+    Ok(response.with_headers(headers))
+}
+
 /// Wraps a runtime error as an internal one (its text goes to the log, not the client).
 pub fn internal(e: impl Display) -> GateError {
     GateError::Internal(e.to_string())

@@ -1,37 +1,110 @@
-//! The verification path up to an active key, shared by the proxy and the management API:
-//! format (memory) → record (isolate cache / KV) → guard (authoritative) → status.
+//! The verification path in the worker: format (memory) → record (isolate cache / KV) → the
+//! key's guard (authoritative: secret, status, authorization, rate limits) → the same status
+//! and authorization checks repeated here on the guard's record at the guard's instant, which
+//! turns a refusal into its error.
 
 use worker::Env;
 
-use super::{clock, keystore, rpc, state};
-use crate::domain::catalog::{GuardCommand, GuardVerdict};
-use crate::domain::{ActiveKey, Credential, GateError, KeyHash, KeyId, verify};
+use super::{keystore, respond, rpc, state};
+use crate::domain::catalog::{Access, GuardCommand, GuardVerdict};
+use crate::domain::usage::UsageEvent;
+use crate::domain::window::{self, Decision, WindowReport};
+use crate::domain::{
+    ActiveKey, AuthorizedKey, Credential, GateError, KeyHash, KeyId, Route, verify,
+};
 
-/// Verifies the key in the two header values. `seen` receives the key id as soon as it is
-/// known, for the log line, even when a later stage refuses the key.
+/// A key allowed to make a request, with its windows after counting it.
+pub struct Admitted<'a> {
+    /// Where the key came from.
+    pub credential: Credential<'a>,
+    /// The key and what it may see.
+    pub key: AuthorizedKey,
+    /// Its windows (empty when it has none).
+    pub windows: Vec<WindowReport>,
+    /// The guard's instant of the decision.
+    pub now: crate::domain::UnixMillis,
+}
+
+/// Verifies the key and its status, without rate limiting (the management API). `seen`
+/// receives the key id as soon as it is known, for the log line.
 pub async fn active_key<'a>(
     env: &Env,
     authorization: Option<&'a str>,
     x_api_key: Option<&'a str>,
     seen: &mut Option<KeyId>,
 ) -> Result<(Credential<'a>, ActiveKey), GateError> {
+    let (credential, hash) = identify(env, authorization, x_api_key, seen).await?;
+    let verdict = ask(env, seen, GuardCommand::Check { hash }).await?;
+    let record = verdict.record.ok_or(GateError::InvalidKey)?;
+    Ok((credential, verify::check_status(record, verdict.now)?))
+}
+
+/// Verifies, authorizes and rate-limits a request to `route`, counting it when admitted. The
+/// route's own refusal (no rule matched) comes after the key's: a bad key is a 401 first.
+pub async fn admit<'a>(
+    env: &Env,
+    authorization: Option<&'a str>,
+    x_api_key: Option<&'a str>,
+    route: Result<Route<'_>, GateError>,
+    event: UsageEvent,
+    seen: &mut Option<KeyId>,
+) -> Result<Admitted<'a>, GateError> {
+    let (credential, hash) = identify(env, authorization, x_api_key, seen).await?;
+    let route = route?;
+    let command = GuardCommand::Admit {
+        hash,
+        access: Access::of(&route),
+        event,
+    };
+    let verdict = ask(env, seen, command).await?;
+    let record = verdict.record.ok_or(GateError::InvalidKey)?;
+    let key = verify::authorize(verify::check_status(record, verdict.now)?, &route)?;
+    match verdict.decision {
+        Some(Decision::Allowed { windows }) => Ok(Admitted {
+            credential,
+            key,
+            windows,
+            now: verdict.now,
+        }),
+        Some(Decision::Limited {
+            windows,
+            retry_after,
+        }) => Err(GateError::RateLimited {
+            retry_after,
+            headers: window::headers(&windows, verdict.now),
+        }),
+        None => Err(GateError::Internal(
+            "the guard admitted a key without deciding".into(),
+        )),
+    }
+}
+
+/// Stage 1 and 2: the credential, and the record naming the guard to ask.
+async fn identify<'a>(
+    env: &Env,
+    authorization: Option<&'a str>,
+    x_api_key: Option<&'a str>,
+    seen: &mut Option<KeyId>,
+) -> Result<(Credential<'a>, KeyHash), GateError> {
     let (credential, key) = verify::parse_credential(authorization, x_api_key)?;
     let hash = KeyHash::of(&key);
-    let now = clock::now();
-    let found = keystore::find(&state::keys(env)?, &hash, now)
+    let found = keystore::find(&state::keys(env)?, &hash, super::clock::now())
         .await?
         .ok_or(GateError::InvalidKey)?;
-    *seen = Some(found.id.clone());
-    let guard = rpc::stub(env, state::GUARDS_BINDING, found.id.as_str())?;
-    let mut reply = rpc::send(&guard, &GuardCommand::Check { hash }, None).await?;
-    let text = reply.text().await.map_err(super::respond::internal)?;
-    let verdict: GuardVerdict = serde_json::from_str(&text).map_err(|e| {
-        GateError::Internal(format!(
-            "guard {} answered {}: {e}",
-            found.id,
-            reply.status_code()
-        ))
-    })?;
-    let record = verdict.record.ok_or(GateError::InvalidKey)?;
-    Ok((credential, verify::check_status(record, now)?))
+    *seen = Some(found.id);
+    Ok((credential, hash))
+}
+
+async fn ask(
+    env: &Env,
+    seen: &Option<KeyId>,
+    command: GuardCommand,
+) -> Result<GuardVerdict, GateError> {
+    let id = seen.as_ref().ok_or(GateError::InvalidKey)?;
+    let guard = rpc::stub(env, state::GUARDS_BINDING, id.as_str())?;
+    let mut reply = rpc::send(&guard, &command, None).await?;
+    let text = reply.text().await.map_err(respond::internal)?;
+    serde_json::from_str(&text).map_err(|e| {
+        GateError::Internal(format!("guard {id} answered {}: {e}", reply.status_code()))
+    })
 }

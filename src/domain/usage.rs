@@ -1,0 +1,169 @@
+//! What a key's guard remembers of its use: last use, admitted requests per hour for a week
+//! and in all, refusals by reason, and the 50 most recent events.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::time::{self, UnixMillis};
+
+/// Recent events kept.
+pub const RECENT: usize = 50;
+const HOURS_KEPT: u64 = 7 * 24;
+
+/// One request as the guard stores it (times in milliseconds).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct UsageEvent {
+    /// When.
+    pub at: UnixMillis,
+    /// HTTP method.
+    pub method: String,
+    /// Path (no query: it may carry secrets of the client's own).
+    pub path: String,
+    /// `admitted` (forwarded to the origin) or the refusal's error code.
+    pub outcome: String,
+    /// Client country, when the platform knows it.
+    pub country: Option<String>,
+}
+
+/// The usage state of one key.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct Usage {
+    last_used_at: Option<UnixMillis>,
+    total: u64,
+    /// `(hour since the epoch, admitted requests)`, oldest first.
+    hourly: VecDeque<(u64, u64)>,
+    refused: BTreeMap<String, u64>,
+    recent: VecDeque<UsageEvent>,
+}
+
+/// `GET /orgs/{org}/keys/{id}/usage`.
+#[derive(Serialize, Debug)]
+pub struct UsageView {
+    /// Last admitted request.
+    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
+    pub last_used_at: Option<UnixMillis>,
+    /// Admitted requests in the last 24 hours (whole hours).
+    pub requests_24h: u64,
+    /// Admitted requests in the last 7 days (whole hours).
+    pub requests_7d: u64,
+    /// Admitted requests since the key was created.
+    pub requests_total: u64,
+    /// Refused requests by error code.
+    pub refused: BTreeMap<String, u64>,
+    /// The most recent events, newest first.
+    pub recent: Vec<EventView>,
+}
+
+/// A usage event as the API shows it.
+#[derive(Serialize, Debug)]
+pub struct EventView {
+    /// When, RFC 3339.
+    #[serde(serialize_with = "time::serialize_rfc3339")]
+    pub at: UnixMillis,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// `admitted` or the refusal's error code.
+    pub outcome: String,
+    /// Client country, if known.
+    pub country: Option<String>,
+}
+
+impl Usage {
+    /// Records a request: admitted when `event.outcome` is `admitted`, else a refusal.
+    pub fn record(&mut self, event: UsageEvent) {
+        if event.outcome == "admitted" {
+            self.last_used_at = Some(event.at);
+            self.total += 1;
+            let hour = event.at.0 / UnixMillis::HOUR;
+            match self.hourly.back_mut() {
+                Some((h, n)) if *h == hour => *n += 1,
+                _ => self.hourly.push_back((hour, 1)),
+            }
+            while self
+                .hourly
+                .front()
+                .is_some_and(|(h, _)| h + HOURS_KEPT <= hour)
+            {
+                self.hourly.pop_front();
+            }
+        } else {
+            *self.refused.entry(event.outcome.clone()).or_default() += 1;
+        }
+        self.recent.push_back(event);
+        if self.recent.len() > RECENT {
+            self.recent.pop_front();
+        }
+    }
+
+    /// The view at `now`.
+    pub fn view(&self, now: UnixMillis) -> UsageView {
+        let hour = now.0 / UnixMillis::HOUR;
+        let since = |hours: u64| {
+            self.hourly
+                .iter()
+                .filter(|(h, _)| h + hours > hour)
+                .map(|(_, n)| n)
+                .sum()
+        };
+        UsageView {
+            last_used_at: self.last_used_at,
+            requests_24h: since(24),
+            requests_7d: since(HOURS_KEPT),
+            requests_total: self.total,
+            refused: self.refused.clone(),
+            recent: self
+                .recent
+                .iter()
+                .rev()
+                .map(|e| EventView {
+                    at: e.at,
+                    method: e.method.clone(),
+                    path: e.path.clone(),
+                    outcome: e.outcome.clone(),
+                    country: e.country.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(at: u64, outcome: &str) -> UsageEvent {
+        UsageEvent {
+            at: UnixMillis(at),
+            method: "GET".into(),
+            path: "/x".into(),
+            outcome: outcome.into(),
+            country: None,
+        }
+    }
+
+    #[test]
+    fn counts_by_period_and_reason() {
+        let mut u = Usage::default();
+        let day = UnixMillis::DAY;
+        u.record(event(0, "admitted"));
+        u.record(event(3 * day, "admitted"));
+        u.record(event(8 * day, "admitted"));
+        u.record(event(8 * day + 1, "rate_limit_exceeded"));
+        let v = u.view(UnixMillis(8 * day + 10));
+        assert_eq!(
+            (v.requests_24h, v.requests_7d, v.requests_total),
+            (1, 2, 3),
+            "day 3 is within 7 days of day 8"
+        );
+        assert_eq!(v.refused.get("rate_limit_exceeded"), Some(&1));
+        assert_eq!(v.last_used_at, Some(UnixMillis(8 * day)));
+        assert_eq!(v.recent[0].outcome, "rate_limit_exceeded", "newest first");
+        for i in 0..100 {
+            u.record(event(9 * day + i, "admitted"));
+        }
+        assert_eq!(u.view(UnixMillis(9 * day + 200)).recent.len(), RECENT);
+    }
+}
