@@ -105,13 +105,15 @@ impl KeyGuard {
         Ok(loaded)
     }
 
-    async fn load_meter(&self) -> Result<Meter, GateError> {
-        if let Some(meter) = self.meter.borrow().clone() {
-            return Ok(meter);
+    /// Makes sure the meter is in memory. Another request may have loaded it during the read;
+    /// its copy, possibly already counted, wins.
+    async fn ensure_meter(&self) -> Result<(), GateError> {
+        if self.meter.borrow().is_some() {
+            return Ok(());
         }
-        let meter = self.read::<Meter>(METER_KEY).await?.unwrap_or_default();
-        *self.meter.borrow_mut() = Some(meter.clone());
-        Ok(meter)
+        let stored = self.read::<Meter>(METER_KEY).await?.unwrap_or_default();
+        self.meter.borrow_mut().get_or_insert(stored);
+        Ok(())
     }
 
     async fn read<T: serde::de::DeserializeOwned>(
@@ -191,26 +193,33 @@ impl KeyGuard {
         let decision = match admit {
             None => None,
             Some((access, mut event)) => {
-                let mut meter = self.load_meter().await?;
+                self.ensure_meter().await?;
                 let allowed = verify::check_status(guard.record.clone(), now)
                     .and_then(|key| verify::authorize(key, &access.route()));
-                let decision = match allowed {
-                    Ok(_) => {
-                        let decision = meter.decide(&guard.record, now);
-                        event.outcome = match decision {
-                            Decision::Allowed { .. } => "admitted".into(),
-                            Decision::Limited { .. } => "rate_limit_exceeded".into(),
-                        };
-                        Some(decision)
-                    }
-                    Err(refusal) => {
-                        event.outcome = refusal.code().into();
-                        None
-                    }
+                // Decide, count and record in one synchronous step on the in-memory meter: no
+                // other request runs in between, so none can take the same unit.
+                let (decision, snapshot) = {
+                    let mut slot = self.meter.borrow_mut();
+                    let meter = slot.get_or_insert_with(Meter::default);
+                    let decision = match allowed {
+                        Ok(_) => {
+                            let decision = meter.decide(&guard.record, now);
+                            event.outcome = match decision {
+                                Decision::Allowed { .. } => "admitted".into(),
+                                Decision::Limited { .. } => "rate_limit_exceeded".into(),
+                            };
+                            Some(decision)
+                        }
+                        Err(refusal) => {
+                            event.outcome = refusal.code().into();
+                            None
+                        }
+                    };
+                    meter.usage.record(event);
+                    (decision, meter.clone())
                 };
-                meter.usage.record(event);
-                self.write(METER_KEY, &meter).await?;
-                *self.meter.borrow_mut() = Some(meter);
+                // Persisted before the answer leaves: a restart never forgets an admission.
+                self.write(METER_KEY, &snapshot).await?;
                 decision
             }
         };
@@ -225,7 +234,12 @@ impl KeyGuard {
     }
 
     async fn usage(&self) -> Result<Response, GateError> {
-        let meter = self.load_meter().await?;
-        Ok(respond::json(200, &meter.usage.view(clock::now())))
+        self.ensure_meter().await?;
+        let now = clock::now();
+        let view = self.meter.borrow().as_ref().map(|m| m.usage.view(now));
+        Ok(respond::json(
+            200,
+            &view.unwrap_or_else(|| Usage::default().view(now)),
+        ))
     }
 }

@@ -359,7 +359,15 @@ impl Drop for Gateway {
 /// wrangler rebuilds and reloads the worker whenever its file watcher becomes ready, at a
 /// moment unrelated to "Ready": a request can meet a restarting server. The Makefile builds
 /// before any test or `make dev`, so the runtime here only serves `build/`.
+///
+/// Written once per process: wrangler watches its config, and rewriting it (even unchanged)
+/// reloads every running gateway, whose proxy then replays requests in flight.
 pub fn runtime_config() -> PathBuf {
+    static CONFIG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CONFIG.get_or_init(write_runtime_config).clone()
+}
+
+fn write_runtime_config() -> PathBuf {
     let root = project_dir();
     let source = std::fs::read_to_string(root.join("wrangler.toml")).expect("read wrangler.toml");
     let mut out = String::new();
