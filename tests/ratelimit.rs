@@ -387,6 +387,95 @@ const CASES: &[Case<World>] = &[
             "unknown key",
         )
     }),
+    ("listings_show_last_use_and_request_counts", |w| {
+        let (k, id) = key(
+            &w.gateway,
+            "rl-h",
+            "enterprise",
+            r#"{"name":"Listed","scopes":["read"]}"#,
+        );
+        let admin = Admin::bearer(&w.gateway, TOKEN);
+        let before = admin
+            .call("GET", &format!("/orgs/rl-h/keys/{id}"), None)
+            .json();
+        eq(
+            (
+                before["last_used_at"].clone(),
+                before["requests_total"].as_u64(),
+            ),
+            (Value::Null, Some(0)),
+            "unused",
+        )?;
+        for _ in 0..3 {
+            get(&w.gateway, &k, "/rl-h");
+        }
+        let listed = admin.call("GET", "/orgs/rl-h/keys", None).json();
+        let entry = &listed["keys"][0];
+        eq(
+            entry["requests_total"].as_u64(),
+            Some(3),
+            "requests_total in the listing",
+        )?;
+        check(
+            entry["last_used_at"].is_string(),
+            "last_used_at in the listing",
+        )
+    }),
+    (
+        "authentication_failures_are_audited_at_most_once_a_minute",
+        |w| {
+            let (k, id) = key(
+                &w.gateway,
+                "rl-i",
+                "enterprise",
+                r#"{"name":"Failing","scopes":["read"]}"#,
+            );
+            let admin = Admin::bearer(&w.gateway, TOKEN);
+            eq(get(&w.gateway, &k, "/rl-i").status, 200, "works first")?;
+            admin.call(
+                "PATCH",
+                &format!("/orgs/rl-i/keys/{id}"),
+                Some(r#"{"enabled":false}"#),
+            );
+            for _ in 0..5 {
+                eq(get(&w.gateway, &k, "/rl-i").status, 401, "disabled")?;
+            }
+            eq(
+                admin
+                    .call("DELETE", &format!("/orgs/rl-i/keys/{id}"), None)
+                    .status,
+                200,
+                "revoke",
+            )?;
+            for _ in 0..5 {
+                eq(get(&w.gateway, &k, "/rl-i").status, 401, "revoked")?;
+            }
+            let audit = admin
+                .call(
+                    "GET",
+                    &format!("/orgs/rl-i/audit?type=auth_failed&key_id={id}"),
+                    None,
+                )
+                .json();
+            let events = audit["events"].as_array().ok_or("no events")?;
+            let reasons: Vec<&str> = events
+                .iter()
+                .filter_map(|e| e["details"]["reason"].as_str())
+                .collect();
+            eq(
+                reasons,
+                vec!["invalid_api_key", "disabled_api_key"],
+                "one event per reason, newest first",
+            )?;
+            eq(
+                events[0]["details"]["start"].as_str(),
+                Some(format!("{}…", &k[..12]).as_str()),
+                "the presented key's prefix",
+            )?;
+            let log = w.gateway.log();
+            check(!log.contains(&k[12..]), "the key reached the log")
+        },
+    ),
 ];
 
 fn main() -> ExitCode {

@@ -31,6 +31,9 @@ pub enum AuditKind {
     KeysRevokedAll,
     /// Key seen expired for the first time.
     KeyExpired,
+    /// Requests with one of the organization's keys were refused (details: reason, the
+    /// presented key's prefix); at most one event per prefix and reason per minute.
+    AuthFailed,
 }
 
 impl AuditKind {

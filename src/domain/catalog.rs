@@ -73,6 +73,13 @@ pub enum OrgCommand {
     Audit { org: OrgId, query: AuditQuery },
     /// A guard saw this key expired for the first time.
     KeyExpired { org: OrgId, id: KeyId },
+    /// A guard refused a request with this key (`start`: the presented key's mask).
+    AuthFailed {
+        org: OrgId,
+        id: KeyId,
+        reason: String,
+        start: String,
+    },
 }
 
 /// A secret a key accepts: its hash, and until when (exclusive) if it is being retired.
@@ -86,6 +93,7 @@ pub struct Secret {
 
 /// A request to a key guard.
 #[allow(missing_docs)] // fields described on the variants
+#[allow(clippy::large_enum_variant)] // a message: built once per request, serialized at once
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(rename_all = "snake_case")] // externally tagged: RawValue meta cannot pass a buffered (internally tagged) enum
 pub enum GuardCommand {
@@ -97,11 +105,12 @@ pub enum GuardCommand {
     /// May the secret with this hash be used now? Answers a [`GuardVerdict`] without a
     /// decision (the management API's check of admin-scoped keys: not rate limited).
     Check { hash: KeyHash },
-    /// The verification path: check the secret, the key's status and its authorization for
-    /// `access`, then decide and count its rate-limit windows and record `event`, all in one
-    /// call. Answers a [`GuardVerdict`] with a decision when the key may make the request.
+    /// The verification path: check the secret (`start`: its mask, for the audit log), the
+    /// key's status and its authorization for `access`, then decide and count its rate-limit
+    /// windows and record `event`, all in one call. Answers a [`GuardVerdict`] with a decision when the key may make the request.
     Admit {
         hash: KeyHash,
+        start: String,
         access: Access,
         event: UsageEvent,
     },

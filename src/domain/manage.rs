@@ -527,6 +527,11 @@ pub struct KeyView {
     pub revoked_at: Option<UnixMillis>,
     /// Meta JSON.
     pub meta: Option<Box<RawValue>>,
+    /// Last admitted request (from the key's guard).
+    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
+    pub last_used_at: Option<UnixMillis>,
+    /// Admitted requests since creation (from the key's guard).
+    pub requests_total: u64,
 }
 
 impl KeyView {
@@ -554,6 +559,8 @@ impl KeyView {
             rotated_at: r.rotated_at,
             revoked_at: r.revoked_at,
             meta: r.meta,
+            last_used_at: None,
+            requests_total: 0,
         }
     }
 }

@@ -55,6 +55,15 @@ pub struct UsageView {
     pub recent: Vec<EventView>,
 }
 
+/// The part of a [`UsageView`] that key listings show, read back from the guard's answer.
+#[derive(Deserialize, Debug, Default)]
+pub struct UsageSummary {
+    /// Last admitted request, RFC 3339.
+    pub last_used_at: Option<String>,
+    /// Admitted requests in all.
+    pub requests_total: u64,
+}
+
 /// A usage event as the API shows it.
 #[derive(Serialize, Debug)]
 pub struct EventView {
@@ -96,6 +105,11 @@ impl Usage {
         if self.recent.len() > RECENT {
             self.recent.pop_front();
         }
+    }
+
+    /// The outcome of the last recorded request.
+    pub fn last_outcome(&self) -> Option<&str> {
+        self.recent.back().map(|e| e.outcome.as_str())
     }
 
     /// The view at `now`.

@@ -18,6 +18,7 @@ use super::{clock, rpc, state};
 use crate::domain::audit::{AuditEvent, AuditKind, AuditQuery};
 use crate::domain::catalog::{self, GuardCommand, OrgCommand, Secret};
 use crate::domain::manage::{KeyPatch, KeyView, NewKey, OrgView, PutOrg};
+use crate::domain::usage::UsageSummary;
 use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, Plan, UnixMillis};
 
 const SCHEMA: &str = "
@@ -137,11 +138,13 @@ impl OrgCatalog {
                 200,
                 &self.org_view(&org)?.ok_or(GateError::OrgNotFound)?,
             )),
-            OrgCommand::ListKeys { query, .. } => self.list_keys(&query, now),
-            OrgCommand::GetKey { id, .. } => Ok(respond::json(
-                200,
-                &KeyView::of(&self.live_key(&id)?.record, now),
-            )),
+            OrgCommand::ListKeys { query, .. } => self.list_keys(&query, now).await,
+            OrgCommand::GetKey { id, .. } => {
+                let view = self
+                    .view_with_usage(&self.live_key(&id)?.record, now)
+                    .await?;
+                Ok(respond::json(200, &view))
+            }
             OrgCommand::Audit { query, .. } => self.audit(&query),
             OrgCommand::KeyUsage { id, .. } => {
                 self.live_key(&id)?;
@@ -185,6 +188,13 @@ impl OrgCatalog {
             } => self.rotate_key(&id, grace_hours, &actor, now).await,
             OrgCommand::RevokeAll { actor, .. } => self.revoke_all(&actor, now).await,
             OrgCommand::KeyExpired { id, .. } => self.key_expired(&id, now),
+            OrgCommand::AuthFailed {
+                id, reason, start, ..
+            } => {
+                let details = serde_json::json!({"reason": reason, "start": start});
+                self.record_event(now, AuditKind::AuthFailed, "keygate", Some(&id), &details)?;
+                Ok(respond::json(200, &serde_json::json!({"ok": true})))
+            }
             OrgCommand::GetOrg { .. }
             | OrgCommand::ListKeys { .. }
             | OrgCommand::GetKey { .. }
@@ -519,7 +529,26 @@ impl OrgCatalog {
         Ok(respond::json(200, &serde_json::json!({"ok": true})))
     }
 
-    fn list_keys(&self, query: &AuditQuery, now: UnixMillis) -> Result<Response, GateError> {
+    /// The view of a key with its last use and request count, asked of its guard.
+    async fn view_with_usage(
+        &self,
+        record: &KeyRecord,
+        now: UnixMillis,
+    ) -> Result<KeyView, GateError> {
+        let guard = rpc::stub(&self.env, state::GUARDS_BINDING, record.id.as_str())?;
+        let mut reply = rpc::send(&guard, &GuardCommand::Usage, None).await?;
+        let text = reply.text().await.map_err(internal)?;
+        let usage: UsageSummary = serde_json::from_str(&text).map_err(internal)?;
+        let mut view = KeyView::of(record, now);
+        view.last_used_at = usage
+            .last_used_at
+            .as_deref()
+            .and_then(UnixMillis::parse_rfc3339);
+        view.requests_total = usage.requests_total;
+        Ok(view)
+    }
+
+    async fn list_keys(&self, query: &AuditQuery, now: UnixMillis) -> Result<Response, GateError> {
         self.org_row()?.ok_or(GateError::OrgNotFound)?;
         let cursor = query.page.cursor.map_or(i64::MAX, |c| c as i64);
         let rows: Vec<KeyRow> = self.query(
@@ -531,7 +560,7 @@ impl OrgCatalog {
         let mut last = None;
         for row in rows.into_iter().take(query.page.limit as usize) {
             last = Some(row.seq);
-            keys.push(KeyView::of(&decode_key(row)?.record, now));
+            keys.push(self.view_with_usage(&decode_key(row)?.record, now).await?);
         }
         let next_cursor = more.then(|| last.map(|s| s.to_string())).flatten();
         Ok(respond::json(

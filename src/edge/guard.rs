@@ -8,6 +8,7 @@
 //! coalesces the writes of requests that arrive together into one transaction.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use worker::{DurableObject, Env, Request, Response, State, durable_object};
@@ -66,6 +67,8 @@ pub struct KeyGuard {
     env: Env,
     cached: RefCell<Option<GuardState>>,
     meter: RefCell<Option<Meter>>,
+    /// Last audit report per (reason, key prefix).
+    failures: RefCell<HashMap<(String, String), UnixMillis>>,
 }
 
 impl DurableObject for KeyGuard {
@@ -75,6 +78,7 @@ impl DurableObject for KeyGuard {
             env,
             cached: RefCell::new(None),
             meter: RefCell::new(None),
+            failures: RefCell::new(HashMap::new()),
         }
     }
 
@@ -85,9 +89,10 @@ impl DurableObject for KeyGuard {
             Ok(GuardCommand::Check { hash }) => self.check(&hash, None).await,
             Ok(GuardCommand::Admit {
                 hash,
+                start,
                 access,
                 event,
-            }) => self.check(&hash, Some((access, event))).await,
+            }) => self.check(&hash, Some((start, access, event))).await,
             Ok(GuardCommand::Usage) => self.usage().await,
             Err(e) => Err(e),
         };
@@ -161,7 +166,7 @@ impl KeyGuard {
     async fn check(
         &self,
         hash: &KeyHash,
-        admit: Option<(Access, UsageEvent)>,
+        admit: Option<(String, Access, UsageEvent)>,
     ) -> Result<Response, GateError> {
         let now = clock::now();
         let unknown = GuardVerdict {
@@ -173,6 +178,11 @@ impl KeyGuard {
             return Ok(respond::json(200, &unknown));
         };
         if !catalog::accepts(&guard.secrets, hash, now) {
+            // A rotated-out or revoked secret of this key.
+            if let Some((start, ..)) = &admit {
+                self.report_failure(&guard.record, "invalid_api_key", start, now)
+                    .await?;
+            }
             return Ok(respond::json(200, &unknown));
         }
         if KeyStatus::of(&guard.record, now) == KeyStatus::Expired && !guard.expiry_reported {
@@ -192,7 +202,7 @@ impl KeyGuard {
         }
         let decision = match admit {
             None => None,
-            Some((access, mut event)) => {
+            Some((start, access, mut event)) => {
                 self.ensure_meter().await?;
                 let allowed = verify::check_status(guard.record.clone(), now)
                     .and_then(|key| verify::authorize(key, &access.route()));
@@ -220,6 +230,15 @@ impl KeyGuard {
                 };
                 // Persisted before the answer leaves: a restart never forgets an admission.
                 self.write(METER_KEY, &snapshot).await?;
+                let authentication = ["invalid_api_key", "expired_api_key", "disabled_api_key"];
+                if let Some(reason) = snapshot
+                    .usage
+                    .last_outcome()
+                    .filter(|o| authentication.contains(o))
+                {
+                    self.report_failure(&guard.record, reason, &start, now)
+                        .await?;
+                }
                 decision
             }
         };
@@ -231,6 +250,39 @@ impl KeyGuard {
                 decision,
             },
         ))
+    }
+
+    /// Tells the catalog about a refused request, at most once per reason and key prefix per
+    /// minute: a flood of bad requests costs no extra calls and cannot fill the audit log.
+    async fn report_failure(
+        &self,
+        record: &KeyRecord,
+        reason: &str,
+        start: &str,
+        now: UnixMillis,
+    ) -> Result<(), GateError> {
+        let fresh = {
+            let mut seen = self.failures.borrow_mut();
+            let key = (reason.to_owned(), start.to_owned());
+            let fresh = seen
+                .get(&key)
+                .is_none_or(|at| now.0.saturating_sub(at.0) >= 60_000);
+            if fresh {
+                seen.insert(key, now);
+            }
+            fresh
+        };
+        if fresh {
+            let command = OrgCommand::AuthFailed {
+                org: record.org.clone(),
+                id: record.id.clone(),
+                reason: reason.to_owned(),
+                start: start.to_owned(),
+            };
+            let catalog = rpc::stub(&self.env, state::CATALOGS_BINDING, record.org.as_str())?;
+            rpc::send(&catalog, &command, None).await?;
+        }
+        Ok(())
     }
 
     async fn usage(&self) -> Result<Response, GateError> {

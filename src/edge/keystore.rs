@@ -22,6 +22,8 @@ const MISSING_TTL_MS: u64 = 10_000;
 const MAX_ENTRIES: usize = 10_000;
 
 thread_local! {
+    /// Last time each unknown key prefix was logged, for [`first_failure_this_minute`].
+    static FAILURES: RefCell<HashMap<String, UnixMillis>> = RefCell::new(HashMap::new());
     static CACHE: RefCell<HashMap<KeyHash, (UnixMillis, Option<KeyRecord>)>> = RefCell::new(HashMap::new());
 }
 
@@ -52,6 +54,22 @@ pub async fn find(
         cache.insert(*hash, (now, record.clone()));
     });
     Ok(record)
+}
+
+/// Whether a refused `start` (key mask) was not yet reported in the last minute; records it.
+pub fn first_failure_this_minute(start: &str, now: UnixMillis) -> bool {
+    FAILURES.with_borrow_mut(|seen| {
+        if seen.len() >= MAX_ENTRIES {
+            seen.clear();
+        }
+        let fresh = seen
+            .get(start)
+            .is_none_or(|at| now.0.saturating_sub(at.0) >= 60_000);
+        if fresh {
+            seen.insert(start.to_owned(), now);
+        }
+        fresh
+    })
 }
 
 async fn load(kv: &KvStore, hash: &KeyHash) -> Result<Option<KeyRecord>, GateError> {

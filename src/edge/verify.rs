@@ -33,7 +33,7 @@ pub async fn active_key<'a>(
     x_api_key: Option<&'a str>,
     seen: &mut Option<KeyId>,
 ) -> Result<(Credential<'a>, ActiveKey), GateError> {
-    let (credential, hash) = identify(env, authorization, x_api_key, seen).await?;
+    let (credential, hash, _) = identify(env, authorization, x_api_key, seen).await?;
     let verdict = ask(env, seen, GuardCommand::Check { hash }).await?;
     let record = verdict.record.ok_or(GateError::InvalidKey)?;
     Ok((credential, verify::check_status(record, verdict.now)?))
@@ -49,10 +49,11 @@ pub async fn admit<'a>(
     event: UsageEvent,
     seen: &mut Option<KeyId>,
 ) -> Result<Admitted<'a>, GateError> {
-    let (credential, hash) = identify(env, authorization, x_api_key, seen).await?;
+    let (credential, hash, start) = identify(env, authorization, x_api_key, seen).await?;
     let route = route?;
     let command = GuardCommand::Admit {
         hash,
+        start,
         access: Access::of(&route),
         event,
     };
@@ -79,20 +80,29 @@ pub async fn admit<'a>(
     }
 }
 
-/// Stage 1 and 2: the credential, and the record naming the guard to ask.
+/// Stage 1 and 2: the credential, and the record naming the guard to ask; also the key's
+/// mask. A key that was never issued has no organization to audit: it is logged instead, at
+/// most once per prefix per minute in this isolate.
 async fn identify<'a>(
     env: &Env,
     authorization: Option<&'a str>,
     x_api_key: Option<&'a str>,
     seen: &mut Option<KeyId>,
-) -> Result<(Credential<'a>, KeyHash), GateError> {
+) -> Result<(Credential<'a>, KeyHash, String), GateError> {
     let (credential, key) = verify::parse_credential(authorization, x_api_key)?;
     let hash = KeyHash::of(&key);
-    let found = keystore::find(&state::keys(env)?, &hash, super::clock::now())
-        .await?
-        .ok_or(GateError::InvalidKey)?;
+    let now = super::clock::now();
+    let Some(found) = keystore::find(&state::keys(env)?, &hash, now).await? else {
+        if keystore::first_failure_this_minute(&key.mask(), now) {
+            worker::console_log!(
+                "{}",
+                serde_json::json!({"event": "auth_failed", "reason": "invalid_api_key", "start": key.mask()})
+            );
+        }
+        return Err(GateError::InvalidKey);
+    };
     *seen = Some(found.id);
-    Ok((credential, hash))
+    Ok((credential, hash, key.mask()))
 }
 
 async fn ask(
