@@ -46,6 +46,8 @@ pub enum GateError {
         retry_after: u64,
         headers: Vec<(&'static str, String)>,
     },
+    /// The key's guard could not be reached and the key says to refuse then; detail for logs.
+    LimiterUnavailable(String),
     /// A field-restricted response could not be filtered (not JSON); detail for logs.
     UnfilterableResponse(String),
     /// An admin-scoped key acting outside its own organization; carries that organization.
@@ -95,6 +97,7 @@ impl GateError {
             GateError::RateLimited { .. } => 429,
             GateError::OriginUnavailable(_) | GateError::UnfilterableResponse(_) => 502,
             GateError::OriginTimeout => 504,
+            GateError::LimiterUnavailable(_) => 503,
             GateError::Config(_) | GateError::Internal(_) => 500,
         }
     }
@@ -124,6 +127,7 @@ impl GateError {
             GateError::MethodNotAllowed(_) => "method_not_allowed",
             GateError::OriginUnavailable(_) => "origin_unavailable",
             GateError::OriginTimeout => "origin_timeout",
+            GateError::LimiterUnavailable(_) => "limiter_unavailable",
             GateError::Config(_) => "configuration_error",
             GateError::Internal(_) => "internal_error",
         }
@@ -179,6 +183,9 @@ impl GateError {
             GateError::NotFound => "Not found".into(),
             GateError::MethodNotAllowed(allow) => format!("Method not allowed; use {allow}"),
             GateError::OriginUnavailable(_) => "The upstream API is unavailable".into(),
+            GateError::LimiterUnavailable(_) => {
+                "The rate limiter is unavailable and this key refuses requests without it".into()
+            }
             GateError::OriginTimeout => "The upstream API did not respond in time".into(),
             GateError::Config(e) => format!("keygate is misconfigured: {e}"),
             GateError::Internal(_) => "Internal error".into(),
@@ -193,6 +200,7 @@ impl GateError {
             | GateError::UnfilterableResponse(detail)
             | GateError::Internal(detail) => detail.clone(),
             GateError::Config(e) => e.to_string(),
+            GateError::LimiterUnavailable(detail) => detail.clone(),
             GateError::MissingKey
             | GateError::ConflictingKeys
             | GateError::InvalidRequest(_)
@@ -249,6 +257,7 @@ impl GateError {
             | GateError::MethodNotAllowed(_)
             | GateError::OriginUnavailable(_)
             | GateError::OriginTimeout
+            | GateError::LimiterUnavailable(_)
             | GateError::Config(_)
             | GateError::Internal(_) => None,
         }
@@ -285,6 +294,9 @@ impl GateError {
         };
         let mut headers = vec![("content-type", content_type.to_owned())];
         headers.extend(self.www_authenticate().map(|v| ("www-authenticate", v)));
+        if let GateError::LimiterUnavailable(_) = self {
+            headers.push(("x-keygate-limiter", "unavailable; denied".to_owned()));
+        }
         if let GateError::MethodNotAllowed(allow) = self {
             headers.push(("allow", (*allow).to_owned()));
         }

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use super::error::GateError;
 use super::plan::Plan;
 use super::policy::Policy;
-use super::record::{KeyId, KeyRecord, KeyStatus, OrgId, RateLimit};
+use super::record::{KeyId, KeyRecord, KeyStatus, LimiterFallback, OrgId, RateLimit};
 use super::scope::Scope;
 use super::time::{self, UnixMillis};
 
@@ -119,6 +119,7 @@ pub struct CreateKey {
     fields: BTreeMap<String, Vec<String>>,
     rate_limits: Option<Vec<RateLimit>>,
     rate_limiting: Option<bool>,
+    on_limiter_error: Option<LimiterFallback>,
     meta: Option<Box<RawValue>>,
     enabled: Option<bool>,
 }
@@ -140,6 +141,8 @@ pub struct NewKey {
     pub rate_limits: Vec<RateLimit>,
     /// Whether rate limiting applies.
     pub rate_limiting: bool,
+    /// When the guard cannot be reached.
+    pub on_limiter_error: LimiterFallback,
     /// Meta JSON object.
     pub meta: Option<Box<RawValue>>,
     /// Starts enabled?
@@ -193,6 +196,7 @@ impl CreateKey {
             fields: valid_restrictions("fields", self.fields, is_field_path)?,
             rate_limits: valid_rate_limits(self.rate_limits.unwrap_or_default())?,
             rate_limiting: self.rate_limiting.unwrap_or(true),
+            on_limiter_error: self.on_limiter_error.unwrap_or_default(),
             meta: self.meta.map(valid_meta).transpose()?,
             enabled: self.enabled.unwrap_or(true),
         })
@@ -209,6 +213,7 @@ pub struct UpdateKey {
     fields: Option<BTreeMap<String, Vec<String>>>,
     rate_limits: Option<Vec<RateLimit>>,
     rate_limiting: Option<bool>,
+    on_limiter_error: Option<LimiterFallback>,
     enabled: Option<bool>,
     meta: Option<Box<RawValue>>,
     // Named so the refusal can say why instead of "unknown field"; present even as null.
@@ -238,6 +243,8 @@ pub struct KeyPatch {
     pub rate_limits: Option<Vec<RateLimit>>,
     /// Rate limiting on or off.
     pub rate_limiting: Option<bool>,
+    /// When the guard cannot be reached.
+    pub on_limiter_error: Option<LimiterFallback>,
     /// Enable or disable.
     pub enabled: Option<bool>,
     /// New meta.
@@ -265,6 +272,7 @@ impl UpdateKey {
                 .transpose()?,
             rate_limits: self.rate_limits.map(valid_rate_limits).transpose()?,
             rate_limiting: self.rate_limiting,
+            on_limiter_error: self.on_limiter_error,
             enabled: self.enabled,
             meta: self.meta.map(valid_meta).transpose()?,
         };
@@ -308,6 +316,12 @@ impl KeyPatch {
             &mut record.rate_limiting,
             self.rate_limiting,
             "rate_limiting",
+            &mut changed,
+        );
+        set(
+            &mut record.on_limiter_error,
+            self.on_limiter_error,
+            "on_limiter_error",
             &mut changed,
         );
         set(&mut record.enabled, self.enabled, "enabled", &mut changed);
@@ -506,6 +520,8 @@ pub struct KeyView {
     pub rate_limits: Vec<RateLimit>,
     /// Rate limiting on?
     pub rate_limiting: bool,
+    /// When the guard cannot be reached.
+    pub on_limiter_error: LimiterFallback,
     /// Enabled flag.
     pub enabled: bool,
     /// Expiry, or `null` = never.
@@ -551,6 +567,7 @@ impl KeyView {
             fields: r.fields,
             rate_limits: r.rate_limits,
             rate_limiting: r.rate_limiting,
+            on_limiter_error: r.on_limiter_error,
             enabled: r.enabled,
             expires_at: r.expires_at,
             created_at: r.created_at,

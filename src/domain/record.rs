@@ -105,6 +105,17 @@ impl fmt::Display for OrgId {
     }
 }
 
+/// What happens when a key's guard (its limiter and status authority) cannot be reached.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LimiterFallback {
+    /// Refuse the request (503): limits are never exceeded.
+    #[default]
+    Deny,
+    /// Admit it on the cached record, uncounted: availability over exactness.
+    Allow,
+}
+
 /// One rate-limit window of a key: at most `limit` requests per `window_seconds`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +158,9 @@ pub struct KeyRecord {
     /// `false` switches rate limiting off for this key.
     #[serde(default = "enabled_by_default")]
     pub rate_limiting: bool,
+    /// What happens when the key's guard cannot be reached.
+    #[serde(default)]
+    pub on_limiter_error: LimiterFallback,
     /// A disabled key is refused with `disabled_api_key` until enabled again.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,

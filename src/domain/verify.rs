@@ -13,7 +13,7 @@ use super::credential::{self, Credential};
 use super::error::GateError;
 use super::key::ApiKey;
 use super::policy::Route;
-use super::record::{KeyRecord, KeyStatus};
+use super::record::{KeyRecord, KeyStatus, LimiterFallback};
 use super::time::UnixMillis;
 
 /// Stage 1: the key from the request headers, checked for format and checksum.
@@ -117,6 +117,21 @@ pub fn authorize(key: ActiveKey, route: &Route<'_>) -> Result<AuthorizedKey, Gat
     Ok(AuthorizedKey { key, fields })
 }
 
+/// When the key's guard cannot be reached (`detail` says why): the key's `on_limiter_error`
+/// decides. `deny` refuses (503); `allow` admits on the cached record, uncounted, still
+/// checking its status and authorization.
+pub fn without_guard(
+    record: KeyRecord,
+    now: UnixMillis,
+    route: &Route<'_>,
+    detail: String,
+) -> Result<AuthorizedKey, GateError> {
+    match record.on_limiter_error {
+        LimiterFallback::Deny => Err(GateError::LimiterUnavailable(detail)),
+        LimiterFallback::Allow => authorize(check_status(record, now)?, route),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +181,43 @@ mod tests {
             ..record()
         };
         assert_eq!(code(check_status(forever, UnixMillis(u64::MAX))), "ok");
+    }
+
+    #[test]
+    fn without_the_guard_the_key_decides() {
+        let route = Route {
+            resource: "*",
+            action: Action::Read,
+            ids: vec![],
+            envelope: None,
+        };
+        let deny = KeyRecord {
+            expires_at: None,
+            scopes: vec![crate::domain::Scope::parse("read").unwrap()],
+            ..record()
+        };
+        let err = without_guard(deny.clone(), UnixMillis(0), &route, "down".into()).unwrap_err();
+        assert_eq!((err.status(), err.code()), (503, "limiter_unavailable"));
+        assert!(
+            err.render(false)
+                .headers
+                .contains(&("x-keygate-limiter", "unavailable; denied".into()))
+        );
+        let allow = KeyRecord {
+            on_limiter_error: LimiterFallback::Allow,
+            ..deny.clone()
+        };
+        assert!(without_guard(allow.clone(), UnixMillis(0), &route, "down".into()).is_ok());
+        let disabled = KeyRecord {
+            enabled: false,
+            ..allow
+        };
+        assert_eq!(
+            without_guard(disabled, UnixMillis(0), &route, "down".into())
+                .unwrap_err()
+                .code(),
+            "disabled_api_key"
+        );
     }
 
     #[test]

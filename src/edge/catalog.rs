@@ -348,6 +348,7 @@ impl OrgCatalog {
             fields: new.fields,
             rate_limits: new.rate_limits,
             rate_limiting: new.rate_limiting,
+            on_limiter_error: new.on_limiter_error,
             enabled: new.enabled,
             revoked_at: None,
             expires_at: new.expires_at,

@@ -75,7 +75,11 @@ async fn route(req: Request, env: &Env, key_id: &mut Option<KeyId>) -> Result<Re
     )
     .await?;
     let response = proxy::forward(&req, &url, &admitted.key, &admitted.credential, config).await?;
-    respond::with_extra_headers(response, &window::headers(&admitted.windows, admitted.now))
+    let mut extra = window::headers(&admitted.windows, admitted.now);
+    if admitted.without_limiter {
+        extra.push(("x-keygate-limiter", "unavailable; allowed".to_owned()));
+    }
+    respond::with_extra_headers(response, &extra)
 }
 
 /// One structured line per request. Never headers or the query: they may carry secrets.

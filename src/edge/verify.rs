@@ -10,7 +10,7 @@ use crate::domain::catalog::{Access, GuardCommand, GuardVerdict};
 use crate::domain::usage::UsageEvent;
 use crate::domain::window::{self, Decision, WindowReport};
 use crate::domain::{
-    ActiveKey, AuthorizedKey, Credential, GateError, KeyHash, KeyId, Route, verify,
+    ActiveKey, AuthorizedKey, Credential, GateError, KeyHash, KeyId, KeyRecord, Route, verify,
 };
 
 /// A key allowed to make a request, with its windows after counting it.
@@ -23,6 +23,8 @@ pub struct Admitted<'a> {
     pub windows: Vec<WindowReport>,
     /// The guard's instant of the decision.
     pub now: crate::domain::UnixMillis,
+    /// The guard could not be reached and the key allows requests without it: uncounted.
+    pub without_limiter: bool,
 }
 
 /// Verifies the key and its status, without rate limiting (the management API). `seen`
@@ -33,7 +35,7 @@ pub async fn active_key<'a>(
     x_api_key: Option<&'a str>,
     seen: &mut Option<KeyId>,
 ) -> Result<(Credential<'a>, ActiveKey), GateError> {
-    let (credential, hash, _) = identify(env, authorization, x_api_key, seen).await?;
+    let (credential, hash, _, _) = identify(env, authorization, x_api_key, seen).await?;
     let verdict = ask(env, seen, GuardCommand::Check { hash }).await?;
     let record = verdict.record.ok_or(GateError::InvalidKey)?;
     Ok((credential, verify::check_status(record, verdict.now)?))
@@ -49,7 +51,7 @@ pub async fn admit<'a>(
     event: UsageEvent,
     seen: &mut Option<KeyId>,
 ) -> Result<Admitted<'a>, GateError> {
-    let (credential, hash, start) = identify(env, authorization, x_api_key, seen).await?;
+    let (credential, hash, start, cached) = identify(env, authorization, x_api_key, seen).await?;
     let route = route?;
     let command = GuardCommand::Admit {
         hash,
@@ -57,7 +59,21 @@ pub async fn admit<'a>(
         access: Access::of(&route),
         event,
     };
-    let verdict = ask(env, seen, command).await?;
+    let verdict = match ask(env, seen, command).await {
+        Ok(verdict) => verdict,
+        Err(unreachable) => {
+            let now = super::clock::now();
+            let detail = unreachable.log_detail();
+            let key = verify::without_guard(cached, now, &route, detail)?;
+            return Ok(Admitted {
+                credential,
+                key,
+                windows: Vec::new(),
+                now,
+                without_limiter: true,
+            });
+        }
+    };
     let record = verdict.record.ok_or(GateError::InvalidKey)?;
     let key = verify::authorize(verify::check_status(record, verdict.now)?, &route)?;
     match verdict.decision {
@@ -66,6 +82,7 @@ pub async fn admit<'a>(
             key,
             windows,
             now: verdict.now,
+            without_limiter: false,
         }),
         Some(Decision::Limited {
             windows,
@@ -88,7 +105,7 @@ async fn identify<'a>(
     authorization: Option<&'a str>,
     x_api_key: Option<&'a str>,
     seen: &mut Option<KeyId>,
-) -> Result<(Credential<'a>, KeyHash, String), GateError> {
+) -> Result<(Credential<'a>, KeyHash, String, KeyRecord), GateError> {
     let (credential, key) = verify::parse_credential(authorization, x_api_key)?;
     let hash = KeyHash::of(&key);
     let now = super::clock::now();
@@ -101,8 +118,8 @@ async fn identify<'a>(
         }
         return Err(GateError::InvalidKey);
     };
-    *seen = Some(found.id);
-    Ok((credential, hash, key.mask()))
+    *seen = Some(found.id.clone());
+    Ok((credential, hash, key.mask(), found))
 }
 
 async fn ask(
