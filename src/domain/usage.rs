@@ -107,11 +107,6 @@ impl Usage {
         }
     }
 
-    /// The outcome of the last recorded request.
-    pub fn last_outcome(&self) -> Option<&str> {
-        self.recent.back().map(|e| e.outcome.as_str())
-    }
-
     /// The view at `now`.
     pub fn view(&self, now: UnixMillis) -> UsageView {
         let hour = now.0 / UnixMillis::HOUR;

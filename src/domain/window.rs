@@ -193,6 +193,99 @@ pub fn headers(windows: &[WindowReport], now: UnixMillis) -> Vec<(&'static str, 
     ]
 }
 
+/// How long a lease holds: admissions within it, up to its reservation, need no write.
+pub const LEASE_MS: u64 = 10_000;
+
+/// The windows of one key, by name (a window keeps its counts when others are added or
+/// removed), with batched persistence.
+///
+/// **Batched writes that never forget.** Each write stores the real buckets plus a *lease*: per
+/// window a reservation of R units (a tenth of the limit, 1 to 10) valid until a horizon
+/// ([`LEASE_MS`] later). Admissions within the lease's reservation and horizon need no write.
+/// Restoring turns each reservation into a bucket at the horizon: it is counted until
+/// `horizon + window`, which covers every admission the write did not see (all happened before
+/// the horizon), so a restart may refuse a few requests early but never admits too many.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct Counters {
+    windows: Vec<(String, WindowState)>,
+    lease_until: UnixMillis,
+    reserved: Vec<(String, u32)>,
+    /// Admissions since the last write, per window; memory only.
+    #[serde(skip)]
+    unwritten: Vec<(String, u32)>,
+}
+
+impl Counters {
+    /// The counters as stored, with the stored lease turned into buckets.
+    pub fn restore(mut stored: Counters) -> Counters {
+        for (name, units) in std::mem::take(&mut stored.reserved) {
+            if let Some((_, state)) = stored.windows.iter_mut().find(|(n, _)| *n == name) {
+                state.buckets.push_back((stored.lease_until.0, units));
+            }
+        }
+        stored.lease_until = UnixMillis(0);
+        stored
+    }
+
+    /// Decides one request; the `bool` says whether the counters must be written (with
+    /// [`Counters::to_store`]) before the answer leaves.
+    pub fn admit(&mut self, limits: &[RateLimit], now: UnixMillis) -> (Decision, bool) {
+        let mut states: Vec<WindowState> = limits
+            .iter()
+            .map(|l| {
+                self.windows
+                    .iter()
+                    .find(|(n, _)| *n == l.name)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let decision = decide(limits, &mut states, now);
+        self.windows = limits.iter().map(|l| l.name.clone()).zip(states).collect();
+        if !matches!(decision, Decision::Allowed { .. }) {
+            return (decision, false);
+        }
+        let mut must_write = now >= self.lease_until;
+        for limit in limits {
+            let reserved = self
+                .reserved
+                .iter()
+                .find(|(n, _)| *n == limit.name)
+                .map_or(0, |(_, r)| *r);
+            let unwritten = match self.unwritten.iter_mut().find(|(n, _)| *n == limit.name) {
+                Some((_, n)) => n,
+                None => {
+                    self.unwritten.push((limit.name.clone(), 0));
+                    &mut self
+                        .unwritten
+                        .last_mut()
+                        .unwrap_or_else(|| unreachable!())
+                        .1
+                }
+            };
+            *unwritten += 1;
+            must_write |= *unwritten > reserved;
+        }
+        (decision, must_write)
+    }
+
+    /// What to write now: the real buckets and a fresh lease for `limits`.
+    pub fn to_store(&mut self, limits: &[RateLimit], now: UnixMillis) -> Counters {
+        self.lease_until = now.plus_millis(LEASE_MS);
+        self.reserved = limits
+            .iter()
+            .map(|l| (l.name.clone(), (l.limit / 10).clamp(1, 10)))
+            .collect();
+        self.unwritten.clear();
+        Counters {
+            windows: self.windows.clone(),
+            lease_until: self.lease_until,
+            reserved: self.reserved.clone(),
+            unwritten: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +384,24 @@ mod tests {
     }
 
     #[test]
+    fn writes_are_batched_within_a_lease() {
+        let limits = [limit("minute", 100, 60)];
+        let mut counters = Counters::default();
+        let mut writes = 0;
+        for i in 0..100 {
+            let (d, must_write) = counters.admit(&limits, UnixMillis(1_000 + i * 10));
+            assert!(allowed(&d));
+            if must_write {
+                counters.to_store(&limits, UnixMillis(1_000 + i * 10));
+                writes += 1;
+            }
+        }
+        assert_eq!(writes, 10, "one write per 10 admissions (the reservation)");
+        let (d, must_write) = counters.admit(&limits, UnixMillis(3_000));
+        assert!(!allowed(&d) && !must_write, "a refusal writes nothing");
+    }
+
+    #[test]
     fn tightest_is_the_smallest_share_left() {
         let w = |name: &str, limit, remaining| WindowReport {
             name: name.into(),
@@ -309,6 +420,40 @@ mod tests {
     }
 
     proptest! {
+        /// Crash at random moments, restore what was last written: still no interval of a
+        /// window's length holds more than `limit` admissions, counting every admission made
+        /// before and after each crash.
+        #[test]
+        fn batched_writes_never_forget_across_crashes(
+            limit_n in 1u32..40,
+            window_s in 1u32..30,
+            steps in prop::collection::vec((0u64..1_500, any::<bool>(), 0u8..20), 1..400),
+        ) {
+            let limits = [limit("w", limit_n, window_s)];
+            let mut counters = Counters::default();
+            let mut stored: Option<String> = None;
+            let (mut now, mut writes, mut admitted) = (1_000_000u64, 0usize, Vec::new());
+            for (gap, _, crash) in steps {
+                now += gap;
+                if crash == 0 {
+                    let restored: Counters = stored.as_deref().map(|t| serde_json::from_str(t).unwrap()).unwrap_or_default();
+                    counters = Counters::restore(restored);
+                }
+                let (d, must_write) = counters.admit(&limits, UnixMillis(now));
+                if allowed(&d) {
+                    admitted.push(now);
+                    let window_ms = u64::from(window_s) * 1000;
+                    let recent = admitted.iter().filter(|&&t| t + window_ms > now).count() as u32;
+                    prop_assert!(recent <= limit_n, "{recent} admitted within {window_s}s, limit {limit_n}");
+                }
+                if must_write {
+                    stored = Some(serde_json::to_string(&counters.to_store(&limits, UnixMillis(now))).unwrap());
+                    writes += 1;
+                }
+            }
+            prop_assert!(writes <= admitted.len(), "more writes than admissions");
+        }
+
         /// No interval of a window's length ever holds more than `limit` admissions, and every
         /// reported `reset_at` lies in the future.
         #[test]

@@ -3,9 +3,10 @@
 //! and usage. A Durable Object runs one request at a time, so a decision and its count are one
 //! step: concurrent requests cannot both take the last unit of a window.
 //!
-//! State stays in memory after the first read. The meter (windows and usage) is written to
-//! storage before each answer, so a restart never forgets an admitted request; the runtime
-//! coalesces the writes of requests that arrive together into one transaction.
+//! State stays in memory after the first read. The counters are written in batches: a write
+//! carries a lease (a few units per window for the next 10 s) that covers the admissions after
+//! it, so most requests write nothing, and a restart still never forgets an admission (see
+//! `window::Counters`). Usage is written with the counters.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use worker::{DurableObject, Env, Request, Response, State, durable_object};
 use super::{clock, respond, rpc, state};
 use crate::domain::catalog::{self, Access, GuardCommand, GuardVerdict, OrgCommand, Secret};
 use crate::domain::usage::{Usage, UsageEvent};
-use crate::domain::window::{self, Decision, WindowState};
+use crate::domain::window::{Counters, Decision};
 use crate::domain::{GateError, KeyHash, KeyRecord, KeyStatus, UnixMillis, verify};
 
 /// Storage key of the record and secrets.
@@ -33,32 +34,11 @@ struct GuardState {
     expiry_reported: bool,
 }
 
-/// Windows by name (a window keeps its counts when other windows are added or removed), and
-/// usage.
+/// The key's rate-limit counters and usage, stored together.
 #[derive(Serialize, Deserialize, Clone, Default)]
 struct Meter {
-    windows: Vec<(String, WindowState)>,
+    counters: Counters,
     usage: Usage,
-}
-
-impl Meter {
-    /// Decides against `record`'s effective limits, keeping each window's state by name.
-    fn decide(&mut self, record: &KeyRecord, now: UnixMillis) -> Decision {
-        let limits = record.effective_limits();
-        let mut states: Vec<WindowState> = limits
-            .iter()
-            .map(|l| {
-                self.windows
-                    .iter()
-                    .find(|(n, _)| *n == l.name)
-                    .map(|(_, s)| s.clone())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let decision = window::decide(limits, &mut states, now);
-        self.windows = limits.iter().map(|l| l.name.clone()).zip(states).collect();
-        decision
-    }
 }
 
 #[durable_object]
@@ -117,7 +97,11 @@ impl KeyGuard {
             return Ok(());
         }
         let stored = self.read::<Meter>(METER_KEY).await?.unwrap_or_default();
-        self.meter.borrow_mut().get_or_insert(stored);
+        let restored = Meter {
+            counters: Counters::restore(stored.counters),
+            usage: stored.usage,
+        };
+        self.meter.borrow_mut().get_or_insert(restored);
         Ok(())
     }
 
@@ -208,35 +192,40 @@ impl KeyGuard {
                     .and_then(|key| verify::authorize(key, &access.route()));
                 // Decide, count and record in one synchronous step on the in-memory meter: no
                 // other request runs in between, so none can take the same unit.
-                let (decision, snapshot) = {
+                let limits = guard.record.effective_limits();
+                let (decision, snapshot, outcome) = {
                     let mut slot = self.meter.borrow_mut();
                     let meter = slot.get_or_insert_with(Meter::default);
-                    let decision = match allowed {
+                    let (decision, must_write) = match allowed {
                         Ok(_) => {
-                            let decision = meter.decide(&guard.record, now);
+                            let (decision, must_write) = meter.counters.admit(limits, now);
                             event.outcome = match decision {
                                 Decision::Allowed { .. } => "admitted".into(),
                                 Decision::Limited { .. } => "rate_limit_exceeded".into(),
                             };
-                            Some(decision)
+                            (Some(decision), must_write)
                         }
                         Err(refusal) => {
                             event.outcome = refusal.code().into();
-                            None
+                            (None, false)
                         }
                     };
+                    let outcome = event.outcome.clone();
                     meter.usage.record(event);
-                    (decision, meter.clone())
+                    let snapshot = must_write.then(|| Meter {
+                        counters: meter.counters.to_store(limits, now),
+                        usage: meter.usage.clone(),
+                    });
+                    (decision, snapshot, outcome)
                 };
-                // Persisted before the answer leaves: a restart never forgets an admission.
-                self.write(METER_KEY, &snapshot).await?;
+                // Written before the answer leaves whenever the lease does not already cover
+                // this admission: a restart never forgets one (see `Counters`).
+                if let Some(snapshot) = snapshot {
+                    self.write(METER_KEY, &snapshot).await?;
+                }
                 let authentication = ["invalid_api_key", "expired_api_key", "disabled_api_key"];
-                if let Some(reason) = snapshot
-                    .usage
-                    .last_outcome()
-                    .filter(|o| authentication.contains(o))
-                {
-                    self.report_failure(&guard.record, reason, &start, now)
+                if authentication.contains(&outcome.as_str()) {
+                    self.report_failure(&guard.record, &outcome, &start, now)
                         .await?;
                 }
                 decision
