@@ -379,6 +379,11 @@ const CASES: &[Case<World>] = &[
             "oldest admitted",
         )?;
         eq(recent[4]["method"].as_str(), Some("GET"), "method")?;
+        eq(
+            (recent[0]["status"].as_u64(), recent[4]["status"].clone()),
+            (Some(429), Value::Null),
+            "status",
+        )?;
         let missing =
             Admin::bearer(&w.gateway, TOKEN).call("GET", "/orgs/rl-g/keys/key_nope/usage", None);
         eq(

@@ -22,6 +22,10 @@ pub struct UsageEvent {
     pub path: String,
     /// `admitted` (forwarded to the origin) or the refusal's error code.
     pub outcome: String,
+    /// The status keygate answered with when it refused; `None` for a forwarded request, whose
+    /// status only the origin knows (recording it would cost a second call per request).
+    #[serde(default)]
+    pub status: Option<u16>,
     /// Client country, when the platform knows it.
     pub country: Option<String>,
 }
@@ -76,6 +80,8 @@ pub struct EventView {
     pub path: String,
     /// `admitted` or the refusal's error code.
     pub outcome: String,
+    /// keygate's status for a refusal; `None` when forwarded.
+    pub status: Option<u16>,
     /// Client country, if known.
     pub country: Option<String>,
 }
@@ -132,6 +138,7 @@ impl Usage {
                     method: e.method.clone(),
                     path: e.path.clone(),
                     outcome: e.outcome.clone(),
+                    status: e.status,
                     country: e.country.clone(),
                 })
                 .collect(),
@@ -149,6 +156,7 @@ mod tests {
             method: "GET".into(),
             path: "/x".into(),
             outcome: outcome.into(),
+            status: None,
             country: None,
         }
     }

@@ -199,14 +199,17 @@ impl KeyGuard {
                     let (decision, must_write) = match allowed {
                         Ok(_) => {
                             let (decision, must_write) = meter.counters.admit(limits, now);
-                            event.outcome = match decision {
-                                Decision::Allowed { .. } => "admitted".into(),
-                                Decision::Limited { .. } => "rate_limit_exceeded".into(),
+                            (event.outcome, event.status) = match decision {
+                                Decision::Allowed { .. } => ("admitted".into(), None),
+                                Decision::Limited { .. } => {
+                                    ("rate_limit_exceeded".into(), Some(429))
+                                }
                             };
                             (Some(decision), must_write)
                         }
                         Err(refusal) => {
                             event.outcome = refusal.code().into();
+                            event.status = Some(refusal.status());
                             (None, false)
                         }
                     };

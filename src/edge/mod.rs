@@ -63,6 +63,7 @@ async fn route(req: Request, env: &Env, key_id: &mut Option<KeyId>) -> Result<Re
         method: method.to_string(),
         path: url.path().to_owned(),
         outcome: String::new(),
+        status: None,
         country: req.cf().and_then(|cf| cf.country()),
     };
     let admitted = verify::admit(
