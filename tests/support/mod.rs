@@ -93,7 +93,8 @@ impl Seen {
 
 /// An HTTP origin that records every request and answers with a JSON echo of it.
 /// Paths starting with `/status/<code>` answer with that status; `/redirect` answers 302;
-/// `/api/employees…` answers [`EMPLOYEES`]; `/api/html…` answers an HTML page.
+/// `/api/employees…` answers [`EMPLOYEES`]; `/api/html…` answers an HTML page; `/slow/<ms>…`
+/// answers after that many milliseconds.
 pub struct Origin {
     pub port: u16,
     server: Arc<tiny_http::Server>,
@@ -147,6 +148,13 @@ impl Origin {
 }
 
 fn answer(mut request: tiny_http::Request, log: &Mutex<Vec<Seen>>) {
+    if let Some(ms) = request
+        .url()
+        .strip_prefix("/slow/")
+        .and_then(|r| r.split('/').next()?.parse().ok())
+    {
+        thread::sleep(Duration::from_millis(ms));
+    }
     let mut body = Vec::new();
     let _ = request.as_reader().read_to_end(&mut body);
     let seen = Seen {
@@ -428,6 +436,54 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
+}
+
+/// Sends `raw` bytes as one HTTP/1.1 request over TCP and returns the status and the body:
+/// for what no client library would send (dot segments, invalid UTF-8, huge header blocks).
+pub fn send_raw(gateway: &Gateway, raw: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", gateway.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // The server may answer and close before reading everything; that is an answer too.
+    let _ = stream.write_all(raw);
+    // Read until the response is complete (the server may keep the connection open after it).
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 65536];
+    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+        answer.extend_from_slice(&chunk[..n]);
+        if response_complete(&answer) {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Whether `bytes` hold a whole HTTP/1.1 response (by Content-Length, or chunked to its end).
+fn response_complete(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let head = head.to_ascii_lowercase();
+    if let Some(length) = head.lines().find_map(|l| l.strip_prefix("content-length:")) {
+        return length
+            .trim()
+            .parse::<usize>()
+            .is_ok_and(|n| body.len() >= n);
+    }
+    head.contains("transfer-encoding: chunked") && body.ends_with("0\r\n\r\n")
 }
 
 /// Sends one request to the gateway and reads the whole answer.

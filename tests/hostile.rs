@@ -1,0 +1,239 @@
+//! Hostile and broken input on workerd: oversized and countless headers, invalid UTF-8 and
+//! control bytes in keys, path tricks aimed at the management routes, and a slow origin. Every
+//! case must end in a clear 4xx (or the documented 5xx) and change nothing.
+
+mod support;
+
+use std::process::ExitCode;
+
+use libtest_mimic::Failed;
+use support::admin::Admin;
+use support::{Case, Gateway, GatewayOptions, Origin, check, eq, run_cases, send, send_raw};
+
+const TOKEN: &str = "hostile-test-admin-token";
+
+struct World {
+    origin: Origin,
+    gateway: Gateway,
+    key: String,
+}
+
+impl World {
+    fn start() -> World {
+        let origin = Origin::start();
+        let gateway = Gateway::start(GatewayOptions {
+            vars: vec![
+                ("ORIGIN", origin.url()),
+                ("ADMIN_TOKEN", TOKEN.into()),
+                ("ORIGIN_TIMEOUT_MS", "700".into()),
+            ],
+            state_dir: None,
+            port: None,
+            show_output: false,
+        });
+        let admin = Admin::bearer(&gateway, TOKEN);
+        admin.put_org("hostile", r#"{"plan":"enterprise"}"#);
+        let (key, _) = admin.create_key("hostile", r#"{"name":"Target","scopes":["read"]}"#);
+        World {
+            origin,
+            gateway,
+            key,
+        }
+    }
+
+    fn raw(&self, request_line: &str, headers: &str) -> (u16, String) {
+        let raw =
+            format!("{request_line}\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n");
+        send_raw(&self.gateway, raw.as_bytes())
+    }
+}
+
+fn client_error(status: u16, what: &str) -> Result<(), Failed> {
+    check(
+        (400..500).contains(&status),
+        &format!("{what}: status {status} is not a 4xx"),
+    )
+}
+
+const CASES: &[Case<World>] = &[
+    (
+        "dot_segments_never_reach_the_management_routes_without_auth",
+        |w| {
+            for path in [
+                "/api/../_keygate/v1/orgs/hostile/keys",
+                "/x/%2e%2e/_keygate/v1/orgs/hostile/keys",
+                "/./_keygate/v1/orgs/hostile/keys",
+                "//_keygate/v1/orgs/hostile/keys",
+            ] {
+                let (status, body) = w.raw(&format!("GET {path} HTTP/1.1"), "");
+                client_error(status, path)?;
+                check(
+                    !body.contains("kg_live_"),
+                    &format!("{path} leaked a key listing"),
+                )?;
+            }
+            // With a valid API key that is not admin-scoped, traversal gains nothing either.
+            let (status, body) = w.raw(
+                "POST /api/../_keygate/v1/orgs/hostile/keys/revoke-all HTTP/1.1",
+                &format!("Authorization: Bearer {}\r\nContent-Length: 0\r\n", w.key),
+            );
+            client_error(status, "revoke-all with a read key")?;
+            check(!body.contains("\"revoked\""), "revoke-all ran")?;
+            eq(
+                send(
+                    &w.gateway,
+                    "GET",
+                    "/api/check",
+                    &[("authorization", &format!("Bearer {}", w.key))],
+                    None,
+                )
+                .status,
+                200,
+                "the key still works",
+            )?;
+            eq(
+                w.origin.seen("/_keygate").len(),
+                0,
+                "management paths reached the origin",
+            )
+        },
+    ),
+    (
+        "huge_and_countless_headers_pass_intact_or_get_a_clear_4xx",
+        |w| {
+            // keygate adds no header limit below the platform's: what the runtime accepts reaches
+            // the origin intact, and the origin's own verdict (such as 431) comes back.
+            let huge = format!("X-Big: {}\r\n", "a".repeat(64 * 1024));
+            let (status, _) = w.raw(
+                "GET /api/big HTTP/1.1",
+                &format!("Authorization: Bearer {}\r\n{huge}", w.key),
+            );
+            check(
+                status != 0 && status < 500,
+                &format!("a 64 KiB header: {status}"),
+            )?;
+            if status == 200 {
+                let seen = w.origin.only("/api/big");
+                eq(
+                    seen.header("x-big").map(str::len),
+                    Some(64 * 1024),
+                    "the header arrived whole",
+                )?;
+                eq(seen.header("authorization"), None, "the key was removed")?;
+            }
+            let many: String = (0..10_000).map(|i| format!("X-H{i}: v\r\n")).collect();
+            let (status, _) = w.raw(
+                "GET /api/many HTTP/1.1",
+                &format!("Authorization: Bearer {}\r\n{many}", w.key),
+            );
+            check(
+                status != 0 && status < 500,
+                &format!("10 000 headers: {status}"),
+            )?;
+            if status == 200 {
+                let seen = w.origin.only("/api/many");
+                eq(
+                    seen.headers
+                        .iter()
+                        .filter(|(n, _)| n.starts_with("x-h"))
+                        .count(),
+                    10_000,
+                    "every header arrived",
+                )?;
+            }
+            // A huge key is refused by its format alone.
+            let long_key = format!("kg_live_{}", "A".repeat(60 * 1024));
+            let (status, body) = w.raw(
+                "GET /api/longkey HTTP/1.1",
+                &format!("X-API-Key: {long_key}\r\n"),
+            );
+            eq(status, 401, "a 60 KiB key")?;
+            check(body.contains("malformed_api_key"), "malformed")?;
+            eq(w.origin.seen("/api/longkey").len(), 0, "origin requests")
+        },
+    ),
+    (
+        "invalid_utf8_and_control_bytes_in_keys_are_malformed",
+        |w| {
+            let mut raw =
+                b"GET /api/utf8 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: kg_live_".to_vec();
+            raw.extend_from_slice(&[0xff, 0xfe, 0xc3, 0x28]);
+            raw.extend_from_slice(
+                b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\nConnection: close\r\n\r\n",
+            );
+            let (status, body) = send_raw(&w.gateway, &raw);
+            client_error(status, "invalid UTF-8")?;
+            check(
+                status != 401 || body.contains("malformed_api_key"),
+                &format!("invalid UTF-8: {body}"),
+            )?;
+            let (status, _) = w.raw(
+                "GET /api/ctl HTTP/1.1",
+                "X-API-Key: kg_live_\u{1}\u{7f}AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n",
+            );
+            client_error(status, "control bytes")?;
+            let (status, _) = w.raw(
+                "GET /api/nul%00/x HTTP/1.1",
+                &format!("Authorization: Bearer {}\r\n", w.key),
+            );
+            check(
+                status != 0 && status < 500,
+                &format!("a NUL in the path: {status}"),
+            )?;
+            eq(
+                w.origin.seen("/api/utf8").len() + w.origin.seen("/api/ctl").len(),
+                0,
+                "origin requests",
+            )
+        },
+    ),
+    (
+        "a_slow_origin_is_a_504_and_a_healthy_one_still_answers",
+        |w| {
+            let auth = format!("Bearer {}", w.key);
+            let r = send(
+                &w.gateway,
+                "GET",
+                "/slow/2000/x",
+                &[("authorization", &auth)],
+                None,
+            );
+            eq(r.status, 504, "status")?;
+            eq(r.json()["error"].as_str(), Some("origin_timeout"), "code")?;
+            eq(
+                send(
+                    &w.gateway,
+                    "GET",
+                    "/slow/10/y",
+                    &[("authorization", &auth)],
+                    None,
+                )
+                .status,
+                200,
+                "fast enough",
+            )
+        },
+    ),
+    ("bad_management_bodies_change_nothing", |w| {
+        let admin = Admin::bearer(&w.gateway, TOKEN);
+        let before = admin.call("GET", "/orgs/hostile/keys", None).json();
+        for body in [
+            "{\"name\":\"abc\",\"scopes\":[\"read\"],\"meta\":{\"a\":\"\u{0}\"}",
+            "\u{feff}{}",
+            "{\"name\":\"\\ud800\",\"scopes\":[\"read\"]}",
+            "{\"name\":\"abc\",\"scopes\":[\"read\"],\"enabled\":null,\"enabled\":true}",
+        ] {
+            let r = admin.call("POST", "/orgs/hostile/keys", Some(body));
+            client_error(r.status, body)?;
+        }
+        eq(
+            admin.call("GET", "/orgs/hostile/keys", None).json(),
+            before,
+            "keys unchanged",
+        )
+    }),
+];
+
+fn main() -> ExitCode {
+    run_cases(World::start(), CASES)
+}
