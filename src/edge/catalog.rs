@@ -537,9 +537,7 @@ impl OrgCatalog {
         now: UnixMillis,
     ) -> Result<KeyView, GateError> {
         let guard = rpc::stub(&self.env, state::GUARDS_BINDING, record.id.as_str())?;
-        let mut reply = rpc::send(&guard, &GuardCommand::Usage, None).await?;
-        let text = reply.text().await.map_err(internal)?;
-        let usage: UsageSummary = serde_json::from_str(&text).map_err(internal)?;
+        let usage: UsageSummary = rpc::ask(&guard, &GuardCommand::Usage).await?;
         let mut view = KeyView::of(record, now);
         view.last_used_at = usage
             .last_used_at
@@ -655,16 +653,9 @@ impl OrgCatalog {
             record: Box::new(record.clone()),
             secrets: secrets.to_vec(),
         };
-        let reply = rpc::send(&guard, &command, None).await?;
-        if reply.status_code() == 200 {
-            Ok(())
-        } else {
-            Err(GateError::Internal(format!(
-                "guard {} answered {}",
-                record.id,
-                reply.status_code()
-            )))
-        }
+        rpc::ask::<_, serde::de::IgnoredAny>(&guard, &command)
+            .await
+            .map(drop)
     }
 
     /// Makes the record authoritative (guard) and findable by each secret's hash (KV). A

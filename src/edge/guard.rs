@@ -175,12 +175,7 @@ impl KeyGuard {
                 org: guard.record.org.clone(),
                 id: guard.record.id.clone(),
             };
-            let catalog = rpc::stub(
-                &self.env,
-                state::CATALOGS_BINDING,
-                guard.record.org.as_str(),
-            )?;
-            rpc::send(&catalog, &command, None).await?;
+            self.tell_catalog(&guard.record, &command).await?;
             guard.expiry_reported = true;
             self.store(guard.clone()).await?;
         }
@@ -271,10 +266,22 @@ impl KeyGuard {
                 reason: reason.to_owned(),
                 start: start.to_owned(),
             };
-            let catalog = rpc::stub(&self.env, state::CATALOGS_BINDING, record.org.as_str())?;
-            rpc::send(&catalog, &command, None).await?;
+            self.tell_catalog(record, &command).await?;
         }
         Ok(())
+    }
+
+    /// Sends `command` to the catalog of `record`'s organization; an answer but 200 is an
+    /// error, so an unwritten audit event is never taken for a written one.
+    async fn tell_catalog(
+        &self,
+        record: &KeyRecord,
+        command: &OrgCommand,
+    ) -> Result<(), GateError> {
+        let catalog = rpc::stub(&self.env, state::CATALOGS_BINDING, record.org.as_str())?;
+        rpc::ask::<_, serde::de::IgnoredAny>(&catalog, command)
+            .await
+            .map(drop)
     }
 
     async fn usage(&self) -> Result<Response, GateError> {

@@ -36,6 +36,23 @@ pub async fn send<C: Serialize>(
     stub.fetch_with_request(request).await.map_err(internal)
 }
 
+/// Sends `command` and reads the object's JSON answer as `R`. Any answer but 200 is an
+/// error, like a failed transport: a caller never mistakes a refusal for success.
+pub async fn ask<C: Serialize, R: serde::de::DeserializeOwned>(
+    stub: &Stub,
+    command: &C,
+) -> Result<R, GateError> {
+    let mut reply = send(stub, command, None).await?;
+    let status = reply.status_code();
+    let text = reply.text().await.map_err(internal)?;
+    if status != 200 {
+        return Err(GateError::Internal(format!(
+            "Durable Object answered {status}: {text}"
+        )));
+    }
+    serde_json::from_str(&text).map_err(|e| GateError::Internal(format!("unreadable answer: {e}")))
+}
+
 /// Reads a command sent with [`send`].
 pub async fn receive<C: serde::de::DeserializeOwned>(req: &mut Request) -> Result<C, GateError> {
     let text = req.text().await.map_err(internal)?;

@@ -5,7 +5,7 @@
 
 use worker::Env;
 
-use super::{keystore, respond, rpc, state};
+use super::{keystore, rpc, state};
 use crate::domain::catalog::{Access, GuardCommand, GuardVerdict};
 use crate::domain::usage::UsageEvent;
 use crate::domain::window::{self, Decision, WindowReport};
@@ -129,9 +129,5 @@ async fn ask(
 ) -> Result<GuardVerdict, GateError> {
     let id = seen.as_ref().ok_or(GateError::InvalidKey)?;
     let guard = rpc::stub(env, state::GUARDS_BINDING, id.as_str())?;
-    let mut reply = rpc::send(&guard, &command, None).await?;
-    let text = reply.text().await.map_err(respond::internal)?;
-    serde_json::from_str(&text).map_err(|e| {
-        GateError::Internal(format!("guard {id} answered {}: {e}", reply.status_code()))
-    })
+    rpc::ask(&guard, &command).await
 }
