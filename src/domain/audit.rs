@@ -1,5 +1,8 @@
 //! The organization audit log: append-only events, never edited or deleted through the API.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -143,6 +146,43 @@ pub fn parse_query(pairs: &[(String, String)], audit: bool) -> Result<AuditQuery
     Ok(q)
 }
 
+/// Lets one report per key through per minute, so a flood of failures cannot flood the audit
+/// log or the logs. Remembers at most `capacity` keys (then starts over: at worst a few extra
+/// reports, never unbounded memory).
+#[derive(Debug)]
+pub struct Throttle<K> {
+    last: HashMap<K, UnixMillis>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq> Throttle<K> {
+    /// Minimum time between two reports of one key.
+    pub const PERIOD_MS: u64 = 60_000;
+
+    /// A throttle remembering up to `capacity` keys.
+    pub fn new(capacity: usize) -> Throttle<K> {
+        Throttle {
+            last: HashMap::new(),
+            capacity,
+        }
+    }
+
+    /// Whether `key` may be reported at `now`; if so, that report is remembered.
+    pub fn admit(&mut self, key: K, now: UnixMillis) -> bool {
+        let fresh = self
+            .last
+            .get(&key)
+            .is_none_or(|at| now.0.saturating_sub(at.0) >= Self::PERIOD_MS);
+        if fresh {
+            if self.last.len() >= self.capacity {
+                self.last.clear();
+            }
+            self.last.insert(key, now);
+        }
+        fresh
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +191,22 @@ mod tests {
         q.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn throttle_lets_one_report_per_key_per_minute() {
+        let mut t = Throttle::new(2);
+        assert!(t.admit("a", UnixMillis(0)));
+        assert!(!t.admit("a", UnixMillis(59_999)));
+        assert!(t.admit("b", UnixMillis(1)), "keys are independent");
+        // Full (a, b): admitting a again starts over, so b is forgotten and may report again.
+        assert!(t.admit("a", UnixMillis(60_000)));
+        assert_eq!(t.last.len(), 1);
+        assert!(
+            t.admit("b", UnixMillis(60_001)),
+            "b was forgotten when the throttle started over"
+        );
+        assert!(!t.admit("a", UnixMillis(60_002)), "a is still remembered");
     }
 
     #[test]

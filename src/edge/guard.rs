@@ -9,16 +9,19 @@
 //! `window::Counters`). Usage is written with the counters.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use worker::{DurableObject, Env, Request, Response, State, durable_object};
 
 use super::{clock, respond, rpc, state};
+use crate::domain::audit::Throttle;
 use crate::domain::catalog::{self, Access, GuardCommand, GuardVerdict, OrgCommand, Secret};
 use crate::domain::usage::{Usage, UsageEvent};
 use crate::domain::window::{Counters, Decision};
 use crate::domain::{GateError, KeyHash, KeyRecord, KeyStatus, UnixMillis, verify};
+
+/// (reason, key prefix) pairs a guard remembers for throttling its failure reports.
+const FAILURE_KEYS: usize = 1_000;
 
 /// Storage key of the record and secrets.
 const STATE_KEY: &str = "state";
@@ -48,7 +51,7 @@ pub struct KeyGuard {
     cached: RefCell<Option<GuardState>>,
     meter: RefCell<Option<Meter>>,
     /// Last audit report per (reason, key prefix).
-    failures: RefCell<HashMap<(String, String), UnixMillis>>,
+    failures: RefCell<Throttle<(String, String)>>,
 }
 
 impl DurableObject for KeyGuard {
@@ -58,7 +61,7 @@ impl DurableObject for KeyGuard {
             env,
             cached: RefCell::new(None),
             meter: RefCell::new(None),
-            failures: RefCell::new(HashMap::new()),
+            failures: RefCell::new(Throttle::new(FAILURE_KEYS)),
         }
     }
 
@@ -248,17 +251,10 @@ impl KeyGuard {
         start: &str,
         now: UnixMillis,
     ) -> Result<(), GateError> {
-        let fresh = {
-            let mut seen = self.failures.borrow_mut();
-            let key = (reason.to_owned(), start.to_owned());
-            let fresh = seen
-                .get(&key)
-                .is_none_or(|at| now.0.saturating_sub(at.0) >= 60_000);
-            if fresh {
-                seen.insert(key, now);
-            }
-            fresh
-        };
+        let fresh = self
+            .failures
+            .borrow_mut()
+            .admit((reason.to_owned(), start.to_owned()), now);
         if fresh {
             let command = OrgCommand::AuthFailed {
                 org: record.org.clone(),

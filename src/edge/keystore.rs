@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use worker::KvStore;
 
+use crate::domain::audit::Throttle;
 use crate::domain::{GateError, KeyHash, KeyRecord, UnixMillis};
 
 /// How long a location may serve a record (or its absence) from KV's edge cache, in seconds.
@@ -22,8 +23,8 @@ const MISSING_TTL_MS: u64 = 10_000;
 const MAX_ENTRIES: usize = 10_000;
 
 thread_local! {
-    /// Last time each unknown key prefix was logged, for [`first_failure_this_minute`].
-    static FAILURES: RefCell<HashMap<String, UnixMillis>> = RefCell::new(HashMap::new());
+    /// Unknown key prefixes logged in the last minute.
+    static FAILURES: RefCell<Throttle<String>> = RefCell::new(Throttle::new(MAX_ENTRIES));
     static CACHE: RefCell<HashMap<KeyHash, (UnixMillis, Option<KeyRecord>)>> = RefCell::new(HashMap::new());
 }
 
@@ -58,18 +59,7 @@ pub async fn find(
 
 /// Whether a refused `start` (key mask) was not yet reported in the last minute; records it.
 pub fn first_failure_this_minute(start: &str, now: UnixMillis) -> bool {
-    FAILURES.with_borrow_mut(|seen| {
-        if seen.len() >= MAX_ENTRIES {
-            seen.clear();
-        }
-        let fresh = seen
-            .get(start)
-            .is_none_or(|at| now.0.saturating_sub(at.0) >= 60_000);
-        if fresh {
-            seen.insert(start.to_owned(), now);
-        }
-        fresh
-    })
+    FAILURES.with_borrow_mut(|throttle| throttle.admit(start.to_owned(), now))
 }
 
 async fn load(kv: &KvStore, hash: &KeyHash) -> Result<Option<KeyRecord>, GateError> {
