@@ -71,11 +71,7 @@ async fn authenticate(
     env: &Env,
     seen: &mut Option<KeyId>,
 ) -> Result<Actor, GateError> {
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .map_err(respond::internal)?;
-    let x_api_key = req.headers().get("x-api-key").map_err(respond::internal)?;
+    let (authorization, x_api_key) = verify::credential_headers(req)?;
     let credential = match credential::extract(authorization.as_deref(), x_api_key.as_deref()) {
         Err(GateError::MissingKey) => return Err(GateError::Unauthorized),
         other => other?,

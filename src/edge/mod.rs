@@ -48,11 +48,7 @@ async fn route(req: Request, env: &Env, key_id: &mut Option<KeyId>) -> Result<Re
     if let Some(rest) = config.admin_prefix.strip(url.path()) {
         return admin::handle(req, env, rest, key_id).await;
     }
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .map_err(respond::internal)?;
-    let x_api_key = req.headers().get("x-api-key").map_err(respond::internal)?;
+    let (authorization, x_api_key) = verify::credential_headers(&req)?;
     let method = req.method();
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let route = config

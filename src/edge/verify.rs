@@ -3,7 +3,7 @@
 //! and authorization checks repeated here on the guard's record at the guard's instant, which
 //! turns a refusal into its error.
 
-use worker::Env;
+use worker::{Env, Request};
 
 use super::{keystore, rpc, state};
 use crate::domain::catalog::{Access, GuardCommand, GuardVerdict};
@@ -27,6 +27,21 @@ pub struct Admitted<'a> {
     pub without_limiter: bool,
 }
 
+/// The two headers a key may come in: `Authorization` and `X-API-Key`.
+pub fn credential_headers(req: &Request) -> Result<(Option<String>, Option<String>), GateError> {
+    let get = |name| req.headers().get(name).map_err(super::respond::internal);
+    Ok((get("authorization")?, get("x-api-key")?))
+}
+
+/// What stages 1 and 2 found: the credential, the key's hash and mask, and the (possibly
+/// cached) record that names the key's guard.
+struct Identified<'a> {
+    credential: Credential<'a>,
+    hash: KeyHash,
+    start: String,
+    record: KeyRecord,
+}
+
 /// Verifies the key and its status, without rate limiting (the management API). `seen`
 /// receives the key id as soon as it is known, for the log line.
 pub async fn active_key<'a>(
@@ -35,10 +50,15 @@ pub async fn active_key<'a>(
     x_api_key: Option<&'a str>,
     seen: &mut Option<KeyId>,
 ) -> Result<(Credential<'a>, ActiveKey), GateError> {
-    let (credential, hash, _, _) = identify(env, authorization, x_api_key, seen).await?;
-    let verdict = ask(env, seen, GuardCommand::Check { hash }).await?;
+    let found = identify(env, authorization, x_api_key, seen).await?;
+    let verdict = ask(
+        env,
+        &found.record.id,
+        GuardCommand::Check { hash: found.hash },
+    )
+    .await?;
     let record = verdict.record.ok_or(GateError::InvalidKey)?;
-    Ok((credential, verify::check_status(record, verdict.now)?))
+    Ok((found.credential, verify::check_status(record, verdict.now)?))
 }
 
 /// Verifies, authorizes and rate-limits a request to `route`, counting it when admitted. The
@@ -51,7 +71,12 @@ pub async fn admit<'a>(
     event: UsageEvent,
     seen: &mut Option<KeyId>,
 ) -> Result<Admitted<'a>, GateError> {
-    let (credential, hash, start, cached) = identify(env, authorization, x_api_key, seen).await?;
+    let Identified {
+        credential,
+        hash,
+        start,
+        record: cached,
+    } = identify(env, authorization, x_api_key, seen).await?;
     let route = route?;
     let command = GuardCommand::Admit {
         hash,
@@ -59,7 +84,7 @@ pub async fn admit<'a>(
         access: Access::of(&route),
         event,
     };
-    let verdict = match ask(env, seen, command).await {
+    let verdict = match ask(env, &cached.id, command).await {
         Ok(verdict) => verdict,
         Err(unreachable) => {
             let now = super::clock::now();
@@ -105,7 +130,7 @@ async fn identify<'a>(
     authorization: Option<&'a str>,
     x_api_key: Option<&'a str>,
     seen: &mut Option<KeyId>,
-) -> Result<(Credential<'a>, KeyHash, String, KeyRecord), GateError> {
+) -> Result<Identified<'a>, GateError> {
     let (credential, key) = verify::parse_credential(authorization, x_api_key)?;
     let hash = KeyHash::of(&key);
     let now = super::clock::now();
@@ -119,15 +144,19 @@ async fn identify<'a>(
         return Err(GateError::InvalidKey);
     };
     *seen = Some(found.id.clone());
-    Ok((credential, hash, key.mask(), found))
+    Ok(Identified {
+        credential,
+        hash,
+        start: key.mask(),
+        record: found,
+    })
 }
 
 async fn ask(
     env: &Env,
-    seen: &Option<KeyId>,
+    guard_id: &KeyId,
     command: GuardCommand,
 ) -> Result<GuardVerdict, GateError> {
-    let id = seen.as_ref().ok_or(GateError::InvalidKey)?;
-    let guard = rpc::stub(env, state::GUARDS_BINDING, id.as_str())?;
+    let guard = rpc::stub(env, state::GUARDS_BINDING, guard_id.as_str())?;
     rpc::ask(&guard, &command).await
 }
