@@ -27,11 +27,7 @@ build/index.js: $(SOURCES)
 	$(TOOLS)/bin/worker-build --release
 	@touch $@
 
-# The Worker target must compile too, lint-# Native benchmarks (optimized); numbers go in the README with the machine they ran on.
-bench:
-	cargo bench --bench policy
-
-clean: the native tests do not build the glue.
+# The Worker target must compile too, lint-free: the native tests do not build the glue.
 check:
 	cargo fmt --check
 	cargo clippy --quiet --target wasm32-unknown-unknown --lib -- -D warnings
