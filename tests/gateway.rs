@@ -456,6 +456,59 @@ const CASES: &[Case<World>] = &[
         let secret = &w.valid.expose_secret()[8..];
         check(!log.contains(secret), "a key appears in the log")
     }),
+    ("the_log_line_counts_what_a_request_cost", |w| {
+        // A key no isolate has seen: its first request reads KV once, the second is served
+        // from the isolate cache. Each asks the key's guard once; the guard writes its counters
+        // on the first admission and then, inside its lease, not again.
+        let (key, _) = Admin::bearer(&w.gateway, ADMIN_TOKEN)
+            .create_key("acme", r#"{"name":"Cost key","scopes":["read"]}"#);
+        for path in ["/t/cost/first", "/t/cost/second"] {
+            eq(w.get(path, &[("x-api-key", &key)]).status, 200, path)?;
+        }
+        let _ = w.get("/t/cost/malformed", &[("x-api-key", "kg_live_nope")]);
+        let cost = |path: &str| -> Result<serde_json::Value, Failed> {
+            let needle = format!(r#""path":"{path}""#);
+            let log = w
+                .gateway
+                .log_containing(&needle)
+                .ok_or("request not logged")?;
+            let line = log
+                .lines()
+                .find(|l| l.contains(&needle))
+                .unwrap_or_default();
+            let line: serde_json::Value = serde_json::from_str(line)?;
+            Ok(serde_json::json!([
+                line["kv_reads"],
+                line["do_requests"],
+                line["rows_written"]
+            ]))
+        };
+        eq(
+            cost("/t/cost/first")?,
+            serde_json::json!([1, 1, 1]),
+            "first request",
+        )?;
+        eq(
+            cost("/t/cost/second")?,
+            serde_json::json!([0, 1, 0]),
+            "second request",
+        )?;
+        eq(
+            cost("/t/cost/malformed")?,
+            serde_json::json!([0, 0, 0]),
+            "malformed key",
+        )?;
+        // Management lines carry no cost fields: the catalog's work is not counted.
+        let log = w.gateway.log();
+        let admin_line = log
+            .lines()
+            .find(|l| l.contains(r#""path":"/_keygate/v1/orgs/acme/keys""#))
+            .unwrap_or_default();
+        check(
+            !admin_line.is_empty() && !admin_line.contains("kv_reads"),
+            &format!("management line: {admin_line}"),
+        )
+    }),
 ];
 
 fn main() -> ExitCode {

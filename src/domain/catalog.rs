@@ -18,7 +18,7 @@ use super::policy::Route;
 use super::record::{KeyId, KeyRecord, OrgId};
 use super::scope::Action;
 use super::time::UnixMillis;
-use super::usage::UsageEvent;
+use super::usage::{Cost, UsageEvent};
 use super::window::Decision;
 
 /// A request to an organization catalog. `org` is the catalog's own organization, `id` a key
@@ -172,6 +172,9 @@ pub struct GuardVerdict {
     pub now: UnixMillis,
     /// For `Admit`, when status and authorization passed: the rate-limit decision.
     pub decision: Option<Decision>,
+    /// What the guard spent answering: its storage writes and its own calls to the catalog.
+    #[serde(default)]
+    pub cost: Cost,
 }
 
 /// Whether `hash` is an accepted secret at `now`. A retired secret stops at `until` exactly.

@@ -30,6 +30,27 @@ pub struct UsageEvent {
     pub country: Option<String>,
 }
 
+/// What serving one request used of the platform's billed operations, counted where each call
+/// is made (not estimated): KV reads, Durable Object requests, and storage rows written (each
+/// key-value `put` of a SQLite-backed object writes one row of its key-value table).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// KV `get`s issued (an isolate-cache hit issues none).
+    pub kv_reads: u32,
+    /// Requests to Durable Objects, including those one object makes to another.
+    pub do_requests: u32,
+    /// Durable Object storage rows written.
+    pub rows_written: u32,
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, other: Cost) {
+        self.kv_reads += other.kv_reads;
+        self.do_requests += other.do_requests;
+        self.rows_written += other.rows_written;
+    }
+}
+
 /// The usage state of one key.
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Usage {

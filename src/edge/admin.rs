@@ -4,7 +4,7 @@
 use serde::Serialize;
 use worker::{Env, Request, Response};
 
-use super::{clock, respond, rpc, state, verify};
+use super::{Trace, clock, respond, rpc, state, verify};
 use crate::domain::audit::{self, AuditQuery};
 use crate::domain::catalog::OrgCommand;
 use crate::domain::credential::{self, is_admin_token};
@@ -42,7 +42,7 @@ pub async fn handle(
     mut req: Request,
     env: &Env,
     rest: &str,
-    seen: &mut Option<KeyId>,
+    trace: &mut Trace,
 ) -> Result<Response, GateError> {
     let endpoint = Endpoint::resolve(req.method().as_ref(), rest)?;
     let org = match (&endpoint, endpoint.org()) {
@@ -51,7 +51,7 @@ pub async fn handle(
         (_, Some(org)) => org.clone(),
         (_, None) => return Err(GateError::NotFound),
     };
-    let actor = authenticate(&req, env, seen).await?;
+    let actor = authenticate(&req, env, trace).await?;
     match &actor {
         Actor::Key { .. } if endpoint.operator_only() => return Err(GateError::OperatorOnly),
         Actor::Key { org: own, .. } if *own != org => {
@@ -66,11 +66,7 @@ pub async fn handle(
 }
 
 /// The admin token in `Authorization: Bearer`, or an active API key with the `admin` scope.
-async fn authenticate(
-    req: &Request,
-    env: &Env,
-    seen: &mut Option<KeyId>,
-) -> Result<Actor, GateError> {
+async fn authenticate(req: &Request, env: &Env, trace: &mut Trace) -> Result<Actor, GateError> {
     let (authorization, x_api_key) = verify::credential_headers(req)?;
     let credential = match credential::extract(authorization.as_deref(), x_api_key.as_deref()) {
         Err(GateError::MissingKey) => return Err(GateError::Unauthorized),
@@ -86,7 +82,7 @@ async fn authenticate(
         }
     }
     let (_, key) =
-        verify::active_key(env, authorization.as_deref(), x_api_key.as_deref(), seen).await?;
+        verify::active_key(env, authorization.as_deref(), x_api_key.as_deref(), trace).await?;
     let record = key.record();
     if !record.scopes.iter().any(|s| s.is_admin()) {
         return Err(GateError::InsufficientScope {

@@ -16,7 +16,7 @@ use worker::{DurableObject, Env, Request, Response, State, durable_object};
 use super::{clock, respond, rpc, state};
 use crate::domain::audit::Throttle;
 use crate::domain::catalog::{self, Access, GuardCommand, GuardVerdict, OrgCommand, Secret};
-use crate::domain::usage::{Usage, UsageEvent};
+use crate::domain::usage::{Cost, Usage, UsageEvent};
 use crate::domain::window::{Counters, Decision};
 use crate::domain::{GateError, KeyHash, KeyRecord, KeyStatus, UnixMillis, verify};
 
@@ -122,8 +122,15 @@ impl KeyGuard {
             .transpose()
     }
 
-    async fn write<T: Serialize>(&self, key: &str, value: &T) -> Result<(), GateError> {
+    /// One `put`: one row of the object's key-value table, added to `cost`.
+    async fn write<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        cost: &mut Cost,
+    ) -> Result<(), GateError> {
         let text = serde_json::to_string(value).map_err(respond::internal)?;
+        cost.rows_written += 1;
         self.state
             .storage()
             .put(key, text)
@@ -131,20 +138,20 @@ impl KeyGuard {
             .map_err(respond::internal)
     }
 
-    async fn store(&self, new: GuardState) -> Result<(), GateError> {
-        self.write(STATE_KEY, &new).await?;
+    async fn store(&self, new: GuardState, cost: &mut Cost) -> Result<(), GateError> {
+        self.write(STATE_KEY, &new, cost).await?;
         *self.cached.borrow_mut() = Some(new);
         Ok(())
     }
 
     async fn set(&self, record: KeyRecord, secrets: Vec<Secret>) -> Result<Response, GateError> {
         let expiry_reported = self.load().await?.is_some_and(|s| s.expiry_reported);
-        self.store(GuardState {
+        let state = GuardState {
             record,
             secrets,
             expiry_reported,
-        })
-        .await?;
+        };
+        self.store(state, &mut Cost::default()).await?;
         Ok(respond::json(200, &serde_json::json!({"ok": true})))
     }
 
@@ -156,21 +163,17 @@ impl KeyGuard {
         admit: Option<(String, Access, UsageEvent)>,
     ) -> Result<Response, GateError> {
         let now = clock::now();
-        let unknown = GuardVerdict {
-            record: None,
-            now,
-            decision: None,
-        };
+        let mut cost = Cost::default();
         let Some(mut guard) = self.load().await? else {
-            return Ok(respond::json(200, &unknown));
+            return Ok(unknown(now, cost));
         };
         if !catalog::accepts(&guard.secrets, hash, now) {
             // A rotated-out or revoked secret of this key.
             if let Some((start, ..)) = &admit {
-                self.report_failure(&guard.record, "invalid_api_key", start, now)
+                self.report_failure(&guard.record, "invalid_api_key", start, now, &mut cost)
                     .await?;
             }
-            return Ok(respond::json(200, &unknown));
+            return Ok(unknown(now, cost));
         }
         if KeyStatus::of(&guard.record, now) == KeyStatus::Expired && !guard.expiry_reported {
             // First sight of the expiry: the organization's audit log records it once.
@@ -178,9 +181,10 @@ impl KeyGuard {
                 org: guard.record.org.clone(),
                 id: guard.record.id.clone(),
             };
-            self.tell_catalog(&guard.record, &command).await?;
+            self.tell_catalog(&guard.record, &command, &mut cost)
+                .await?;
             guard.expiry_reported = true;
-            self.store(guard.clone()).await?;
+            self.store(guard.clone(), &mut cost).await?;
         }
         let decision = match admit {
             None => None,
@@ -222,11 +226,11 @@ impl KeyGuard {
                 // Written before the answer leaves whenever the lease does not already cover
                 // this admission: a restart never forgets one (see `Counters`).
                 if let Some(snapshot) = snapshot {
-                    self.write(METER_KEY, &snapshot).await?;
+                    self.write(METER_KEY, &snapshot, &mut cost).await?;
                 }
                 let authentication = ["invalid_api_key", "expired_api_key", "disabled_api_key"];
                 if authentication.contains(&outcome.as_str()) {
-                    self.report_failure(&guard.record, &outcome, &start, now)
+                    self.report_failure(&guard.record, &outcome, &start, now, &mut cost)
                         .await?;
                 }
                 decision
@@ -238,6 +242,7 @@ impl KeyGuard {
                 record: Some(guard.record),
                 now,
                 decision,
+                cost,
             },
         ))
     }
@@ -250,6 +255,7 @@ impl KeyGuard {
         reason: &str,
         start: &str,
         now: UnixMillis,
+        cost: &mut Cost,
     ) -> Result<(), GateError> {
         let fresh = self
             .failures
@@ -262,7 +268,7 @@ impl KeyGuard {
                 reason: reason.to_owned(),
                 start: start.to_owned(),
             };
-            self.tell_catalog(record, &command).await?;
+            self.tell_catalog(record, &command, cost).await?;
         }
         Ok(())
     }
@@ -273,8 +279,10 @@ impl KeyGuard {
         &self,
         record: &KeyRecord,
         command: &OrgCommand,
+        cost: &mut Cost,
     ) -> Result<(), GateError> {
         let catalog = rpc::stub(&self.env, state::CATALOGS_BINDING, record.org.as_str())?;
+        cost.do_requests += 1;
         rpc::ask::<_, serde::de::IgnoredAny>(&catalog, command)
             .await
             .map(drop)
@@ -289,4 +297,17 @@ impl KeyGuard {
             &view.unwrap_or_else(|| Usage::default().view(now)),
         ))
     }
+}
+
+/// The verdict for a secret the guard does not accept.
+fn unknown(now: UnixMillis, cost: Cost) -> Response {
+    respond::json(
+        200,
+        &GuardVerdict {
+            record: None,
+            now,
+            decision: None,
+            cost,
+        },
+    )
 }

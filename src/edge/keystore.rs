@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use worker::KvStore;
 
 use crate::domain::audit::Throttle;
+use crate::domain::usage::Cost;
 use crate::domain::{GateError, KeyHash, KeyRecord, UnixMillis};
 
 /// How long a location may serve a record (or its absence) from KV's edge cache, in seconds.
@@ -28,11 +29,13 @@ thread_local! {
     static CACHE: RefCell<HashMap<KeyHash, (UnixMillis, Option<KeyRecord>)>> = RefCell::new(HashMap::new());
 }
 
-/// The record stored under `hash`, or `None` when there is none.
+/// The record stored under `hash`, or `None` when there is none. A KV read is added to `cost`
+/// when the isolate cache cannot answer.
 pub async fn find(
     kv: &KvStore,
     hash: &KeyHash,
     now: UnixMillis,
+    cost: &mut Cost,
 ) -> Result<Option<KeyRecord>, GateError> {
     let hit = CACHE.with_borrow(|cache| {
         cache.get(hash).and_then(|(at, record)| {
@@ -47,6 +50,7 @@ pub async fn find(
     if let Some(record) = hit {
         return Ok(record);
     }
+    cost.kv_reads += 1;
     let record = load(kv, hash).await?;
     CACHE.with_borrow_mut(|cache| {
         if cache.len() >= MAX_ENTRIES {

@@ -16,7 +16,7 @@ mod verify;
 use serde::Serialize;
 use worker::{Context, Env, Request, Response, console_log, event};
 
-use crate::domain::usage::UsageEvent;
+use crate::domain::usage::{Cost, UsageEvent};
 use crate::domain::window;
 use crate::domain::{GateError, KeyId};
 
@@ -26,28 +26,30 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let problem_json = respond::wants_problem_json(&req);
     let method = req.method().to_string();
     let path = req.path();
-    let mut key_id = None;
-    let response = route(req, &env, &mut key_id)
+    let mut trace = Trace::default();
+    let response = route(req, &env, &mut trace)
         .await
         .unwrap_or_else(|err| respond::error(&err, problem_json));
     let line = LogLine {
         method: &method,
         path: &path,
         status: response.status_code(),
-        key_id: key_id.as_ref().map(KeyId::as_str),
+        key_id: trace.key_id.as_ref().map(KeyId::as_str),
         ms: clock::now().0.saturating_sub(started.0),
+        cost: trace.proxied.then_some(trace.cost),
     };
     console_log!("{}", serde_json::to_string(&line).unwrap_or_default());
     Ok(response)
 }
 
 /// keygate's own routes under the admin prefix; everything else is verified and proxied.
-async fn route(req: Request, env: &Env, key_id: &mut Option<KeyId>) -> Result<Response, GateError> {
+async fn route(req: Request, env: &Env, trace: &mut Trace) -> Result<Response, GateError> {
     let config = state::config(env)?;
     let url = req.url().map_err(respond::internal)?;
     if let Some(rest) = config.admin_prefix.strip(url.path()) {
-        return admin::handle(req, env, rest, key_id).await;
+        return admin::handle(req, env, rest, trace).await;
     }
+    trace.proxied = true;
     let (authorization, x_api_key) = verify::credential_headers(&req)?;
     let method = req.method();
     let header = |name: &str| req.headers().get(name).ok().flatten();
@@ -68,7 +70,7 @@ async fn route(req: Request, env: &Env, key_id: &mut Option<KeyId>) -> Result<Re
         x_api_key.as_deref(),
         route,
         event,
-        key_id,
+        trace,
     )
     .await?;
     let response = proxy::forward(&req, &url, &admitted.key, &admitted.credential, config).await?;
@@ -79,7 +81,20 @@ async fn route(req: Request, env: &Env, key_id: &mut Option<KeyId>) -> Result<Re
     respond::with_extra_headers(response, &extra)
 }
 
-/// One structured line per request. Never headers or the query: they may carry secrets.
+/// What one request touched, filled in as it goes: the key it named (as soon as known) and,
+/// on the verification path, what it cost on the platform's billed operations.
+#[derive(Default)]
+pub struct Trace {
+    pub key_id: Option<KeyId>,
+    /// The request took the verification path (not the management routes, whose catalog work
+    /// is not counted).
+    pub proxied: bool,
+    pub cost: Cost,
+}
+
+/// One structured line per request. Never headers or the query: they may carry secrets. The
+/// cost fields (verification path only) are how `make bench` counts KV reads, object requests
+/// and rows written per request.
 #[derive(Serialize)]
 struct LogLine<'a> {
     method: &'a str,
@@ -88,4 +103,6 @@ struct LogLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<&'a str>,
     ms: u64,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    cost: Option<Cost>,
 }

@@ -5,7 +5,7 @@
 
 use worker::{Env, Request};
 
-use super::{keystore, rpc, state};
+use super::{Trace, keystore, rpc, state};
 use crate::domain::catalog::{Access, GuardCommand, GuardVerdict};
 use crate::domain::usage::UsageEvent;
 use crate::domain::window::{self, Decision, WindowReport};
@@ -42,19 +42,20 @@ struct Identified<'a> {
     record: KeyRecord,
 }
 
-/// Verifies the key and its status, without rate limiting (the management API). `seen`
-/// receives the key id as soon as it is known, for the log line.
+/// Verifies the key and its status, without rate limiting (the management API). `trace`
+/// receives the key id as soon as it is known, and what the checks cost, for the log line.
 pub async fn active_key<'a>(
     env: &Env,
     authorization: Option<&'a str>,
     x_api_key: Option<&'a str>,
-    seen: &mut Option<KeyId>,
+    trace: &mut Trace,
 ) -> Result<(Credential<'a>, ActiveKey), GateError> {
-    let found = identify(env, authorization, x_api_key, seen).await?;
+    let found = identify(env, authorization, x_api_key, trace).await?;
     let verdict = ask(
         env,
         &found.record.id,
         GuardCommand::Check { hash: found.hash },
+        trace,
     )
     .await?;
     let record = verdict.record.ok_or(GateError::InvalidKey)?;
@@ -69,14 +70,14 @@ pub async fn admit<'a>(
     x_api_key: Option<&'a str>,
     route: Result<Route<'_>, GateError>,
     event: UsageEvent,
-    seen: &mut Option<KeyId>,
+    trace: &mut Trace,
 ) -> Result<Admitted<'a>, GateError> {
     let Identified {
         credential,
         hash,
         start,
         record: cached,
-    } = identify(env, authorization, x_api_key, seen).await?;
+    } = identify(env, authorization, x_api_key, trace).await?;
     let route = route?;
     let command = GuardCommand::Admit {
         hash,
@@ -84,7 +85,7 @@ pub async fn admit<'a>(
         access: Access::of(&route),
         event,
     };
-    let verdict = match ask(env, &cached.id, command).await {
+    let verdict = match ask(env, &cached.id, command, trace).await {
         Ok(verdict) => verdict,
         Err(unreachable) => {
             let now = super::clock::now();
@@ -129,12 +130,12 @@ async fn identify<'a>(
     env: &Env,
     authorization: Option<&'a str>,
     x_api_key: Option<&'a str>,
-    seen: &mut Option<KeyId>,
+    trace: &mut Trace,
 ) -> Result<Identified<'a>, GateError> {
     let (credential, key) = verify::parse_credential(authorization, x_api_key)?;
     let hash = KeyHash::of(&key);
     let now = super::clock::now();
-    let Some(found) = keystore::find(&state::keys(env)?, &hash, now).await? else {
+    let Some(found) = keystore::find(&state::keys(env)?, &hash, now, &mut trace.cost).await? else {
         if keystore::first_failure_this_minute(&key.mask(), now) {
             worker::console_log!(
                 "{}",
@@ -143,7 +144,7 @@ async fn identify<'a>(
         }
         return Err(GateError::InvalidKey);
     };
-    *seen = Some(found.id.clone());
+    trace.key_id = Some(found.id.clone());
     Ok(Identified {
         credential,
         hash,
@@ -152,11 +153,16 @@ async fn identify<'a>(
     })
 }
 
+/// Asks the key's guard; its verdict says what the guard itself spent.
 async fn ask(
     env: &Env,
     guard_id: &KeyId,
     command: GuardCommand,
+    trace: &mut Trace,
 ) -> Result<GuardVerdict, GateError> {
     let guard = rpc::stub(env, state::GUARDS_BINDING, guard_id.as_str())?;
-    rpc::ask(&guard, &command).await
+    trace.cost.do_requests += 1;
+    let verdict: GuardVerdict = rpc::ask(&guard, &command).await?;
+    trace.cost += verdict.cost;
+    Ok(verdict)
 }
