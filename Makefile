@@ -33,9 +33,13 @@ check:
 	cargo clippy --quiet --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy --quiet --all-targets -- -D warnings
 
-# Native benchmarks (optimized); numbers go in the README with the machine they ran on.
-bench:
-	cargo bench --bench policy
+# One table: native stage costs (criterion), then workerd end to end with wrk beside a
+# pass-through worker, bundle size, restart, and counted cost per request. Numbers go in the
+# README with the machine they ran on. BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen it.
+bench: tools build
+	@scripts/tools.sh bench
+	cargo bench --bench core
+	cargo bench --bench workerd
 
 clean:
 	rm -rf build target

@@ -29,6 +29,15 @@ install_crate() { # crate version binary
 install_crate wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
 install_crate worker-build "$WORKER_BUILD_VERSION" worker-build
 
+# `tools.sh bench`: the load generator too, from Debian's packages.
+if [ "${1:-}" = bench ] && ! command -v wrk >/dev/null; then
+  echo "keygate: installing wrk (apt-get)" >&2
+  { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null || {
+    echo "keygate: cannot install wrk; install it and run make bench again" >&2
+    exit 1
+  }
+fi
+
 # npm ci only when package-lock.json changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "keygate: npm ci" >&2

@@ -98,7 +98,8 @@ impl Seen {
 pub struct Origin {
     pub port: u16,
     server: Arc<tiny_http::Server>,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    /// `None` for an origin that records nothing (benchmarks and soaks: memory stays flat).
+    seen: Option<Arc<Mutex<Vec<Seen>>>>,
     worker: Option<thread::JoinHandle<()>>,
 }
 
@@ -108,14 +109,23 @@ impl Origin {
     }
 
     pub fn start_on(port: u16) -> Result<Origin, Box<dyn std::error::Error + Send + Sync>> {
+        Self::serve(port, true)
+    }
+
+    /// An origin that answers like the others but keeps no record of what it received.
+    pub fn start_unrecorded(port: u16) -> Result<Origin, Box<dyn std::error::Error + Send + Sync>> {
+        Self::serve(port, false)
+    }
+
+    fn serve(port: u16, record: bool) -> Result<Origin, Box<dyn std::error::Error + Send + Sync>> {
         let server = Arc::new(tiny_http::Server::http(("127.0.0.1", port))?);
         let port = server.server_addr().to_ip().expect("ip listener").port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = record.then(|| Arc::new(Mutex::new(Vec::new())));
         let (srv, log) = (server.clone(), seen.clone());
         let worker = thread::spawn(move || {
             for request in srv.incoming_requests() {
                 let log = log.clone();
-                thread::spawn(move || answer(request, &log));
+                thread::spawn(move || answer(request, log.as_deref()));
             }
         });
         Ok(Origin {
@@ -132,7 +142,12 @@ impl Origin {
 
     /// Every request received so far whose path starts with `path`.
     pub fn seen(&self, path: &str) -> Vec<Seen> {
-        let all = self.seen.lock().unwrap();
+        let all = self
+            .seen
+            .as_ref()
+            .expect("this origin records nothing")
+            .lock()
+            .unwrap();
         all.iter()
             .filter(|s| s.url.starts_with(path))
             .cloned()
@@ -147,7 +162,7 @@ impl Origin {
     }
 }
 
-fn answer(mut request: tiny_http::Request, log: &Mutex<Vec<Seen>>) {
+fn answer(mut request: tiny_http::Request, log: Option<&Mutex<Vec<Seen>>>) {
     if let Some(ms) = request
         .url()
         .strip_prefix("/slow/")
@@ -196,7 +211,9 @@ fn answer(mut request: tiny_http::Request, log: &Mutex<Vec<Seen>>) {
     } else {
         ("application/json", echo.to_string())
     };
-    log.lock().unwrap().push(seen);
+    if let Some(log) = log {
+        log.lock().unwrap().push(seen);
+    }
     let mut response = tiny_http::Response::from_data(body)
         .with_status_code(status)
         .with_header(header("content-type", content_type))
@@ -254,6 +271,12 @@ impl Gateway {
     /// Starts a gateway without waiting, so several can boot at once. Call it from a thread
     /// that outlives the gateway: the parent-death signal fires when the spawning *thread* ends.
     pub fn spawn(options: GatewayOptions<'_>) -> Gateway {
+        Self::spawn_with_config(options, &runtime_config())
+    }
+
+    /// [`Gateway::spawn`] with another wrangler config (another worker, such as the benchmark's
+    /// pass-through).
+    pub fn spawn_with_config(options: GatewayOptions<'_>, config: &std::path::Path) -> Gateway {
         let state_dir = options.state_dir.unwrap_or_else(fresh_state_dir);
         std::fs::create_dir_all(&state_dir).unwrap();
         let port = options.port.unwrap_or_else(free_port);
@@ -262,7 +285,7 @@ impl Gateway {
         let mut command = Command::new(project_dir().join("node_modules/.bin/wrangler"));
         command
             .current_dir(project_dir())
-            .args(["dev", "--config", runtime_config().to_str().unwrap()])
+            .args(["dev", "--config", config.to_str().unwrap()])
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
             .args(["--persist-to", state_dir.to_str().unwrap()])
@@ -288,6 +311,37 @@ impl Gateway {
             child,
             log,
         }
+    }
+
+    /// Starts `worker` (`keygate` or `passthrough`) on workerd through Miniflare's API
+    /// (`benches/miniflare.mjs`): the same runtime and local storage as `wrangler dev`, without
+    /// its reload proxy. Waits until it answers.
+    pub fn start_miniflare(worker: &str, options: GatewayOptions<'_>) -> Gateway {
+        let state_dir = options.state_dir.unwrap_or_else(fresh_state_dir);
+        std::fs::create_dir_all(&state_dir).unwrap();
+        let port = options.port.unwrap_or_else(free_port);
+        let log = state_dir.join(format!("miniflare-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new("node");
+        command
+            .current_dir(project_dir())
+            .arg("benches/miniflare.mjs")
+            .args([worker, &port.to_string(), state_dir.to_str().unwrap()])
+            .args(options.vars.iter().map(|(n, v)| format!("{n}={v}")))
+            // The runner stops when this pipe closes, i.e. when this process is gone.
+            .stdin(Stdio::piped())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        die_with_parent(&mut command);
+        let child = command.spawn().expect("spawn node benches/miniflare.mjs");
+        let mut gateway = Gateway {
+            port,
+            state_dir,
+            child,
+            log,
+        };
+        gateway.wait_ready();
+        gateway
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -334,7 +388,7 @@ impl Gateway {
                 let _ = r.body_mut().read_to_vec();
                 return;
             }
-            thread::sleep(Duration::from_millis(100));
+            thread::sleep(Duration::from_millis(20));
         }
         panic!("wrangler dev not ready after 300 s:\n{}", self.log());
     }
@@ -411,7 +465,7 @@ fn write_runtime_config() -> PathBuf {
 
 /// If the test process dies without unwinding, the kernel sends wrangler SIGTERM. Linux ties
 /// this to the spawning thread, hence `Gateway::spawn`'s note.
-fn die_with_parent(command: &mut Command) {
+pub fn die_with_parent(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     unsafe {
         command.pre_exec(|| {

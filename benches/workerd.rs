@@ -1,0 +1,565 @@
+//! `make bench`, end-to-end part, on the real `workerd` runtime with local KV and Durable
+//! Objects, against one origin on 127.0.0.1, loaded by `wrk`. Prints one table with:
+//!
+//! - the native cost of each verification stage (criterion's medians from `benches/core.rs`,
+//!   read from `target/criterion`: run that bench first, as `make bench` does);
+//! - side by side, in interleaved rounds: the origin directly, a pass-through worker (no checks:
+//!   the floor a Worker reaches here), and keygate with a valid key without and with rate
+//!   limits, a malformed key and an unknown key; each keygate line also as a ratio to the
+//!   pass-through on the same runtime. Two runtimes: workerd driven by Miniflare's API (no proxy
+//!   in front) and `wrangler dev` (whose reload proxy costs more than keygate does);
+//! - the deployed bundle's size (wrangler's own count, the one Cloudflare's 3 MiB limit uses),
+//!   and a restart: time until the runtime answers, then the first verified request;
+//! - cost per request, counted: KV reads, Durable Object requests and rows written, summed from
+//!   keygate's log lines (each line carries what its request did), on the restarted runtime.
+//!
+//! Knobs: `BENCH_SECONDS` per wrk run (default 5), `BENCH_ROUNDS` (default 3). The table also
+//! goes to `target/keygate-bench/report.md`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use keygate::domain::{ApiKey, KeyPrefix};
+use support::admin::Admin;
+use support::{Gateway, GatewayOptions, Origin, project_dir, send};
+
+const ADMIN_TOKEN: &str = "bench-admin-token";
+/// wrk connections: enough to keep both cores busy, few enough not to measure queueing alone.
+const CONNECTIONS: &str = "8";
+/// Sequential requests per cost scenario.
+const COST_REQUESTS: usize = 200;
+
+fn main() {
+    let seconds = env_number("BENCH_SECONDS", 5);
+    let rounds = env_number("BENCH_ROUNDS", 3);
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("make bench: wrk is missing (scripts/tools.sh bench installs it)");
+        std::process::exit(1);
+    }
+    let mut report = Report::default();
+    report.native();
+
+    let origin = Origin::start_unrecorded(0).expect("bind the origin");
+    let vars = || {
+        vec![
+            ("ORIGIN", origin.url()),
+            ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+        ]
+    };
+    let options = |vars| GatewayOptions {
+        vars,
+        state_dir: None,
+        port: None,
+        show_output: false,
+    };
+    eprintln!("bench: starting the runtimes");
+    let mut direct = Runtime::new(
+        "workerd (Miniflare API)",
+        Gateway::start_miniflare("passthrough", options(vars())),
+        Gateway::start_miniflare("keygate", options(vars())),
+    );
+    let mut wrangler_pass = Gateway::spawn_with_config(options(vars()), &passthrough_config());
+    let mut wrangler_keygate = Gateway::spawn(options(vars()));
+    wrangler_pass.wait_ready();
+    wrangler_keygate.wait_ready();
+    let wrangler = Runtime::new("wrangler dev", wrangler_pass, wrangler_keygate);
+
+    // Interleaved rounds: a slow moment of the machine hits every line, not one.
+    let mut lines: Vec<Line> = vec![Line::new(
+        "origin directly",
+        "-",
+        origin.url() + "/bench/origin",
+        None,
+        None,
+    )];
+    for runtime in [&direct, &wrangler] {
+        lines.extend(runtime.lines());
+    }
+    for round in 1..=rounds {
+        eprintln!(
+            "bench: round {round} of {rounds} ({} lines × {seconds} s)",
+            lines.len()
+        );
+        for line in &mut lines {
+            line.runs
+                .push(wrk(&line.url, line.header.as_ref(), seconds));
+        }
+    }
+    report.load(&lines);
+    report.size();
+    report.restart(&mut direct, &origin.url());
+    report.cost(&direct);
+    drop((direct, wrangler));
+    report.finish();
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+/// A pass-through worker and keygate on one runtime, with the keys the lines use.
+struct Runtime {
+    name: &'static str,
+    passthrough: Gateway,
+    keygate: Gateway,
+    /// `rate_limiting: false`.
+    unlimited: String,
+    /// Three windows far above what the load reaches: every request is counted, none refused.
+    limited: String,
+}
+
+impl Runtime {
+    fn new(name: &'static str, passthrough: Gateway, keygate: Gateway) -> Runtime {
+        let admin = Admin::bearer(&keygate, ADMIN_TOKEN);
+        admin.put_org("bench", r#"{"plan":"enterprise"}"#);
+        let (unlimited, _) = admin.create_key(
+            "bench",
+            r#"{"name":"Bench unlimited","scopes":["read"],"rate_limiting":false}"#,
+        );
+        let (limited, _) = admin.create_key(
+            "bench",
+            r#"{"name":"Bench limited","scopes":["read"],"rate_limits":[
+                {"name":"burst","limit":1000000,"window_seconds":1},
+                {"name":"minute","limit":60000000,"window_seconds":60},
+                {"name":"day","limit":2000000000,"window_seconds":86400}]}"#,
+        );
+        Runtime {
+            name,
+            passthrough,
+            keygate,
+            unlimited,
+            limited,
+        }
+    }
+
+    fn lines(&self) -> Vec<Line> {
+        let unknown = ApiKey::generate(&KeyPrefix::default()).unwrap();
+        let keygate = |what, path: &str, key: &str| {
+            Line::new(
+                what,
+                self.name,
+                self.keygate.url(path),
+                Some(format!("Authorization: Bearer {key}")),
+                Some(PASS_THROUGH),
+            )
+        };
+        // Each line is checked once first: it must pass, or refuse for the reason it names.
+        let expect = |key: &str, status: u16, code: &str| {
+            let r = send(
+                &self.keygate,
+                "GET",
+                "/bench/check",
+                &[("authorization", &format!("Bearer {key}"))],
+                None,
+            );
+            assert_eq!(r.status, status, "{}: {key}", self.name);
+            if !code.is_empty() {
+                assert_eq!(r.json()["error"], code, "{}", self.name);
+            }
+        };
+        expect(&self.unlimited, 200, "");
+        expect(&self.limited, 200, "");
+        expect("kg_live_not_a_key", 401, "malformed_api_key");
+        expect(unknown.expose_secret(), 401, "invalid_api_key");
+        vec![
+            Line::new(
+                PASS_THROUGH,
+                self.name,
+                self.passthrough.url("/bench/pass"),
+                None,
+                None,
+            ),
+            keygate(
+                "keygate, valid key, no rate limit",
+                "/bench/unlimited",
+                &self.unlimited,
+            ),
+            keygate(
+                "keygate, valid key, 3 rate-limit windows",
+                "/bench/limited",
+                &self.limited,
+            ),
+            keygate(
+                "keygate refusing a malformed key",
+                "/bench/malformed",
+                "kg_live_not_a_key",
+            ),
+            keygate(
+                "keygate refusing an unknown key",
+                "/bench/unknown",
+                unknown.expose_secret(),
+            ),
+        ]
+    }
+}
+
+const PASS_THROUGH: &str = "pass-through worker";
+
+/// One line of the load table and its runs.
+struct Line {
+    what: &'static str,
+    runtime: &'static str,
+    url: String,
+    header: Option<String>,
+    /// The line (same runtime) whose requests/s this one is divided by.
+    baseline: Option<&'static str>,
+    runs: Vec<Wrk>,
+}
+
+impl Line {
+    fn new(
+        what: &'static str,
+        runtime: &'static str,
+        url: String,
+        header: Option<String>,
+        baseline: Option<&'static str>,
+    ) -> Line {
+        Line {
+            what,
+            runtime,
+            url,
+            header,
+            baseline,
+            runs: Vec::new(),
+        }
+    }
+
+    /// Medians over the rounds: requests/s, p50 and p99 in ms.
+    fn medians(&self) -> (f64, f64, f64) {
+        let median = |f: fn(&Wrk) -> f64| {
+            let mut v: Vec<f64> = self.runs.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        (
+            median(|w| w.rps),
+            median(|w| w.p50_ms),
+            median(|w| w.p99_ms),
+        )
+    }
+}
+
+/// What one wrk run reported.
+struct Wrk {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn wrk(url: &str, header: Option<&String>, seconds: u64) -> Wrk {
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t1",
+        "-c",
+        CONNECTIONS,
+        "--latency",
+        "-d",
+        &format!("{seconds}s"),
+    ]);
+    if let Some(header) = header {
+        command.args(["-H", header]);
+    }
+    let out = command.arg(url).output().expect("run wrk");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("wrk printed no {prefix:?}:\n{text}"))
+    };
+    if let Some(errors) = text.lines().find(|l| l.contains("Socket errors")) {
+        panic!("wrk against {url}: {errors}");
+    }
+    Wrk {
+        rps: field("Requests/sec:").parse().unwrap(),
+        p50_ms: millis(field("50%")),
+        p99_ms: millis(field("99%")),
+    }
+}
+
+/// wrk's `812.00us`, `8.72ms`, `1.02s` in milliseconds.
+fn millis(text: &str) -> f64 {
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => number / 1000.0,
+        "ms" => number,
+        "s" => number * 1000.0,
+        "m" => number * 60_000.0,
+        _ => f64::NAN,
+    }
+}
+
+/// A wrangler config for the pass-through worker, written under `target/`.
+fn passthrough_config() -> PathBuf {
+    let dir = project_dir().join("target/keygate-bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("passthrough.toml");
+    let main = project_dir().join("benches/passthrough.js");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"passthrough\"\nmain = {:?}\ncompatibility_date = \"2026-04-01\"\n",
+            main.display().to_string()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The table, built section by section.
+#[derive(Default)]
+struct Report {
+    text: String,
+}
+
+impl Report {
+    fn section(&mut self, title: &str, header: &str) {
+        let columns = header.matches('|').count() - 1;
+        self.text += &format!("\n**{title}**\n\n{header}\n|{}\n", "---|".repeat(columns));
+    }
+
+    fn row(&mut self, cells: &[String]) {
+        self.text += &format!("| {} |\n", cells.join(" | "));
+    }
+
+    /// criterion's median estimate of each native benchmark.
+    fn native(&mut self) {
+        self.section(
+            "Native, per operation (criterion median; goal for the whole path: under 5 µs)",
+            "| operation | median |",
+        );
+        for (id, what) in [
+            ("key_parse_checksum_hash", "key: parse + checksum + SHA-256"),
+            ("record_decode", "KV record: decode (JSON)"),
+            (
+                "policy_match_10_rules",
+                "policy match, 10 rules (last rule)",
+            ),
+            (
+                "policy_match_200_rules",
+                "policy match, 200 rules (last rule)",
+            ),
+            ("scope_check", "scope check"),
+            ("verify_status_and_authorize", "status + scopes + resources"),
+            ("window_decide_3_windows", "rate-limit decision, 3 windows"),
+            ("fields_filter_10KiB", "field filter, 10 KiB JSON body"),
+            ("verify_whole", "whole in-memory verification"),
+        ] {
+            let path = project_dir().join(format!("target/criterion/{id}/new/estimates.json"));
+            let median = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["median"]["point_estimate"].as_f64());
+            let cell = median.map_or("not run (cargo bench --bench core)".to_owned(), nanos);
+            self.row(&[what.to_owned(), cell]);
+        }
+    }
+
+    fn load(&mut self, lines: &[Line]) {
+        self.section(
+            &format!("End to end, wrk -t1 -c{CONNECTIONS} (median of the rounds)"),
+            "| line | runtime | requests/s | p50 ms | p99 ms | vs pass-through |",
+        );
+        for line in lines {
+            let (rps, p50, p99) = line.medians();
+            let ratio = line.baseline.and_then(|base| {
+                let base = lines
+                    .iter()
+                    .find(|l| l.what == base && l.runtime == line.runtime)?;
+                Some(format!("{:.2}×", rps / base.medians().0))
+            });
+            self.row(&[
+                line.what.to_owned(),
+                line.runtime.to_owned(),
+                format!("{rps:.0}"),
+                format!("{p50:.2}"),
+                format!("{p99:.2}"),
+                ratio.unwrap_or_else(|| "-".into()),
+            ]);
+        }
+    }
+
+    /// wrangler's own size count of the bundle it would upload.
+    fn size(&mut self) {
+        let dir = project_dir().join("target/keygate-bench/bundle");
+        let out = Command::new(project_dir().join("node_modules/.bin/wrangler"))
+            .current_dir(project_dir())
+            .args(["deploy", "--dry-run", "--outdir", dir.to_str().unwrap()])
+            .args(["--config", support::runtime_config().to_str().unwrap()])
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .output()
+            .expect("wrangler deploy --dry-run");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        let total = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Total Upload:"))
+            .unwrap_or("(wrangler printed no size)")
+            .trim()
+            .to_owned();
+        self.section("Size and start", "| measure | value |");
+        self.row(&[
+            "bundle (wasm + JS glue), as `wrangler deploy` uploads it; limit 3 MiB gzip (free plan)".into(),
+            total,
+        ]);
+    }
+
+    /// Stops the runtime's keygate and starts it again on the same state and port: the first
+    /// request then meets a cold isolate, a cold guard and an empty isolate cache.
+    fn restart(&mut self, runtime: &mut Runtime, origin: &str) {
+        runtime.keygate.stop();
+        let started = Instant::now();
+        runtime.keygate = Gateway::start_miniflare(
+            "keygate",
+            GatewayOptions {
+                vars: vec![
+                    ("ORIGIN", origin.to_owned()),
+                    ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+                ],
+                state_dir: Some(runtime.keygate.state_dir.clone()),
+                port: Some(runtime.keygate.port),
+                show_output: false,
+            },
+        );
+        let ready = started.elapsed();
+        let keygate = &runtime.keygate;
+        let bearer = format!("Bearer {}", runtime.unlimited);
+        let timed = |path: &str| {
+            let at = Instant::now();
+            let r = send(keygate, "GET", path, &[("authorization", &bearer)], None);
+            assert_eq!(r.status, 200, "after the restart");
+            at.elapsed()
+        };
+        let first = timed("/bench/after-restart/1");
+        let second = timed("/bench/after-restart/2");
+        self.row(&[
+            "restart on existing state: spawn → first answer (workerd via Miniflare)".into(),
+            format!("{} ms", ready.as_millis()),
+        ]);
+        self.row(&[
+            "first verified request after the restart (cold isolate, guard and cache)".into(),
+            format!("{:.1} ms", first.as_secs_f64() * 1000.0),
+        ]);
+        self.row(&[
+            "the request after it".into(),
+            format!("{:.1} ms", second.as_secs_f64() * 1000.0),
+        ]);
+        let cost = sum_cost(keygate, "/bench/after-restart/1").0;
+        self.row(&[
+            "first request's cost (KV reads / object requests / rows written)".into(),
+            format!("{} / {} / {}", cost[0], cost[1], cost[2]),
+        ]);
+    }
+
+    /// Requests sent one by one per scenario; the counts come from keygate's log lines.
+    fn cost(&mut self, runtime: &Runtime) {
+        self.section(
+            &format!("Cost per request, counted ({COST_REQUESTS} requests each, after the load)"),
+            "| request | KV reads | object requests | rows written |",
+        );
+        let unknown = ApiKey::generate(&KeyPrefix::default()).unwrap();
+        for (what, path, key) in [
+            (
+                "valid key, no rate limit",
+                "/cost/unlimited",
+                runtime.unlimited.as_str(),
+            ),
+            (
+                "valid key, 3 windows",
+                "/cost/limited",
+                runtime.limited.as_str(),
+            ),
+            ("malformed key", "/cost/malformed", "kg_live_not_a_key"),
+            ("unknown key", "/cost/unknown", unknown.expose_secret()),
+        ] {
+            let bearer = format!("Bearer {key}");
+            for _ in 0..COST_REQUESTS {
+                send(
+                    &runtime.keygate,
+                    "GET",
+                    path,
+                    &[("authorization", &bearer)],
+                    None,
+                );
+            }
+            let (sum, lines) = sum_cost(&runtime.keygate, path);
+            assert_eq!(lines, COST_REQUESTS, "log lines for {path}");
+            let per = |n: u64| format!("{:.3}", n as f64 / lines as f64);
+            self.row(&[what.into(), per(sum[0]), per(sum[1]), per(sum[2])]);
+        }
+    }
+
+    fn finish(self) {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("model name"))
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+            .unwrap_or_default();
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let text = format!(
+            "keygate benchmark — {cores} cores, {cpu}; origin, load generator and runtime share them\n{}",
+            self.text
+        );
+        println!("{text}");
+        let path = project_dir().join("target/keygate-bench/report.md");
+        let _ = std::fs::write(&path, &text);
+        eprintln!("bench: table written to {}", path.display());
+    }
+}
+
+/// The summed (KV reads, object requests, rows written) of the log lines for `path`, and how
+/// many lines there were.
+fn sum_cost(gateway: &Gateway, path: &str) -> ([u64; 3], usize) {
+    let needle = format!(r#""path":"{path}""#);
+    // The runner writes its log asynchronously: give it a moment to catch up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = ([0; 3], 0);
+    while Instant::now() < deadline {
+        let log = gateway.log();
+        let mut sum = [0u64; 3];
+        let mut n = 0;
+        for line in log.lines().filter(|l| l.contains(&needle)) {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            for (slot, field) in sum
+                .iter_mut()
+                .zip(["kv_reads", "do_requests", "rows_written"])
+            {
+                *slot += v[field].as_u64().unwrap_or(0);
+            }
+            n += 1;
+        }
+        if n == last.1 && n > 0 {
+            return (sum, n);
+        }
+        last = (sum, n);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    last
+}
+
+fn nanos(ns: f64) -> String {
+    if ns >= 1000.0 {
+        format!("{:.2} µs", ns / 1000.0)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
