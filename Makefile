@@ -10,7 +10,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 SOURCES := $(shell find src -type f) Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build check bench clean
+.PHONY: dev test tools build check bench soak clean
 
 dev: tools build
 	scripts/dev.sh
@@ -40,6 +40,10 @@ bench: tools build
 	@scripts/tools.sh bench
 	cargo bench --bench core
 	cargo bench --bench workerd
+
+# The soak alone (make test runs it too): SOAK_SECONDS of mixed traffic, default 60.
+soak: tools build
+	cargo test --test soak
 
 clean:
 	rm -rf build target
