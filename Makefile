@@ -10,7 +10,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 SOURCES := $(shell find src -type f) Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build check bench soak clean
+.PHONY: dev test tools build check bench soak fuzz clean
 
 dev: tools build
 	scripts/dev.sh
@@ -45,5 +45,10 @@ bench: tools build
 soak: tools build
 	cargo test --test soak
 
+# libFuzzer on the key parser, the policy, the management bodies and the field filter:
+# FUZZ_SECONDS per target (default 60). Crashes land in fuzz/regressions/, replayed by make test.
+fuzz:
+	scripts/fuzz.sh
+
 clean:
-	rm -rf build target
+	rm -rf build target fuzz/target
