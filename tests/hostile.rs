@@ -177,8 +177,24 @@ const CASES: &[Case<World>] = &[
                 status != 0 && status < 500,
                 &format!("a NUL in the path: {status}"),
             )?;
+            // A NUL inside a real key, and after it: never a key that works.
+            for (at, header) in [(10, "X-API-Key"), (w.key.len(), "Authorization: Bearer")] {
+                let mut raw = format!(
+                    "GET /api/nulkey HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}{} ",
+                    if header.ends_with("Key") { ":" } else { "" }
+                )
+                .into_bytes();
+                raw.extend_from_slice(&w.key.as_bytes()[..at]);
+                raw.push(0);
+                raw.extend_from_slice(&w.key.as_bytes()[at..]);
+                raw.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+                let (status, _) = send_raw(&w.gateway, &raw);
+                client_error(status, &format!("a NUL in {header}"))?;
+            }
             eq(
-                w.origin.seen("/api/utf8").len() + w.origin.seen("/api/ctl").len(),
+                w.origin.seen("/api/utf8").len()
+                    + w.origin.seen("/api/ctl").len()
+                    + w.origin.seen("/api/nulkey").len(),
                 0,
                 "origin requests",
             )
