@@ -4,18 +4,22 @@
 //!
 //! The stages are the ones the verification path runs, with inputs shaped like real traffic: a
 //! key record with scopes, resource and field restrictions, three rate-limit windows and meta; a
-//! 10- and a 200-rule policy; a 10 KiB JSON list for the field filter. `verify/whole` chains
-//! every in-memory step of one admitted request, on both sides of the guard call (the worker
-//! and the key's Durable Object), including the JSON of the guard's verdict.
+//! 10- and a 200-rule policy; a 10 KiB JSON list for the field filter. `verify/logic` chains
+//! every in-memory check of one admitted request on both sides of the guard call (the worker and
+//! the key's Durable Object); `verify/whole` adds the JSON of that call.
 
+use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keygate::domain::catalog::{Access, GuardVerdict};
+use keygate::domain::catalog::{self, Access, GuardCommand, GuardVerdict, Secret, Standing};
+use keygate::domain::usage::{Usage, UsageEvent};
 use keygate::domain::window::{self, Counters, Decision};
 use keygate::domain::{
     ApiKey, FieldScope, KeyHash, KeyPrefix, KeyRecord, Policy, UnixMillis, fields, verify,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// A key record as KV and the guard hold it: what a restricted integration key looks like.
 const RECORD: &str = r#"{"id":"key_2QbX7dMvV4nQ9sTzR8kLpA","org":"acme","name":"Reporting Integration",
@@ -158,43 +162,95 @@ fn field_filter(c: &mut Criterion) {
     });
 }
 
-/// Every in-memory step of one admitted request, in the order the worker and the guard run them.
+/// The guard call's message as it crosses: through JSON when `encode`, as is otherwise.
+fn wire<T: Serialize + DeserializeOwned>(message: T, encode: bool) -> T {
+    if !encode {
+        return message;
+    }
+    serde_json::from_str(&serde_json::to_string(&message).unwrap()).unwrap()
+}
+
+/// Every in-memory step of one admitted request, in the order the worker and the guard run them:
+/// what the isolate does around its KV cache and the guard call, and what the guard does
+/// between receiving the command and answering. Only the platform's I/O is left out.
+/// `verify/logic` is the checks alone; `verify/whole` adds the JSON of the guard call (the
+/// command and the verdict, each encoded and decoded once).
 fn whole(c: &mut Criterion) {
+    for (name, encode) in [("verify/logic", false), ("verify/whole", true)] {
+        admitted_request(c, name, encode);
+    }
+}
+
+fn admitted_request(c: &mut Criterion, name: &str, encode: bool) {
     let text = key_text();
     let authorization = format!("Bearer {text}");
     let p = policy(10);
     let record = record();
+    let hash = KeyHash::of(&ApiKey::parse(&text).unwrap());
+    let secrets = vec![Secret { hash, until: None }];
+    // Worker and guard both hold the record and its digest (computed when it was loaded).
+    let digest = record.digest();
+    let mut cache = HashMap::new();
+    cache.insert(hash, (record.clone(), digest));
     let limits = record.effective_limits().to_vec();
     let mut counters = Counters::default();
+    let mut usage = Usage::default();
     let mut now = 1_763_900_000_000u64;
-    c.bench_function("verify/whole", |b| {
+    c.bench_function(name, |b| {
         b.iter(|| {
             now += 1;
             let at = UnixMillis(now);
-            // Worker: credential, format, checksum, hash; the route.
+            // Worker: credential, format, checksum, hash; the cached record; the route.
             let (_, key) = verify::parse_credential(Some(black_box(&authorization)), None).unwrap();
-            black_box(KeyHash::of(&key));
+            let hash = KeyHash::of(&key);
+            let (cached, known): (KeyRecord, _) = cache.get(&hash).cloned().unwrap();
             let route = p
                 .route("GET", "/api/sites/site_abc123/stats", None, |_| None)
                 .unwrap();
-            let access = Access::of(&route);
-            // Guard: status, authorization, windows; its verdict as JSON.
-            let key = verify::check_status(record.clone(), at).unwrap();
-            black_box(verify::authorize(key, &access.route()).unwrap());
+            let command = GuardCommand::Admit {
+                hash,
+                start: key.mask(),
+                access: Access::of(&route),
+                event: UsageEvent {
+                    at,
+                    method: "GET".into(),
+                    path: "/api/sites/site_abc123/stats".into(),
+                    outcome: String::new(),
+                    status: None,
+                    country: None,
+                },
+                known: Some(known),
+            };
+            // Guard: the command, the secret, status and authorization, windows, usage; its
+            // verdict.
+            let GuardCommand::Admit {
+                hash,
+                access,
+                mut event,
+                known,
+                ..
+            } = wire(command, encode)
+            else {
+                unreachable!()
+            };
+            assert!(catalog::accepts(&secrets, &hash, at));
+            verify::permits(&record, at, &access.route()).unwrap();
             let (decision, must_write) = counters.admit(&limits, at);
             if must_write {
                 black_box(counters.to_store(&limits, at));
             }
-            let verdict = serde_json::to_string(&GuardVerdict {
-                record: Some(record.clone()),
+            event.outcome = "admitted".into();
+            usage.record(event);
+            let verdict = GuardVerdict {
+                standing: Standing::of(&record, digest, known),
                 now: at,
                 decision: Some(decision),
                 cost: Default::default(),
-            })
-            .unwrap();
+            };
             // Worker: the verdict read back, the checks repeated at the guard's instant, headers.
-            let verdict: GuardVerdict = serde_json::from_str(&verdict).unwrap();
-            let key = verify::check_status(verdict.record.unwrap(), verdict.now).unwrap();
+            let verdict = wire(verdict, encode);
+            let current = verdict.standing.record(cached).unwrap();
+            let key = verify::check_status(current, verdict.now).unwrap();
             black_box(verify::authorize(key, &route).unwrap());
             let Some(Decision::Allowed { windows }) = verdict.decision else {
                 panic!("the bench limits never refuse");

@@ -338,7 +338,7 @@ impl Report {
     /// criterion's median estimate of each native benchmark.
     fn native(&mut self) {
         self.section(
-            "Native, per operation (criterion median; goal for the whole path: under 5 µs)",
+            "Native, per operation (criterion median; goal for the in-memory verification: under 5 µs)",
             "| operation | median |",
         );
         for (id, what) in [
@@ -356,7 +356,14 @@ impl Report {
             ("verify_status_and_authorize", "status + scopes + resources"),
             ("window_decide_3_windows", "rate-limit decision, 3 windows"),
             ("fields_filter_10KiB", "field filter, 10 KiB JSON body"),
-            ("verify_whole", "whole in-memory verification"),
+            (
+                "verify_logic",
+                "every check of an admitted request, both sides",
+            ),
+            (
+                "verify_whole",
+                "the same with the guard call's JSON (whole in-memory path)",
+            ),
         ] {
             let path = project_dir().join(format!("target/criterion/{id}/new/estimates.json"));
             let median = std::fs::read_to_string(&path)

@@ -456,6 +456,45 @@ const CASES: &[Case<World>] = &[
         let secret = &w.valid.expose_secret()[8..];
         check(!log.contains(secret), "a key appears in the log")
     }),
+    (
+        "a_changed_key_reaches_the_origin_changed_on_the_next_request",
+        |w| {
+            // The first request caches the record in the isolate; after the PATCH that copy is
+            // stale, so the guard sends its current record, and the cache is refreshed with it.
+            let admin = Admin::bearer(&w.gateway, ADMIN_TOKEN);
+            let (key, id) = admin.create_key(
+                "acme",
+                r#"{"name":"Changing key","scopes":["read"],"meta":{"v":1}}"#,
+            );
+            let meta_seen = |path: &str| -> Result<Option<String>, Failed> {
+                eq(w.get(path, &[("x-api-key", &key)]).status, 200, path)?;
+                Ok(w.origin
+                    .only(path)
+                    .header("x-keygate-meta")
+                    .map(str::to_owned))
+            };
+            eq(
+                meta_seen("/t/changing/1")?,
+                Some(r#"{"v":1}"#.into()),
+                "before",
+            )?;
+            let patch = admin.call(
+                "PATCH",
+                &format!("/orgs/acme/keys/{id}"),
+                Some(r#"{"meta":{"v":2},"scopes":["read","write"]}"#),
+            );
+            eq(patch.status, 200, "patch")?;
+            for path in ["/t/changing/2", "/t/changing/3"] {
+                eq(meta_seen(path)?, Some(r#"{"v":2}"#.into()), path)?;
+                eq(
+                    w.origin.only(path).header("x-keygate-scopes"),
+                    Some("read,write"),
+                    path,
+                )?;
+            }
+            Ok(())
+        },
+    ),
     ("the_log_line_counts_what_a_request_cost", |w| {
         // A key no isolate has seen: its first request reads KV once, the second is served
         // from the isolate cache. Each asks the key's guard once; the guard writes its counters

@@ -15,7 +15,7 @@ use super::audit::AuditQuery;
 use super::hash::KeyHash;
 use super::manage::{KeyPatch, NewKey, PutOrg};
 use super::policy::Route;
-use super::record::{KeyId, KeyRecord, OrgId};
+use super::record::{KeyId, KeyRecord, OrgId, RecordDigest};
 use super::scope::Action;
 use super::time::UnixMillis;
 use super::usage::{Cost, UsageEvent};
@@ -107,12 +107,16 @@ pub enum GuardCommand {
     Check { hash: KeyHash },
     /// The verification path: check the secret (`start`: its mask, for the audit log), the
     /// key's status and its authorization for `access`, then decide and count its rate-limit
-    /// windows and record `event`, all in one call. Answers a [`GuardVerdict`] with a decision when the key may make the request.
+    /// windows and record `event`, all in one call. Answers a [`GuardVerdict`] with a decision
+    /// when the key may make the request. `known`: the digest of the record the worker holds,
+    /// so the verdict carries the record only when it differs.
     Admit {
         hash: KeyHash,
         start: String,
         access: Access,
         event: UsageEvent,
+        #[serde(default)]
+        known: Option<RecordDigest>,
     },
     /// The key's usage.
     Usage,
@@ -161,12 +165,45 @@ impl Access {
     }
 }
 
+/// What the guard says of a secret and the key's record.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// The secret is not accepted: never issued, rotated out, or the guard has no state.
+    Unknown,
+    /// Accepted, and the authoritative record is the one the worker holds (same digest).
+    Unchanged,
+    /// Accepted, with the authoritative record (the worker held none, or a stale one).
+    Current(Box<KeyRecord>),
+}
+
+impl Standing {
+    /// The standing of an accepted secret whose authoritative record is `record`, for a worker
+    /// holding a record with digest `known`.
+    pub fn of(record: &KeyRecord, digest: RecordDigest, known: Option<RecordDigest>) -> Standing {
+        if known == Some(digest) {
+            Standing::Unchanged
+        } else {
+            Standing::Current(Box::new(record.clone()))
+        }
+    }
+
+    /// The authoritative record: the guard's, or `held` when it is unchanged; `None` when the
+    /// secret is not accepted.
+    pub fn record(self, held: KeyRecord) -> Option<KeyRecord> {
+        match self {
+            Standing::Unknown => None,
+            Standing::Unchanged => Some(held),
+            Standing::Current(record) => Some(*record),
+        }
+    }
+}
+
 /// The guard's answer to [`GuardCommand::Check`] and [`GuardCommand::Admit`].
 #[derive(Serialize, Deserialize, Debug)]
 pub struct GuardVerdict {
-    /// The authoritative record when the secret is accepted; `None` when it is not (never
-    /// issued, rotated out, or the guard has no state).
-    pub record: Option<KeyRecord>,
+    /// Whether the secret is accepted, and the record when the worker's is not current.
+    pub standing: Standing,
     /// The guard's clock when it decided: the worker repeats the status and authorization
     /// checks at this instant, so both sides reach the same answer.
     pub now: UnixMillis,
@@ -214,6 +251,28 @@ mod tests {
 
     fn hash() -> KeyHash {
         KeyHash::of(&ApiKey::generate(&Default::default()).unwrap())
+    }
+
+    #[test]
+    fn the_record_travels_only_when_the_worker_holds_another() {
+        let record = |name: &str| {
+            KeyRecord::from_json(&format!(
+                r#"{{"id":"key_abc123","org":"acme","name":"{name}","created_at":1}}"#
+            ))
+            .unwrap()
+        };
+        let (guards, stale) = (record("Current"), record("Stale"));
+        let digest = guards.digest();
+        let same = Standing::of(&guards, digest, Some(digest));
+        assert!(matches!(same, Standing::Unchanged));
+        assert_eq!(same.record(guards.clone()).unwrap().name, "Current");
+        for known in [None, Some(stale.digest())] {
+            let standing = Standing::of(&guards, digest, known);
+            let json = serde_json::to_string(&standing).unwrap();
+            let back: Standing = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.record(stale.clone()).unwrap().name, "Current");
+        }
+        assert!(Standing::Unknown.record(stale).is_none());
     }
 
     #[test]

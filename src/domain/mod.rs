@@ -29,7 +29,7 @@ pub use hash::KeyHash;
 pub use key::{ApiKey, KeyFormatError, KeyPrefix};
 pub use plan::Plan;
 pub use policy::{Policy, Route};
-pub use record::{KeyId, KeyRecord, KeyStatus, LimiterFallback, OrgId, RateLimit};
+pub use record::{KeyId, KeyRecord, KeyStatus, LimiterFallback, OrgId, RateLimit, RecordDigest};
 pub use scope::{Action, Scope};
 pub use time::UnixMillis;
 pub use verify::{ActiveKey, AuthorizedKey, FieldScope};

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
+use sha2::Digest as _;
 
 use super::scope::Scope;
 use super::time::UnixMillis;
@@ -248,11 +249,68 @@ impl KeyRecord {
         // A struct of strings, integers and already-valid raw JSON cannot fail to serialize.
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    /// The digest of the record's content (see [`RecordDigest`]).
+    pub fn digest(&self) -> RecordDigest {
+        let full = sha2::Sha256::digest(self.to_json().as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&full[..16]);
+        RecordDigest(bytes)
+    }
+}
+
+/// A digest of a record's content: 128 bits of the SHA-256 of its JSON. The worker tells the
+/// key's guard the digest of the record it holds, and the guard sends its record back only when
+/// the digests differ, so a request does not carry the whole record twice. Equal digests mean
+/// equal records (the encoding is deterministic: fields in order, maps sorted, meta kept byte
+/// for byte), and no chosen record can be made to collide with another.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RecordDigest([u8; 16]);
+
+/// Hex between the worker and its Durable Objects.
+impl Serialize for RecordDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let mut bytes = [0u8; 16];
+        hex::decode_to_slice(&text, &mut bytes)
+            .map_err(|_| serde::de::Error::custom("invalid record digest"))?;
+        Ok(RecordDigest(bytes))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_follow_content_and_round_trip() {
+        let text = r#"{"id":"key_abc123","org":"acme","name":"Digest","created_at":1,"meta":{"b":1, "a":2}}"#;
+        let record = KeyRecord::from_json(text).unwrap();
+        let again = KeyRecord::from_json(&record.to_json()).unwrap();
+        assert_eq!(
+            record.digest(),
+            again.digest(),
+            "decode/encode keeps the digest"
+        );
+        let mut renamed = record.clone();
+        renamed.name = "Digest 2".into();
+        assert_ne!(record.digest(), renamed.digest());
+        let mut disabled = record.clone();
+        disabled.enabled = false;
+        assert_ne!(record.digest(), disabled.digest());
+        let json = serde_json::to_string(&record.digest()).unwrap();
+        assert_eq!(json.len(), 34, "32 hex digits, quoted: {json}");
+        assert_eq!(
+            serde_json::from_str::<RecordDigest>(&json).unwrap(),
+            record.digest()
+        );
+    }
 
     #[test]
     fn ids_are_validated() {

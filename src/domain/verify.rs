@@ -42,12 +42,17 @@ impl ActiveKey {
 /// (`invalid_api_key`): a revoked key is gone, and saying so would confirm it once existed.
 /// Expiry is inclusive: at `expires_at` the key no longer works.
 pub fn check_status(record: KeyRecord, now: UnixMillis) -> Result<ActiveKey, GateError> {
-    match KeyStatus::of(&record, now) {
+    status(&record, now)?;
+    Ok(ActiveKey(record))
+}
+
+fn status(record: &KeyRecord, now: UnixMillis) -> Result<(), GateError> {
+    match KeyStatus::of(record, now) {
         KeyStatus::Revoked => Err(GateError::InvalidKey),
         KeyStatus::Expired => Err(GateError::ExpiredKey),
         KeyStatus::Disabled => Err(GateError::DisabledKey),
         KeyStatus::Active if !record.api_access => Err(GateError::ApiPlanRequired),
-        KeyStatus::Active => Ok(ActiveKey(record)),
+        KeyStatus::Active => Ok(()),
     }
 }
 
@@ -83,7 +88,19 @@ impl AuthorizedKey {
 /// route names must be among the key's allowed ids for that resource type (a type the key is
 /// not restricted on is open).
 pub fn authorize(key: ActiveKey, route: &Route<'_>) -> Result<AuthorizedKey, GateError> {
-    let record = key.record();
+    let fields = authorization(key.record(), route)?;
+    Ok(AuthorizedKey { key, fields })
+}
+
+/// Stages 3 and 4 on a borrowed record: the same rules, for the guard, which needs the verdict
+/// and not the key (no copy of the record per request).
+pub fn permits(record: &KeyRecord, now: UnixMillis, route: &Route<'_>) -> Result<(), GateError> {
+    status(record, now)?;
+    authorization(record, route).map(drop)
+}
+
+/// Stage 4's rules; the key's field restriction for the route when it passes.
+fn authorization(record: &KeyRecord, route: &Route<'_>) -> Result<Option<FieldScope>, GateError> {
     if !record
         .scopes
         .iter()
@@ -110,11 +127,10 @@ pub fn authorize(key: ActiveKey, route: &Route<'_>) -> Result<AuthorizedKey, Gat
             }
         }
     }
-    let fields = record.fields.get(route.resource).map(|allowed| FieldScope {
+    Ok(record.fields.get(route.resource).map(|allowed| FieldScope {
         allowed: allowed.clone(),
         envelope: route.envelope.map(str::to_owned),
-    });
-    Ok(AuthorizedKey { key, fields })
+    }))
 }
 
 /// When the key's guard cannot be reached (`detail` says why): the key's `on_limiter_error`
@@ -218,6 +234,55 @@ mod tests {
                 .code(),
             "disabled_api_key"
         );
+    }
+
+    #[test]
+    fn the_guards_borrowed_check_agrees_with_the_stages() {
+        let scoped = |scopes: &[&str]| KeyRecord {
+            scopes: scopes
+                .iter()
+                .map(|s| crate::domain::Scope::parse(s).unwrap())
+                .collect(),
+            resources: [("site".to_owned(), vec!["site_1".to_owned()])].into(),
+            ..record()
+        };
+        let records = [
+            scoped(&["read"]),
+            scoped(&["employees:create"]),
+            KeyRecord {
+                enabled: false,
+                ..scoped(&["write"])
+            },
+            KeyRecord {
+                api_access: false,
+                ..scoped(&["admin"])
+            },
+        ];
+        let route = |action, site: &str| Route {
+            resource: "employees",
+            action,
+            ids: vec![("site", Some(site.to_owned()))],
+            envelope: None,
+        };
+        for record in &records {
+            for now in [UnixMillis(0), UnixMillis(1_000)] {
+                for action in [Action::Read, Action::Create, Action::Delete] {
+                    for site in ["site_1", "site_2"] {
+                        let r = route(action, site);
+                        let staged = check_status(record.clone(), now)
+                            .and_then(|k| authorize(k, &r))
+                            .map(drop);
+                        let borrowed = permits(record, now, &r);
+                        assert_eq!(
+                            staged.map_err(|e| e.code()),
+                            borrowed.map_err(|e| e.code()),
+                            "{:?} {action:?} {site} at {now:?}",
+                            record.scopes
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -230,18 +230,17 @@ impl Counters {
     /// Decides one request; the `bool` says whether the counters must be written (with
     /// [`Counters::to_store`]) before the answer leaves.
     pub fn admit(&mut self, limits: &[RateLimit], now: UnixMillis) -> (Decision, bool) {
-        let mut states: Vec<WindowState> = limits
-            .iter()
-            .map(|l| {
-                self.windows
-                    .iter()
-                    .find(|(n, _)| *n == l.name)
-                    .map(|(_, s)| s.clone())
-                    .unwrap_or_default()
-            })
+        self.align(limits);
+        // Moved out and back rather than copied: this runs on every request.
+        let mut states: Vec<WindowState> = self
+            .windows
+            .iter_mut()
+            .map(|(_, s)| std::mem::take(s))
             .collect();
         let decision = decide(limits, &mut states, now);
-        self.windows = limits.iter().map(|l| l.name.clone()).zip(states).collect();
+        for ((_, slot), state) in self.windows.iter_mut().zip(states) {
+            *slot = state;
+        }
         if !matches!(decision, Decision::Allowed { .. }) {
             return (decision, false);
         }
@@ -267,6 +266,28 @@ impl Counters {
             must_write |= *unwritten > reserved;
         }
         (decision, must_write)
+    }
+
+    /// Lines the windows up with `limits`, by name (names are unique per key): a window keeps
+    /// its counts when others are added or removed, and a removed one is forgotten. Usually they
+    /// already match, and nothing changes.
+    fn align(&mut self, limits: &[RateLimit]) {
+        let names = self.windows.iter().map(|(n, _)| n.as_str());
+        if names.eq(limits.iter().map(|l| l.name.as_str())) {
+            return;
+        }
+        let mut old = std::mem::take(&mut self.windows);
+        self.windows = limits
+            .iter()
+            .map(|l| {
+                let state = old
+                    .iter_mut()
+                    .find(|(n, _)| *n == l.name)
+                    .map(|(_, s)| std::mem::take(s))
+                    .unwrap_or_default();
+                (l.name.clone(), state)
+            })
+            .collect();
     }
 
     /// What to write now: the real buckets and a fresh lease for `limits`.
@@ -297,6 +318,36 @@ mod tests {
             limit,
             window_seconds,
         }
+    }
+
+    #[test]
+    fn a_window_keeps_its_counts_when_others_come_and_go() {
+        let minute = limit("minute", 3, 60);
+        let mut counters = Counters::default();
+        for t in 0..2 {
+            counters.admit(std::slice::from_ref(&minute), UnixMillis(t));
+        }
+        // A burst window is added in front: the minute still holds its 2 admissions.
+        let both = [limit("burst", 10, 1), minute.clone()];
+        assert!(matches!(
+            counters.admit(&both, UnixMillis(10)).0,
+            Decision::Allowed { .. }
+        ));
+        assert!(matches!(
+            counters.admit(&both, UnixMillis(20)).0,
+            Decision::Limited { .. }
+        ));
+        // The burst goes again; the minute is still full, a new window starts empty.
+        let again = [minute, limit("hour", 1, 3600)];
+        assert!(matches!(
+            counters.admit(&again, UnixMillis(30)).0,
+            Decision::Limited { .. }
+        ));
+        let fresh = [limit("day", 1, 86_400)];
+        assert!(matches!(
+            counters.admit(&fresh, UnixMillis(40)).0,
+            Decision::Allowed { .. }
+        ));
     }
 
     fn allowed(d: &Decision) -> bool {

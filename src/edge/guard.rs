@@ -15,10 +15,12 @@ use worker::{DurableObject, Env, Request, Response, State, durable_object};
 
 use super::{clock, respond, rpc, state};
 use crate::domain::audit::Throttle;
-use crate::domain::catalog::{self, Access, GuardCommand, GuardVerdict, OrgCommand, Secret};
+use crate::domain::catalog::{
+    self, Access, GuardCommand, GuardVerdict, OrgCommand, Secret, Standing,
+};
 use crate::domain::usage::{Cost, Usage, UsageEvent};
 use crate::domain::window::{Counters, Decision};
-use crate::domain::{GateError, KeyHash, KeyRecord, KeyStatus, UnixMillis, verify};
+use crate::domain::{GateError, KeyHash, KeyRecord, KeyStatus, RecordDigest, UnixMillis, verify};
 
 /// (reason, key prefix) pairs a guard remembers for throttling its failure reports.
 const FAILURE_KEYS: usize = 1_000;
@@ -35,6 +37,17 @@ struct GuardState {
     /// The catalog has been told the key expired (once per key).
     #[serde(default)]
     expiry_reported: bool,
+    /// The record's digest, computed when the state is loaded or changed (memory only).
+    #[serde(skip)]
+    digest: Option<RecordDigest>,
+}
+
+impl GuardState {
+    /// The state with its record's digest filled in.
+    fn digested(mut self) -> GuardState {
+        self.digest = Some(self.record.digest());
+        self
+    }
 }
 
 /// The key's rate-limit counters and usage, stored together.
@@ -69,13 +82,14 @@ impl DurableObject for KeyGuard {
         let problem_json = respond::wants_problem_json(&req);
         let outcome = match rpc::receive::<GuardCommand>(&mut req).await {
             Ok(GuardCommand::Set { record, secrets }) => self.set(*record, secrets).await,
-            Ok(GuardCommand::Check { hash }) => self.check(&hash, None).await,
+            Ok(GuardCommand::Check { hash }) => self.check(&hash, None, None).await,
             Ok(GuardCommand::Admit {
                 hash,
                 start,
                 access,
                 event,
-            }) => self.check(&hash, Some((start, access, event))).await,
+                known,
+            }) => self.check(&hash, Some((start, access, event)), known).await,
             Ok(GuardCommand::Usage) => self.usage().await,
             Err(e) => Err(e),
         };
@@ -88,7 +102,10 @@ impl KeyGuard {
         if let Some(cached) = self.cached.borrow().clone() {
             return Ok(Some(cached));
         }
-        let loaded = self.read::<GuardState>(STATE_KEY).await?;
+        let loaded = self
+            .read::<GuardState>(STATE_KEY)
+            .await?
+            .map(GuardState::digested);
         *self.cached.borrow_mut() = loaded.clone();
         Ok(loaded)
     }
@@ -140,7 +157,7 @@ impl KeyGuard {
 
     async fn store(&self, new: GuardState, cost: &mut Cost) -> Result<(), GateError> {
         self.write(STATE_KEY, &new, cost).await?;
-        *self.cached.borrow_mut() = Some(new);
+        *self.cached.borrow_mut() = Some(new.digested());
         Ok(())
     }
 
@@ -150,17 +167,20 @@ impl KeyGuard {
             record,
             secrets,
             expiry_reported,
+            digest: None,
         };
         self.store(state, &mut Cost::default()).await?;
         Ok(respond::json(200, &serde_json::json!({"ok": true})))
     }
 
     /// `Check` (no `admit`) or `Admit`: the verdict for `hash`, deciding and counting the
-    /// windows when the key may make the request.
+    /// windows when the key may make the request. The record goes back only when it differs
+    /// from the one the worker holds (`known`).
     async fn check(
         &self,
         hash: &KeyHash,
         admit: Option<(String, Access, UsageEvent)>,
+        known: Option<RecordDigest>,
     ) -> Result<Response, GateError> {
         let now = clock::now();
         let mut cost = Cost::default();
@@ -190,8 +210,7 @@ impl KeyGuard {
             None => None,
             Some((start, access, mut event)) => {
                 self.ensure_meter().await?;
-                let allowed = verify::check_status(guard.record.clone(), now)
-                    .and_then(|key| verify::authorize(key, &access.route()));
+                let allowed = verify::permits(&guard.record, now, &access.route());
                 // Decide, count and record in one synchronous step on the in-memory meter: no
                 // other request runs in between, so none can take the same unit.
                 let limits = guard.record.effective_limits();
@@ -239,7 +258,11 @@ impl KeyGuard {
         Ok(respond::json(
             200,
             &GuardVerdict {
-                record: Some(guard.record),
+                standing: Standing::of(
+                    &guard.record,
+                    guard.digest.unwrap_or_else(|| guard.record.digest()),
+                    known,
+                ),
                 now,
                 decision,
                 cost,
@@ -304,7 +327,7 @@ fn unknown(now: UnixMillis, cost: Cost) -> Response {
     respond::json(
         200,
         &GuardVerdict {
-            record: None,
+            standing: Standing::Unknown,
             now,
             decision: None,
             cost,

@@ -11,7 +11,7 @@ use worker::KvStore;
 
 use crate::domain::audit::Throttle;
 use crate::domain::usage::Cost;
-use crate::domain::{GateError, KeyHash, KeyRecord, UnixMillis};
+use crate::domain::{GateError, KeyHash, KeyRecord, RecordDigest, UnixMillis};
 
 /// How long a location may serve a record (or its absence) from KV's edge cache, in seconds.
 const KV_CACHE_TTL_SECS: u64 = 60;
@@ -26,7 +26,21 @@ const MAX_ENTRIES: usize = 10_000;
 thread_local! {
     /// Unknown key prefixes logged in the last minute.
     static FAILURES: RefCell<Throttle<String>> = RefCell::new(Throttle::new(MAX_ENTRIES));
-    static CACHE: RefCell<HashMap<KeyHash, (UnixMillis, Option<KeyRecord>)>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<KeyHash, (UnixMillis, Option<Held>)>> = RefCell::new(HashMap::new());
+}
+
+/// A record this isolate holds, with its digest (computed once, when it entered the cache).
+#[derive(Clone)]
+pub struct Held {
+    pub record: KeyRecord,
+    pub digest: RecordDigest,
+}
+
+impl Held {
+    fn of(record: KeyRecord) -> Held {
+        let digest = record.digest();
+        Held { record, digest }
+    }
 }
 
 /// The record stored under `hash`, or `None` when there is none. A KV read is added to `cost`
@@ -36,29 +50,39 @@ pub async fn find(
     hash: &KeyHash,
     now: UnixMillis,
     cost: &mut Cost,
-) -> Result<Option<KeyRecord>, GateError> {
+) -> Result<Option<Held>, GateError> {
     let hit = CACHE.with_borrow(|cache| {
-        cache.get(hash).and_then(|(at, record)| {
-            let ttl = if record.is_some() {
+        cache.get(hash).and_then(|(at, held)| {
+            let ttl = if held.is_some() {
                 FOUND_TTL_MS
             } else {
                 MISSING_TTL_MS
             };
-            (now.0.saturating_sub(at.0) < ttl).then(|| record.clone())
+            (now.0.saturating_sub(at.0) < ttl).then(|| held.clone())
         })
     });
-    if let Some(record) = hit {
-        return Ok(record);
+    if let Some(held) = hit {
+        return Ok(held);
     }
     cost.kv_reads += 1;
-    let record = load(kv, hash).await?;
+    let held = load(kv, hash).await?.map(Held::of);
+    remember(hash, now, held.clone());
+    Ok(held)
+}
+
+/// Replaces the held record of `hash` with the guard's newer one, so the next requests send a
+/// matching digest instead of receiving the record again.
+pub fn refresh(hash: &KeyHash, record: &KeyRecord, now: UnixMillis) {
+    remember(hash, now, Some(Held::of(record.clone())));
+}
+
+fn remember(hash: &KeyHash, now: UnixMillis, held: Option<Held>) {
     CACHE.with_borrow_mut(|cache| {
         if cache.len() >= MAX_ENTRIES {
             cache.clear();
         }
-        cache.insert(*hash, (now, record.clone()));
+        cache.insert(*hash, (now, held));
     });
-    Ok(record)
 }
 
 /// Whether a refused `start` (key mask) was not yet reported in the last minute; records it.

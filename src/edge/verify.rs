@@ -5,12 +5,13 @@
 
 use worker::{Env, Request};
 
+use super::keystore::Held;
 use super::{Trace, keystore, rpc, state};
-use crate::domain::catalog::{Access, GuardCommand, GuardVerdict};
+use crate::domain::catalog::{Access, GuardCommand, GuardVerdict, Standing};
 use crate::domain::usage::UsageEvent;
 use crate::domain::window::{self, Decision, WindowReport};
 use crate::domain::{
-    ActiveKey, AuthorizedKey, Credential, GateError, KeyHash, KeyId, KeyRecord, Route, verify,
+    ActiveKey, AuthorizedKey, Credential, GateError, KeyHash, KeyId, Route, verify,
 };
 
 /// A key allowed to make a request, with its windows after counting it.
@@ -39,7 +40,7 @@ struct Identified<'a> {
     credential: Credential<'a>,
     hash: KeyHash,
     start: String,
-    record: KeyRecord,
+    held: Held,
 }
 
 /// Verifies the key and its status, without rate limiting (the management API). `trace`
@@ -53,12 +54,15 @@ pub async fn active_key<'a>(
     let found = identify(env, authorization, x_api_key, trace).await?;
     let verdict = ask(
         env,
-        &found.record.id,
+        &found.held.record.id,
         GuardCommand::Check { hash: found.hash },
         trace,
     )
     .await?;
-    let record = verdict.record.ok_or(GateError::InvalidKey)?;
+    let record = verdict
+        .standing
+        .record(found.held.record)
+        .ok_or(GateError::InvalidKey)?;
     Ok((found.credential, verify::check_status(record, verdict.now)?))
 }
 
@@ -76,7 +80,7 @@ pub async fn admit<'a>(
         credential,
         hash,
         start,
-        record: cached,
+        held,
     } = identify(env, authorization, x_api_key, trace).await?;
     let route = route?;
     let command = GuardCommand::Admit {
@@ -84,13 +88,14 @@ pub async fn admit<'a>(
         start,
         access: Access::of(&route),
         event,
+        known: Some(held.digest),
     };
-    let verdict = match ask(env, &cached.id, command, trace).await {
+    let verdict = match ask(env, &held.record.id, command, trace).await {
         Ok(verdict) => verdict,
         Err(unreachable) => {
             let now = super::clock::now();
             let detail = unreachable.log_detail();
-            let key = verify::without_guard(cached, now, &route, detail)?;
+            let key = verify::without_guard(held.record, now, &route, detail)?;
             return Ok(Admitted {
                 credential,
                 key,
@@ -100,7 +105,13 @@ pub async fn admit<'a>(
             });
         }
     };
-    let record = verdict.record.ok_or(GateError::InvalidKey)?;
+    if let Standing::Current(newer) = &verdict.standing {
+        keystore::refresh(&hash, newer, verdict.now);
+    }
+    let record = verdict
+        .standing
+        .record(held.record)
+        .ok_or(GateError::InvalidKey)?;
     let key = verify::authorize(verify::check_status(record, verdict.now)?, &route)?;
     match verdict.decision {
         Some(Decision::Allowed { windows }) => Ok(Admitted {
@@ -135,7 +146,7 @@ async fn identify<'a>(
     let (credential, key) = verify::parse_credential(authorization, x_api_key)?;
     let hash = KeyHash::of(&key);
     let now = super::clock::now();
-    let Some(found) = keystore::find(&state::keys(env)?, &hash, now, &mut trace.cost).await? else {
+    let Some(held) = keystore::find(&state::keys(env)?, &hash, now, &mut trace.cost).await? else {
         if keystore::first_failure_this_minute(&key.mask(), now) {
             worker::console_log!(
                 "{}",
@@ -144,12 +155,12 @@ async fn identify<'a>(
         }
         return Err(GateError::InvalidKey);
     };
-    trace.key_id = Some(found.id.clone());
+    trace.key_id = Some(held.record.id.clone());
     Ok(Identified {
         credential,
         hash,
         start: key.mask(),
-        record: found,
+        held,
     })
 }
 
