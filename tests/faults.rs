@@ -11,11 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use libtest_mimic::Failed;
 use serde_json::Value;
 use support::admin::Admin;
 use support::{
-    Case, Gateway, GatewayOptions, Origin, check, client, eq, free_port, run_cases, send,
+    Case, Gateway, GatewayOptions, Origin, check, client, eq, free_port, no_panic, run_cases, send,
 };
 
 const TOKEN: &str = "faults-test-admin-token";
@@ -155,18 +154,6 @@ fn load(
         }
         seen
     })
-}
-
-/// The runtime's log holds no panic or uncaught error.
-fn no_panic(gateway: &Gateway) -> Result<(), Failed> {
-    let log = gateway.log();
-    for marker in ["panicked", "RuntimeError", "Uncaught"] {
-        check(
-            !log.contains(marker),
-            &format!("the log contains {marker:?}"),
-        )?;
-    }
-    Ok(())
 }
 
 const CASES: &[Case<World>] = &[

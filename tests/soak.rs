@@ -20,7 +20,7 @@ use keygate::domain::{ApiKey, KeyPrefix};
 use libtest_mimic::Failed;
 use serde_json::Value;
 use support::admin::Admin;
-use support::{Case, Gateway, GatewayOptions, Origin, check, client, eq, run_cases};
+use support::{Case, Gateway, GatewayOptions, Origin, check, client, eq, no_panic, run_cases};
 
 const TOKEN: &str = "soak-test-admin-token";
 const CLIENTS: usize = 4;
@@ -330,14 +330,7 @@ fn soak(w: &World) -> Result<(), Failed> {
             &format!("{kind:?} usage vs admitted"),
         )?;
     }
-    let log = w.gateway.log();
-    for marker in ["panicked", "RuntimeError", "Uncaught"] {
-        check(
-            !log.contains(marker),
-            &format!("the log contains {marker:?}"),
-        )?;
-    }
-    Ok(())
+    no_panic(&w.gateway)
 }
 
 const CASES: &[Case<World>] = &[("mixed_traffic_with_admin_changes", soak)];

@@ -458,7 +458,11 @@ mod tests {
             ),
             (r#"{"x":{"a":1,"y":2}}"#, &["a"], Some("data")),
             // Escaped names are the same names.
-            (r#"{"n\u0061me":"Ada","s\u0061lary":1,"name":"Bob"}"#, &["name"], None),
+            (
+                r#"{"n\u0061me":"Ada","s\u0061lary":1,"name":"Bob"}"#,
+                &["name"],
+                None,
+            ),
         ] {
             assert_eq!(
                 streamed(text, allowed, envelope),

@@ -63,6 +63,18 @@ pub fn eq<T: PartialEq + std::fmt::Debug>(
     }
 }
 
+/// The runtime's log holds no panic or uncaught error.
+pub fn no_panic(gateway: &Gateway) -> Result<(), libtest_mimic::Failed> {
+    let log = gateway.log();
+    for marker in ["panicked", "RuntimeError", "Uncaught"] {
+        check(
+            !log.contains(marker),
+            &format!("the log contains {marker:?}"),
+        )?;
+    }
+    Ok(())
+}
+
 /// A port free right now on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
