@@ -13,6 +13,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keygate::domain::catalog::{self, Access, GuardCommand, GuardVerdict, Secret, Standing};
+use keygate::domain::request::{Headers, Method};
 use keygate::domain::usage::{Usage, UsageEvent};
 use keygate::domain::window::{self, Counters, Decision};
 use keygate::domain::{
@@ -91,6 +92,12 @@ fn record_decode(c: &mut Criterion) {
     });
 }
 
+/// The route of the benchmarks' request: the last rule of the policy.
+fn route_of(p: &Policy) -> keygate::domain::Route<'_> {
+    let target = p.target("/api/sites/site_abc123/stats", None).unwrap();
+    p.route(Method::Get, &target, &Headers::default()).unwrap()
+}
+
 fn policy_match(c: &mut Criterion) {
     for rules in [10, 200] {
         let p = policy(rules);
@@ -98,10 +105,8 @@ fn policy_match(c: &mut Criterion) {
         let path = "/api/sites/site_abc123/stats";
         c.bench_function(&format!("policy/match_{rules}_rules"), |b| {
             b.iter(|| {
-                black_box(
-                    p.route(black_box("GET"), black_box(path), Some("a=1"), |_| None)
-                        .unwrap(),
-                )
+                let target = p.target(black_box(path), Some("a=1")).unwrap();
+                black_box(p.route(Method::Get, &target, &Headers::default()).unwrap())
             })
         });
     }
@@ -109,9 +114,7 @@ fn policy_match(c: &mut Criterion) {
 
 fn authorize(c: &mut Criterion) {
     let p = policy(10);
-    let route = p
-        .route("GET", "/api/sites/site_abc123/stats", None, |_| None)
-        .unwrap();
+    let route = route_of(&p);
     let record = record();
     c.bench_function("scope/check", |b| {
         b.iter(|| {
@@ -204,9 +207,7 @@ fn admitted_request(c: &mut Criterion, name: &str, encode: bool) {
             let (_, key) = verify::parse_credential(Some(black_box(&authorization)), None).unwrap();
             let hash = KeyHash::of(&key);
             let (cached, known): (KeyRecord, _) = cache.get(&hash).cloned().unwrap();
-            let route = p
-                .route("GET", "/api/sites/site_abc123/stats", None, |_| None)
-                .unwrap();
+            let route = route_of(&p);
             let command = GuardCommand::Admit {
                 hash,
                 start: key.mask(),

@@ -6,6 +6,7 @@
 //! test `tests/fuzz_replay.rs`, which runs every committed seed and regression through them.
 
 use keygate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
+use keygate::domain::request::{Headers, Method};
 use keygate::domain::{ApiKey, FieldScope, GateError, KeyHash, Policy, UnixMillis, fields, verify};
 
 /// A fixed "now" (2025-11-23): the checks must not depend on the clock.
@@ -71,8 +72,27 @@ pub fn policy(data: &[u8]) {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
     };
-    let header = |name: &str| Some(format!("{name}-value"));
-    if let Err(e) = policy.route(method, path, query, header) {
+    let Some(method) = Method::parse(method) else {
+        return;
+    };
+    let target = match policy.target(path, query) {
+        Ok(target) => target,
+        Err(e) => return client_error("target", &e),
+    };
+    // The canonical form is a fixed point: forwarding it and reading it again changes nothing.
+    let again = policy.target(target.path(), target.query());
+    assert_eq!(
+        again.ok().as_ref(),
+        Some(&target),
+        "canonical target not stable"
+    );
+    assert!(
+        !target.path().contains("//") && !target.path().to_ascii_uppercase().contains("%2F"),
+        "ambiguous canonical path {:?}",
+        target.path()
+    );
+    let headers = Headers::new(vec![("x-team".into(), "team_1".into())]);
+    if let Err(e) = policy.route(method, &target, &headers) {
         client_error("route", &e);
     }
 }

@@ -29,6 +29,12 @@ pub enum GateError {
     DisabledKey,
     /// A management request body or parameter is invalid; the message names the field.
     InvalidRequest(String),
+    /// The request can be read more than one way (an encoded `/`, an empty segment, a
+    /// repeated id parameter…); the message says which. Refused rather than guessed.
+    AmbiguousRequest(String),
+    /// The request asks the origin to act as another method (`X-HTTP-Method-Override`,
+    /// `_method`): keygate authorizes the method it sees, so it refuses these.
+    MethodOverride,
     /// A management route without a valid admin credential.
     Unauthorized,
     /// The key lacks the scope the request needs: the scope, and whether the key can only read
@@ -83,7 +89,10 @@ impl GateError {
             | GateError::InvalidKey
             | GateError::ExpiredKey
             | GateError::DisabledKey => 401,
-            GateError::ConflictingKeys | GateError::InvalidRequest(_) => 400,
+            GateError::ConflictingKeys
+            | GateError::InvalidRequest(_)
+            | GateError::AmbiguousRequest(_)
+            | GateError::MethodOverride => 400,
             GateError::Unauthorized => 401,
             GateError::InsufficientScope { .. }
             | GateError::RouteNotAllowed
@@ -112,6 +121,8 @@ impl GateError {
             GateError::ExpiredKey => "expired_api_key",
             GateError::DisabledKey => "disabled_api_key",
             GateError::InvalidRequest(_) => "invalid_request",
+            GateError::AmbiguousRequest(_) => "ambiguous_request",
+            GateError::MethodOverride => "method_override_refused",
             GateError::Unauthorized => "unauthorized",
             GateError::InsufficientScope { .. } => "insufficient_scope",
             GateError::RouteNotAllowed => "route_not_allowed",
@@ -147,7 +158,12 @@ impl GateError {
             GateError::InvalidKey => "Invalid API key".into(),
             GateError::ExpiredKey => "API key has expired".into(),
             GateError::DisabledKey => "API key is disabled".into(),
-            GateError::InvalidRequest(message) => message.clone(),
+            GateError::InvalidRequest(message) | GateError::AmbiguousRequest(message) => {
+                message.clone()
+            }
+            GateError::MethodOverride => {
+                "Method overrides (X-HTTP-Method-Override, _method) are not accepted; send the real method".into()
+            }
             GateError::Unauthorized => {
                 "The admin token or an API key with the admin scope is required".into()
             }
@@ -204,6 +220,8 @@ impl GateError {
             GateError::MissingKey
             | GateError::ConflictingKeys
             | GateError::InvalidRequest(_)
+            | GateError::AmbiguousRequest(_)
+            | GateError::MethodOverride
             | GateError::Unauthorized
             | GateError::InsufficientScope { .. }
             | GateError::OtherOrganization(_)
@@ -243,6 +261,8 @@ impl GateError {
             )),
             GateError::ConflictingKeys
             | GateError::InvalidRequest(_)
+            | GateError::AmbiguousRequest(_)
+            | GateError::MethodOverride
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
             | GateError::RateLimited { .. }

@@ -16,6 +16,7 @@ pub mod manage;
 pub mod plan;
 pub mod policy;
 pub mod record;
+pub mod request;
 pub mod scope;
 pub mod time;
 pub mod usage;

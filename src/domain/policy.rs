@@ -4,6 +4,9 @@
 //! ```toml
 //! [vars.POLICY]
 //! default = "deny"                    # or "allow": requests no rule matches
+//! case = "sensitive"                  # or "insensitive": how literal segments compare
+//! trailing_slash = "strict"           # or "ignore": whether /a/ is /a
+//! matrix_params = "refuse"            # or "strip": ';' parameters in paths (400 by default)
 //! [[vars.POLICY.rules]]
 //! method = "GET"                      # a method, a list of methods, or "*"
 //! path = "/api/sites/:siteId/stats"   # literal segments, :named segments, a final *
@@ -17,15 +20,22 @@
 //! envelope = "data"                   # field filtering applies inside {"data": …}
 //! ```
 //!
-//! Rules are tried in order; the first match decides. Matching splits the path once and
-//! compares segment counts before anything else, so a 200-rule policy costs microseconds.
+//! Rules are tried in order; the first match decides. Rules match the request's canonical
+//! target ([`Target`]): percent-decoded segments, ids read once ([`Target::unique_query_value`],
+//! [`Headers::unique`]). Under the strict defaults, a path that would match another rule (or
+//! none) when case and a trailing `/` are ignored is refused with a 400: lenient origins
+//! (Express, Spring, IIS) serve `/API/employees/` from the handler of `/api/employees`.
+//! Matching splits the path once and compares segment counts before anything else, so a
+//! 200-rule policy costs microseconds.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use super::config::ConfigError;
 use super::error::GateError;
+use super::request::{Headers, MatrixParams, Method, Target};
 use super::scope::{Action, Scope};
 
 /// A validated policy.
@@ -33,12 +43,34 @@ use super::scope::{Action, Scope};
 pub struct Policy {
     default_allow: bool,
     rules: Vec<Rule>,
+    reading: Reading,
+    matrix: MatrixParams,
+    /// Some rule literal has upper case or a rule ends with `/`: a looser reading can then
+    /// match differently even for a lower-case path without a trailing `/`.
+    rules_fold: bool,
+}
+
+/// How rule paths compare with request paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reading {
+    /// Literal segments compare ASCII case-insensitively (`case = "insensitive"`).
+    fold_case: bool,
+    /// A trailing `/` is ignored on both sides (`trailing_slash = "ignore"`).
+    ignore_trailing_slash: bool,
+}
+
+impl Reading {
+    /// How the most lenient origins read a path (Express, Spring, IIS, …).
+    const LOOSEST: Reading = Reading {
+        fold_case: true,
+        ignore_trailing_slash: true,
+    };
 }
 
 #[derive(Debug, Clone)]
 struct Rule {
     /// `None` = any method.
-    methods: Option<Vec<String>>,
+    methods: Option<Vec<Method>>,
     segments: Vec<Segment>,
     resource: String,
     action: Option<Action>,
@@ -48,6 +80,7 @@ struct Rule {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
+    /// Compared with the request's percent-decoded segment.
     Literal(String),
     Param(String),
     /// `*`: the rest of the path (zero or more segments); last only.
@@ -80,6 +113,12 @@ struct PolicySpec {
     #[serde(default)]
     default: Option<String>,
     #[serde(default)]
+    case: Option<String>,
+    #[serde(default)]
+    trailing_slash: Option<String>,
+    #[serde(default)]
+    matrix_params: Option<String>,
+    #[serde(default)]
     rules: Vec<RuleSpec>,
 }
 
@@ -104,8 +143,6 @@ struct RuleSpec {
     envelope: Option<String>,
 }
 
-const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-
 impl Policy {
     /// The policy when none is configured: every route allowed, the action taken from the
     /// method (so a `read` key still cannot write).
@@ -113,6 +150,12 @@ impl Policy {
         Policy {
             default_allow: true,
             rules: Vec::new(),
+            reading: Reading {
+                fold_case: false,
+                ignore_trailing_slash: false,
+            },
+            matrix: MatrixParams::Refuse,
+            rules_fold: false,
         }
     }
 
@@ -123,16 +166,31 @@ impl Policy {
             reason,
         };
         let spec: PolicySpec = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
-        let default_allow = match spec.default.as_deref() {
-            None | Some("deny") => false,
-            Some("allow") => true,
-            Some(other) => {
-                return Err(bad(format!(
-                    "default must be \"allow\" or \"deny\", not {other:?}"
-                )));
-            }
+        let choice = |field: &str, value: Option<String>, strict: &str, loose: &str| match value
+            .as_deref()
+        {
+            None => Ok(false),
+            Some(v) if v == strict => Ok(false),
+            Some(v) if v == loose => Ok(true),
+            Some(other) => Err(bad(format!(
+                "{field} must be \"{strict}\" or \"{loose}\", not {other:?}"
+            ))),
         };
-        let rules = spec
+        let default_allow = choice("default", spec.default, "deny", "allow")?;
+        let reading = Reading {
+            fold_case: choice("case", spec.case, "sensitive", "insensitive")?,
+            ignore_trailing_slash: choice(
+                "trailing_slash",
+                spec.trailing_slash,
+                "strict",
+                "ignore",
+            )?,
+        };
+        let matrix = match choice("matrix_params", spec.matrix_params, "refuse", "strip")? {
+            false => MatrixParams::Refuse,
+            true => MatrixParams::Strip,
+        };
+        let rules: Vec<Rule> = spec
             .rules
             .into_iter()
             .enumerate()
@@ -141,9 +199,18 @@ impl Policy {
                 Rule::parse(r).map_err(|reason| bad(format!("{label}: {reason}")))
             })
             .collect::<Result<_, _>>()?;
+        let rules_fold = rules.iter().any(|r| {
+            r.segments.iter().any(|s| match s {
+                Segment::Literal(l) => l.is_empty() || l.bytes().any(|b| b.is_ascii_uppercase()),
+                Segment::Param(_) | Segment::Rest => false,
+            })
+        });
         Ok(Policy {
             default_allow,
             rules,
+            reading,
+            matrix,
+            rules_fold,
         })
     }
 
@@ -164,72 +231,115 @@ impl Policy {
                 .is_none_or(|r| self.rules.iter().any(|rule| rule.resource == r))
     }
 
+    /// The canonical form of a request target under this policy's `matrix_params`.
+    pub fn target(&self, path: &str, query: Option<&str>) -> Result<Target, GateError> {
+        Target::parse(path, query, self.matrix)
+    }
+
     /// The route of a request, or 403 `route_not_allowed` when no rule matches and the
-    /// default denies. `header` looks a request header up by lower-case name.
+    /// default denies. A path that a more lenient origin would route elsewhere (other case,
+    /// a trailing `/`) than the policy's own reading does is a 400, whatever the default: the
+    /// origin must serve the rule that was checked.
     pub fn route<'p>(
         &'p self,
-        method: &str,
-        path: &str,
-        query: Option<&str>,
-        header: impl Fn(&str) -> Option<String>,
+        method: Method,
+        target: &Target,
+        headers: &Headers,
     ) -> Result<Route<'p>, GateError> {
-        let segments: Vec<&str> = path.split('/').skip(1).collect();
-        for rule in &self.rules {
-            if let Some(params) = rule.matches(method, &segments) {
-                let ids = rule
-                    .ids
-                    .iter()
-                    .map(|(kind, source)| {
-                        let id = match source {
-                            IdSource::Path(name) => params
-                                .iter()
-                                .find(|(n, _)| n == name)
-                                .map(|(_, v)| percent_decode(v)),
-                            IdSource::Query(name) => query.and_then(|q| query_value(q, name)),
-                            IdSource::Header(name) => header(name),
-                        };
-                        (kind.as_str(), id)
-                    })
-                    .collect();
-                return Ok(Route {
-                    resource: &rule.resource,
-                    action: rule.action.unwrap_or_else(|| Action::of_method(method)),
-                    ids,
-                    envelope: rule.envelope.as_deref(),
-                });
+        let segments = target.segments();
+        let chosen = self.find(method, &segments, self.reading);
+        let path = target.path();
+        let may_differ = self.reading != Reading::LOOSEST
+            && (self.rules_fold
+                || (path.len() > 1 && path.ends_with('/'))
+                || path.bytes().any(|b| b.is_ascii_uppercase()));
+        if may_differ {
+            let loose = self.find(method, &segments, Reading::LOOSEST);
+            if chosen.as_ref().map(|(i, p)| (*i, p)) != loose.as_ref().map(|(i, p)| (*i, p)) {
+                return Err(GateError::AmbiguousRequest(format!(
+                    "The path {path} reads as another route when case or a trailing '/' is ignored; use the API's exact spelling"
+                )));
             }
         }
-        if self.default_allow {
-            Ok(Route {
-                resource: "*",
-                action: Action::of_method(method),
-                ids: Vec::new(),
-                envelope: None,
-            })
-        } else {
-            Err(GateError::RouteNotAllowed)
+        let Some((index, params)) = chosen else {
+            return if self.default_allow {
+                Ok(Route {
+                    resource: "*",
+                    action: Action::of_method(method),
+                    ids: Vec::new(),
+                    envelope: None,
+                })
+            } else {
+                Err(GateError::RouteNotAllowed)
+            };
+        };
+        let rule = &self.rules[index];
+        let mut ids = Vec::with_capacity(rule.ids.len());
+        for (kind, source) in &rule.ids {
+            let id = match source {
+                IdSource::Path(name) => params
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone()),
+                IdSource::Query(name) => target.unique_query_value(name)?,
+                IdSource::Header(name) => headers.unique(name)?.map(str::to_owned),
+            };
+            ids.push((kind.as_str(), id));
         }
+        Ok(Route {
+            resource: &rule.resource,
+            action: rule.action.unwrap_or_else(|| Action::of_method(method)),
+            ids,
+            envelope: rule.envelope.as_deref(),
+        })
+    }
+
+    /// The first rule matching under `reading`, and its parameters.
+    fn find<'r>(
+        &'r self,
+        method: Method,
+        segments: &[Cow<'_, str>],
+        reading: Reading,
+    ) -> Option<(usize, Vec<(&'r str, String)>)> {
+        let strip = self.matrix == MatrixParams::Strip;
+        let mut segs: Vec<&str> = segments
+            .iter()
+            .map(|s| match s.find(';') {
+                Some(i) if strip => &s[..i],
+                _ => s.as_ref(),
+            })
+            .collect();
+        if reading.ignore_trailing_slash && segs.len() > 1 && segs.last() == Some(&"") {
+            segs.pop();
+        }
+        self.rules.iter().enumerate().find_map(|(i, rule)| {
+            rule.matches(method, &segs, reading)
+                .map(|params| (i, params))
+        })
     }
 }
 
 impl Rule {
     fn parse(spec: RuleSpec) -> Result<Rule, String> {
-        let methods = match spec.method {
+        let names = match spec.method {
             Methods::One(m) if m == "*" => None,
             Methods::One(m) => Some(vec![m]),
             Methods::Many(list) if list.is_empty() => return Err("method list is empty".into()),
             Methods::Many(list) => Some(list),
         };
-        if let Some(bad) = methods
-            .iter()
-            .flatten()
-            .find(|m| !METHODS.contains(&m.as_str()))
-        {
-            return Err(format!(
-                "unknown method {bad:?} (use {}, or \"*\")",
-                METHODS.join(", ")
-            ));
-        }
+        let methods = names
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|m| {
+                        Method::parse(m).ok_or(format!(
+                            "unknown method {m:?} (use {}, or \"*\")",
+                            super::request::FORWARDED_METHODS
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
         if !spec.path.starts_with('/') {
             return Err("path must start with '/'".into());
         }
@@ -241,7 +351,13 @@ impl Rule {
                 "*" => return Err("'*' may only be the last segment".into()),
                 p if p.starts_with(':') && p.len() > 1 => Segment::Param(p[1..].to_owned()),
                 ":" => return Err("a ':' segment needs a name".into()),
-                literal => Segment::Literal(literal.to_owned()),
+                "" if i + 1 != raw.len() => return Err("empty segment ('//')".into()),
+                literal => {
+                    let canonical =
+                        Target::parse(&format!("/{literal}"), None, MatrixParams::Refuse)
+                            .map_err(|e| format!("segment {literal:?}: {}", e.public_message()))?;
+                    Segment::Literal(canonical.segments().concat())
+                }
             });
         }
         if Scope::parse(&format!("{}:read", spec.resource)).is_none() {
@@ -289,42 +405,45 @@ impl Rule {
         })
     }
 
-    /// The named parameters if `method` and `segments` match.
-    fn matches<'s>(&self, method: &str, segments: &[&'s str]) -> Option<Vec<(&str, &'s str)>> {
-        let rest = self.segments.last() == Some(&Segment::Rest);
-        let fixed = self.segments.len() - usize::from(rest);
-        if segments.len() < fixed || (!rest && segments.len() != fixed) {
-            return None;
-        }
+    /// The named parameters if `method` and the (decoded) `segments` match under `reading`.
+    fn matches(
+        &self,
+        method: Method,
+        segments: &[&str],
+        reading: Reading,
+    ) -> Option<Vec<(&str, String)>> {
         if self
             .methods
             .as_ref()
-            .is_some_and(|ms| !ms.iter().any(|m| m == method))
+            .is_some_and(|ms| !ms.contains(&method))
         {
             return None;
         }
+        let mut pattern = self.segments.as_slice();
+        if reading.ignore_trailing_slash
+            && pattern.len() > 1
+            && pattern.last() == Some(&Segment::Literal(String::new()))
+        {
+            pattern = &pattern[..pattern.len() - 1];
+        }
+        let rest = pattern.last() == Some(&Segment::Rest);
+        let fixed = pattern.len() - usize::from(rest);
+        if segments.len() < fixed || (!rest && segments.len() != fixed) {
+            return None;
+        }
         let mut params = Vec::new();
-        for (pattern, actual) in self.segments[..fixed].iter().zip(segments) {
+        for (pattern, actual) in pattern[..fixed].iter().zip(segments) {
             match pattern {
                 Segment::Literal(l) if l == actual => {}
-                Segment::Param(name) if !actual.is_empty() => params.push((name.as_str(), *actual)),
+                Segment::Literal(l) if reading.fold_case && l.eq_ignore_ascii_case(actual) => {}
+                Segment::Param(name) if !actual.is_empty() => {
+                    params.push((name.as_str(), (*actual).to_owned()))
+                }
                 _ => return None,
             }
         }
         Some(params)
     }
-}
-
-fn query_value(query: &str, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-fn percent_decode(segment: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
-        .next()
-        .map_or_else(|| segment.to_owned(), |(_, v)| v.into_owned())
 }
 
 #[cfg(test)]
@@ -348,19 +467,27 @@ mod tests {
     /// A route flattened for comparison: resource, action, and (type, id) pairs.
     type Flat = (String, Action, Vec<(String, Option<String>)>);
 
+    fn route_in(
+        p: &Policy,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+    ) -> Result<Flat, &'static str> {
+        let headers = Headers::new(vec![("x-team".into(), "team_7".into())]);
+        let target = p.target(path, query).map_err(|e| e.code())?;
+        p.route(Method::parse(method).unwrap(), &target, &headers)
+            .map(|r| {
+                (
+                    r.resource.to_owned(),
+                    r.action,
+                    r.ids.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                )
+            })
+            .map_err(|e| e.code())
+    }
+
     fn route(method: &str, path: &str, query: Option<&str>) -> Result<Flat, &'static str> {
-        let p = policy();
-        p.route(method, path, query, |h| {
-            (h == "x-team").then(|| "team_7".to_owned())
-        })
-        .map(|r| {
-            (
-                r.resource.to_owned(),
-                r.action,
-                r.ids.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-            )
-        })
-        .map_err(|e| e.code())
+        route_in(&policy(), method, path, query)
     }
 
     #[test]
@@ -394,7 +521,7 @@ mod tests {
             Action::Create
         );
         assert_eq!(
-            route("GET", "/api/employees/", None).unwrap().0,
+            route("GET", "/api/employees/1/", None).unwrap().0,
             "employees"
         );
         let docs = route("DELETE", "/api/teams/t1/docs/d1", None).unwrap();
@@ -419,14 +546,108 @@ mod tests {
         );
         assert_eq!(
             route("GET", "/api/sites//stats", None),
-            Err("route_not_allowed")
+            Err("ambiguous_request")
         );
         assert_eq!(route("GET", "/elsewhere", None), Err("route_not_allowed"));
         let all = Policy::allow_all();
-        let open = all.route("PATCH", "/anything", None, |_| None).unwrap();
-        assert_eq!((open.resource, open.action), ("*", Action::Update));
+        assert_eq!(
+            route_in(&all, "PATCH", "/anything", None).map(|r| (r.0, r.1)),
+            Ok(("*".into(), Action::Update))
+        );
         let allow = Policy::parse(r#"{"default":"allow"}"#).unwrap();
-        assert!(allow.route("GET", "/x", None, |_| None).is_ok());
+        assert!(route_in(&allow, "GET", "/x", None).is_ok());
+    }
+
+    /// Each spelling a lenient origin serves from a rule's handler either matches that rule
+    /// or is refused; none falls through to the default, under deny or allow.
+    #[test]
+    fn spellings_never_fall_through_to_the_default() {
+        for default in ["deny", "allow"] {
+            let p =
+                Policy::parse(&POLICY.replacen("\"deny\"", &format!("{default:?}"), 1)).unwrap();
+            let employees = Ok(("employees".to_owned(), Action::Read, vec![]));
+            for path in [
+                "/api/employees/1",
+                "/api/employees/%31",
+                "/api/%65mployees/1",
+                "/api/employees/",
+            ] {
+                assert_eq!(
+                    route_in(&p, "GET", path, None),
+                    employees,
+                    "{default} {path}"
+                );
+            }
+            for path in [
+                "/API/employees/1",
+                "/api/Employees",
+                "/api/sites/site_a/stats/",
+                "/api/sites/site_a/Stats",
+                "/api/employees;/1",
+                "/api/employees%2F1",
+                "//api/employees",
+                "/api//employees",
+                "/api/sites;x=1/site_a/stats",
+            ] {
+                assert_eq!(
+                    route_in(&p, "GET", path, None),
+                    Err("ambiguous_request"),
+                    "{default} {path}"
+                );
+            }
+            assert_eq!(
+                route_in(&p, "GET", "/api/stats", Some("siteId=a&siteId=b")),
+                Err("ambiguous_request")
+            );
+        }
+    }
+
+    #[test]
+    fn the_policy_chooses_case_trailing_slash_and_matrix_params() {
+        let p = Policy::parse(
+            r#"{"case":"insensitive","trailing_slash":"ignore","matrix_params":"strip","rules":[
+                {"method":"GET","path":"/api/sites/:siteId/stats","resource":"stats","ids":{"site":"path:siteId"}},
+                {"method":"GET","path":"/api/Docs/","resource":"documents"}
+            ]}"#,
+        )
+        .unwrap();
+        let stats = |id: &str| {
+            Ok((
+                "stats".into(),
+                Action::Read,
+                vec![("site".into(), Some(id.into()))],
+            ))
+        };
+        assert_eq!(
+            route_in(&p, "GET", "/API/Sites/Site_A/stats/", None),
+            stats("Site_A")
+        );
+        assert_eq!(
+            route_in(&p, "GET", "/api/sites;v=2/site_a;x=1/stats", None),
+            stats("site_a")
+        );
+        assert_eq!(
+            route_in(&p, "GET", "/api/docs", None).map(|r| r.0),
+            Ok("documents".into())
+        );
+        // Strict: a rule written with a trailing '/' matches only that spelling, and the other
+        // spelling is refused rather than falling through.
+        let strict = Policy::parse(
+            r#"{"default":"allow","rules":[{"method":"GET","path":"/api/docs/","resource":"documents"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            route_in(&strict, "GET", "/api/docs/", None).map(|r| r.0),
+            Ok("documents".into())
+        );
+        assert_eq!(
+            route_in(&strict, "GET", "/api/docs", None),
+            Err("ambiguous_request")
+        );
+        assert_eq!(
+            route_in(&strict, "GET", "/api/other", None).map(|r| r.0),
+            Ok("*".into())
+        );
     }
 
     #[test]
@@ -436,6 +657,20 @@ mod tests {
                 r#"{"rules":[{"method":"FETCH","path":"/a","resource":"a"}]}"#,
                 "rule 1 (/a): unknown method \"FETCH\"",
             ),
+            (
+                r#"{"rules":[{"method":"GET","path":"/a//b","resource":"a"}]}"#,
+                "empty segment",
+            ),
+            (
+                r#"{"rules":[{"method":"GET","path":"/a%2Fb","resource":"a"}]}"#,
+                "encoded '/'",
+            ),
+            (
+                r#"{"case":"loose"}"#,
+                "case must be \"sensitive\" or \"insensitive\"",
+            ),
+            (r#"{"trailing_slash":"x"}"#, "trailing_slash must be"),
+            (r#"{"matrix_params":"x"}"#, "matrix_params must be"),
             (
                 r#"{"rules":[{"method":"GET","path":"a","resource":"a"}]}"#,
                 "rule 1 (a): path must start with '/'",

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::request::Method;
+
 /// Longest resource name in a scope.
 const MAX_RESOURCE_LEN: usize = 64;
 
@@ -49,12 +51,12 @@ pub enum Action {
 impl Action {
     /// The action a method implies when a rule names none: GET/HEAD read, POST create,
     /// PUT/PATCH update, DELETE delete; anything else (OPTIONS…) reads.
-    pub fn of_method(method: &str) -> Action {
+    pub fn of_method(method: Method) -> Action {
         match method {
-            "POST" => Action::Create,
-            "PUT" | "PATCH" => Action::Update,
-            "DELETE" => Action::Delete,
-            _ => Action::Read,
+            Method::Post => Action::Create,
+            Method::Put | Method::Patch => Action::Update,
+            Method::Delete => Action::Delete,
+            Method::Get | Method::Head | Method::Options => Action::Read,
         }
     }
 
@@ -294,12 +296,12 @@ mod tests {
 
     #[test]
     fn methods_imply_actions() {
-        assert_eq!(Action::of_method("GET"), Action::Read);
-        assert_eq!(Action::of_method("HEAD"), Action::Read);
-        assert_eq!(Action::of_method("POST"), Action::Create);
-        assert_eq!(Action::of_method("PATCH"), Action::Update);
-        assert_eq!(Action::of_method("PUT"), Action::Update);
-        assert_eq!(Action::of_method("DELETE"), Action::Delete);
+        assert_eq!(Action::of_method(Method::Get), Action::Read);
+        assert_eq!(Action::of_method(Method::Head), Action::Read);
+        assert_eq!(Action::of_method(Method::Post), Action::Create);
+        assert_eq!(Action::of_method(Method::Patch), Action::Update);
+        assert_eq!(Action::of_method(Method::Put), Action::Update);
+        assert_eq!(Action::of_method(Method::Delete), Action::Delete);
     }
 
     #[test]
