@@ -120,7 +120,12 @@ impl Config {
 
 /// The origin's base URL, without a trailing `/`, so a request path can be appended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Origin(String);
+pub struct Origin {
+    /// `http(s)://host[:port][/base]`.
+    base: String,
+    /// The `/base` part (empty when none): what the origin sees in front of each path.
+    path: String,
+}
 
 impl Origin {
     /// Parses `ORIGIN`: http or https, a host, an optional base path, no query or fragment.
@@ -139,16 +144,20 @@ impl Origin {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(bad("must not have a query or fragment"));
         }
-        Ok(Origin(url.as_str().trim_end_matches('/').to_owned()))
+        Ok(Origin {
+            base: url.as_str().trim_end_matches('/').to_owned(),
+            path: url.path().trim_end_matches('/').to_owned(),
+        })
     }
 
-    /// The URL to forward to: the base, then the request's path and query, both exactly as the
-    /// client sent them (still percent-encoded).
-    pub fn join(&self, path: &str, query: Option<&str>) -> String {
-        match query {
-            Some(q) => format!("{}{path}?{q}", self.0),
-            None => format!("{}{path}", self.0),
-        }
+    /// The URL to forward to: the base, then the request's canonical path and query.
+    pub fn join(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.base)
+    }
+
+    /// The request target the origin receives for `path_and_query`: the base path in front.
+    pub fn target(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.path)
     }
 }
 
@@ -208,10 +217,7 @@ mod tests {
         assert_eq!(c.key_prefix.as_str(), "kg_live");
         assert_eq!(c.admin_prefix, AdminPrefix::default());
         assert_eq!(c.origin_timeout, Duration::from_secs(30));
-        assert_eq!(
-            c.origin.join("/a/b", Some("x=1")),
-            "http://127.0.0.1:9000/a/b?x=1"
-        );
+        assert_eq!(c.origin.join("/a/b?x=1"), "http://127.0.0.1:9000/a/b?x=1");
     }
 
     #[test]
@@ -250,7 +256,10 @@ mod tests {
     #[test]
     fn origin_base_path_is_kept() {
         let o = Origin::parse("https://api.example.com/v2/").unwrap();
-        assert_eq!(o.join("/users", None), "https://api.example.com/v2/users");
+        assert_eq!(o.join("/users"), "https://api.example.com/v2/users");
+        assert_eq!(o.target("/users?a=1"), "/v2/users?a=1");
+        let bare = Origin::parse("http://127.0.0.1:9000").unwrap();
+        assert_eq!(bare.target("/users"), "/users");
     }
 
     #[test]

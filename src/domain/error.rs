@@ -35,6 +35,9 @@ pub enum GateError {
     /// The request asks the origin to act as another method (`X-HTTP-Method-Override`,
     /// `_method`): keygate authorizes the method it sees, so it refuses these.
     MethodOverride,
+    /// A body keygate must read whole (a form it inspects for `_method`) is larger than it
+    /// reads; carries the limit in bytes.
+    BodyTooLarge(usize),
     /// A management route without a valid admin credential.
     Unauthorized,
     /// The key lacks the scope the request needs: the scope, and whether the key can only read
@@ -103,6 +106,7 @@ impl GateError {
             | GateError::KeyLimitReached => 403,
             GateError::KeyNotFound | GateError::OrgNotFound | GateError::NotFound => 404,
             GateError::MethodNotAllowed(_) => 405,
+            GateError::BodyTooLarge(_) => 413,
             GateError::RateLimited { .. } => 429,
             GateError::OriginUnavailable(_) | GateError::UnfilterableResponse(_) => 502,
             GateError::OriginTimeout => 504,
@@ -123,6 +127,7 @@ impl GateError {
             GateError::InvalidRequest(_) => "invalid_request",
             GateError::AmbiguousRequest(_) => "ambiguous_request",
             GateError::MethodOverride => "method_override_refused",
+            GateError::BodyTooLarge(_) => "body_too_large",
             GateError::Unauthorized => "unauthorized",
             GateError::InsufficientScope { .. } => "insufficient_scope",
             GateError::RouteNotAllowed => "route_not_allowed",
@@ -160,6 +165,9 @@ impl GateError {
             GateError::DisabledKey => "API key is disabled".into(),
             GateError::InvalidRequest(message) | GateError::AmbiguousRequest(message) => {
                 message.clone()
+            }
+            GateError::BodyTooLarge(limit) => {
+                format!("The request body must be at most {} KiB", limit / 1024)
             }
             GateError::MethodOverride => {
                 "Method overrides (X-HTTP-Method-Override, _method) are not accepted; send the real method".into()
@@ -222,6 +230,7 @@ impl GateError {
             | GateError::InvalidRequest(_)
             | GateError::AmbiguousRequest(_)
             | GateError::MethodOverride
+            | GateError::BodyTooLarge(_)
             | GateError::Unauthorized
             | GateError::InsufficientScope { .. }
             | GateError::OtherOrganization(_)
@@ -263,6 +272,7 @@ impl GateError {
             | GateError::InvalidRequest(_)
             | GateError::AmbiguousRequest(_)
             | GateError::MethodOverride
+            | GateError::BodyTooLarge(_)
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
             | GateError::RateLimited { .. }

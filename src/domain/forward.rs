@@ -1,24 +1,31 @@
 //! What the origin receives: which request headers are dropped, and the identity keygate
 //! asserts, signed so the origin can prove the request came through keygate.
 //!
-//! The signature is `X-Keygate-Signature: v1=<hex>`, the HMAC-SHA256 under
+//! The signature is `X-Keygate-Signature: v2=<hex>`, the HMAC-SHA256 under
 //! `ORIGIN_SIGNING_SECRET` of these lines joined by `\n`:
 //!
 //! ```text
-//! v1
+//! v2
 //! <METHOD>
-//! <path, plus ?query when there is one, exactly as forwarded>
+//! <the target as the origin receives it: ORIGIN's base path, the canonical path, ?query>
 //! <X-Keygate-Timestamp: Unix seconds>
+//! <X-Keygate-Request-Id: 32 hex digits, unique per request (a nonce against replays)>
 //! <X-Keygate-Key-Id>
 //! <X-Keygate-Org>
 //! <X-Keygate-Scopes: comma-separated>
+//! <X-Keygate-Ids: the ids keygate checked, type=id pairs joined by '&'; empty when none>
 //! <X-Keygate-Meta: the key's meta JSON, non-ASCII escaped as \uXXXX; null when none>
 //! ```
+//!
+//! The body is streamed and not covered: an origin that needs body integrity must rely on the
+//! TLS connection from keygate.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::credential::Credential;
+use super::policy::Route;
+use super::request::{Method, header_name};
 use super::time::UnixMillis;
 use super::verify::AuthorizedKey;
 
@@ -28,20 +35,29 @@ pub const KEY_ID_HEADER: &str = "x-keygate-key-id";
 pub const ORG_HEADER: &str = "x-keygate-org";
 /// Header carrying the key's scopes, comma-separated.
 pub const SCOPES_HEADER: &str = "x-keygate-scopes";
+/// Header carrying the ids keygate checked for the route.
+pub const IDS_HEADER: &str = "x-keygate-ids";
 /// Header carrying the key's meta JSON.
 pub const META_HEADER: &str = "x-keygate-meta";
 /// Header carrying the signing time, Unix seconds.
 pub const TIMESTAMP_HEADER: &str = "x-keygate-timestamp";
+/// Header carrying the request's nonce.
+pub const REQUEST_ID_HEADER: &str = "x-keygate-request-id";
 /// Header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "x-keygate-signature";
 
-/// Whether a request header (lower-case name) is forwarded to the origin. Dropped:
+/// Whether a request header (lower-case name) is forwarded to the origin. Names are compared
+/// as CGI-style stacks read them (`_` as `-`), so `X_Keygate_Org` is dropped like
+/// `X-Keygate-Org`. Dropped:
 /// - the credential (`X-API-Key`, and `Authorization` when it carried the key);
 /// - every `X-Keygate-*` header, so a client cannot forge the identity keygate asserts;
-/// - hop-by-hop headers (RFC 9110 §7.6.1) and `Host`, which the outbound fetch sets itself.
-pub fn keeps_header(name: &str, credential: &Credential<'_>) -> bool {
+/// - hop-by-hop headers (RFC 9110 §7.6.1) and `Host`, which the outbound fetch sets itself;
+/// - for a key whose response is filtered (`filtered`), `Range` and the conditional headers:
+///   the origin must send the whole body for keygate to filter (no 206 slice, no 304).
+pub fn keeps_header(name: &str, credential: &Credential<'_>, filtered: bool) -> bool {
+    let name = header_name(name);
     let hop_by_hop = matches!(
-        name,
+        name.as_str(),
         "connection"
             | "keep-alive"
             | "proxy-connection"
@@ -53,19 +69,64 @@ pub fn keeps_header(name: &str, credential: &Credential<'_>) -> bool {
             | "proxy-authorization"
             | "proxy-authenticate"
     );
+    let whole_body = matches!(
+        name.as_str(),
+        "range"
+            | "if-range"
+            | "if-match"
+            | "if-none-match"
+            | "if-modified-since"
+            | "if-unmodified-since"
+    );
     !(hop_by_hop
+        || (filtered && whole_body)
         || name == "x-api-key"
         || (name == "authorization" && credential.in_authorization)
         || name.starts_with("x-keygate-"))
 }
 
-/// The identity headers added to the forwarded request for `method` and `target` (path and
-/// query). Without a signing secret they are sent unsigned.
+/// Whether an origin response header stays on a filtered response. Length and encoding are
+/// the new body's; validators and ranges described the unfiltered one.
+pub fn keeps_filtered_response_header(name: &str) -> bool {
+    !matches!(
+        name,
+        "content-length"
+            | "content-encoding"
+            | "transfer-encoding"
+            | "etag"
+            | "last-modified"
+            | "content-range"
+            | "accept-ranges"
+            | "cache-control"
+    )
+}
+
+/// Headers set on every filtered response: the body depends on the key, so no shared cache
+/// may keep it or serve it to another key.
+pub const FILTERED_RESPONSE_HEADERS: [(&str, &str); 2] = [
+    ("cache-control", "private, no-store"),
+    ("vary", "Authorization, X-API-Key"),
+];
+
+/// What the origin is told about one request.
+pub struct Identity<'a> {
+    /// The method forwarded.
+    pub method: Method,
+    /// The target exactly as the origin receives it (`ORIGIN`'s base path included).
+    pub target: &'a str,
+    /// The route keygate authorized, whose ids are asserted.
+    pub route: &'a Route<'a>,
+    /// A unique id of this request (32 hex digits).
+    pub request_id: &'a str,
+    /// When keygate signed it.
+    pub now: UnixMillis,
+}
+
+/// The identity headers added to the forwarded request. Without a signing secret they are
+/// sent unsigned.
 pub fn identity_headers(
     key: &AuthorizedKey,
-    method: &str,
-    target: &str,
-    now: UnixMillis,
+    identity: &Identity<'_>,
     secret: Option<&str>,
 ) -> Vec<(&'static str, String)> {
     let record = key.record();
@@ -77,33 +138,62 @@ pub fn identity_headers(
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",");
+    let ids = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            identity
+                .route
+                .ids
+                .iter()
+                .filter_map(|(kind, id)| Some((*kind, id.as_deref()?))),
+        )
+        .finish();
     let meta = record
         .meta
         .as_ref()
         .map_or_else(|| "null".to_owned(), |m| ascii_json(m.get()));
-    let timestamp = (now.0 / 1000).to_string();
+    let timestamp = (identity.now.0 / 1000).to_string();
     let signature = secret.map(|secret| {
-        let message = ["v1", method, target, &timestamp, &id, &org, &scopes, &meta].join("\n");
-        sign(secret, &message)
+        let lines = [
+            "v2",
+            identity.method.as_str(),
+            identity.target,
+            &timestamp,
+            identity.request_id,
+            &id,
+            &org,
+            &scopes,
+            &ids,
+            &meta,
+        ];
+        sign(secret, &lines.join("\n"))
     });
     let mut headers = vec![
         (KEY_ID_HEADER, id),
         (ORG_HEADER, org),
         (SCOPES_HEADER, scopes),
+        (IDS_HEADER, ids),
         (META_HEADER, meta),
         (TIMESTAMP_HEADER, timestamp),
+        (REQUEST_ID_HEADER, identity.request_id.to_owned()),
     ];
     headers.extend(signature.map(|s| (SIGNATURE_HEADER, s)));
     headers
 }
 
-/// `v1=` and the hex HMAC-SHA256 of `message` under `secret`.
+/// A fresh request id: 128 random bits as hex.
+pub fn request_id() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(hex::encode(bytes))
+}
+
+/// `v2=` and the hex HMAC-SHA256 of `message` under `secret`.
 pub fn sign(secret: &str, message: &str) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
     mac.update(message.as_bytes());
-    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!("v2={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// JSON with every non-ASCII character escaped, so it fits a header value. Non-ASCII can only
@@ -140,17 +230,18 @@ mod tests {
         let route = Route {
             resource: "*",
             action: Action::Read,
-            ids: vec![],
+            ids: vec![("site", Some("site a&b".into())), ("team", None)],
             envelope: None,
         };
         let key = authorize(check_status(record, UnixMillis(0)).unwrap(), &route).unwrap();
-        let headers = identity_headers(
-            &key,
-            "GET",
-            "/api/x?y=1",
-            UnixMillis(1_700_000_000_999),
-            Some("s3cret"),
-        );
+        let identity = Identity {
+            method: Method::Get,
+            target: "/base/api/x?y=1",
+            route: &route,
+            request_id: "0123456789abcdef0123456789abcdef",
+            now: UnixMillis(1_700_000_000_999),
+        };
+        let headers = identity_headers(&key, &identity, Some("s3cret"));
         let get = |n: &str| {
             headers
                 .iter()
@@ -165,17 +256,18 @@ mod tests {
             "Zürich 🏔"
         );
         assert_eq!(get(TIMESTAMP_HEADER), "1700000000");
+        assert_eq!(get(IDS_HEADER), "site=site+a%26b");
         let message = format!(
-            "v1\nGET\n/api/x?y=1\n1700000000\nkey_a1\nacme\nread,employees:read\n{}",
+            "v2\nGET\n/base/api/x?y=1\n1700000000\n0123456789abcdef0123456789abcdef\nkey_a1\nacme\nread,employees:read\nsite=site+a%26b\n{}",
             get(META_HEADER)
         );
         assert_eq!(get(SIGNATURE_HEADER), sign("s3cret", &message));
         // RFC 4231 test case 2: the HMAC itself is standard.
         assert_eq!(
             sign("Jefe", "what do ya want for nothing?"),
-            "v1=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            "v2=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        let unsigned = identity_headers(&key, "GET", "/", UnixMillis(0), None);
+        let unsigned = identity_headers(&key, &identity, None);
         assert!(unsigned.iter().all(|(k, _)| *k != SIGNATURE_HEADER));
     }
 
@@ -189,14 +281,21 @@ mod tests {
             key: "k",
             in_authorization: false,
         };
-        assert!(!keeps_header("x-api-key", &bearer));
-        assert!(!keeps_header("x-api-key", &header));
-        assert!(!keeps_header("authorization", &bearer));
-        assert!(keeps_header("authorization", &header));
-        assert!(!keeps_header("x-keygate-key-id", &header));
-        assert!(!keeps_header("x-keygate-anything", &header));
-        assert!(!keeps_header("connection", &header));
-        assert!(!keeps_header("host", &header));
+        assert!(!keeps_header("x-api-key", &bearer, false));
+        assert!(!keeps_header("x-api-key", &header, false));
+        assert!(!keeps_header("authorization", &bearer, false));
+        assert!(keeps_header("authorization", &header, false));
+        assert!(!keeps_header("x-keygate-key-id", &header, false));
+        assert!(!keeps_header("x-keygate-anything", &header, false));
+        assert!(!keeps_header("x_keygate_org", &header, false));
+        assert!(!keeps_header("X_Keygate_Key_Id", &header, false));
+        assert!(!keeps_header("x_api_key", &header, false));
+        for conditional in ["range", "if-none-match", "if-modified-since", "if-range"] {
+            assert!(keeps_header(conditional, &header, false), "{conditional}");
+            assert!(!keeps_header(conditional, &header, true), "{conditional}");
+        }
+        assert!(!keeps_header("connection", &header, false));
+        assert!(!keeps_header("host", &header, false));
         for kept in [
             "content-type",
             "accept",
@@ -204,7 +303,7 @@ mod tests {
             "cookie",
             "x-keygatex",
         ] {
-            assert!(keeps_header(kept, &bearer), "{kept}");
+            assert!(keeps_header(kept, &bearer, false), "{kept}");
         }
     }
 }

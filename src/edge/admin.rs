@@ -38,13 +38,15 @@ impl Actor {
 }
 
 /// Serves `rest`, the path after the prefix.
+/// `method` is the method as sent (an unknown one is a 405, never read as GET).
 pub async fn handle(
     mut req: Request,
     env: &Env,
+    method: &str,
     rest: &str,
     trace: &mut Trace,
 ) -> Result<Response, GateError> {
-    let endpoint = Endpoint::resolve(req.method().as_ref(), rest)?;
+    let endpoint = Endpoint::resolve(method, rest)?;
     let org = match (&endpoint, endpoint.org()) {
         (Endpoint::Health, _) => return Ok(respond::json(200, &Health { status: "ok" })),
         (Endpoint::OpenApi, _) => return Ok(respond::raw_json(200, OPENAPI)),

@@ -3,6 +3,7 @@
 //! so no `worker::Error` ever reaches the runtime as a bare 500.
 
 mod admin;
+mod body;
 mod catalog;
 mod clock;
 mod guard;
@@ -16,6 +17,7 @@ mod verify;
 use serde::Serialize;
 use worker::{Context, Env, Request, Response, console_log, event};
 
+use crate::domain::request::{self, FORWARDED_METHODS, Headers, Method};
 use crate::domain::usage::{Cost, UsageEvent};
 use crate::domain::window;
 use crate::domain::{GateError, KeyId};
@@ -43,37 +45,46 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 }
 
 /// keygate's own routes under the admin prefix; everything else is verified and proxied.
-async fn route(req: Request, env: &Env, trace: &mut Trace) -> Result<Response, GateError> {
+/// Both see the one canonical target: the form matched, forwarded and signed.
+async fn route(mut req: Request, env: &Env, trace: &mut Trace) -> Result<Response, GateError> {
     let config = state::config(env)?;
     let url = req.url().map_err(respond::internal)?;
-    if let Some(rest) = config.admin_prefix.strip(url.path()) {
-        return admin::handle(req, env, rest, trace).await;
+    // The method as sent: `req.method()` turns one it does not know (PROPFIND) into GET.
+    let method = req.inner().method();
+    let target = config.policy.target(url.path(), url.query())?;
+    if let Some(rest) = config.admin_prefix.strip(target.path()) {
+        return admin::handle(req, env, &method, rest, trace).await;
     }
     trace.proxied = true;
-    let (authorization, x_api_key) = verify::credential_headers(&req)?;
-    let method = req.method();
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let route = config
-        .policy
-        .route(method.as_ref(), url.path(), url.query(), header);
+    let method = Method::parse(&method).ok_or(GateError::MethodNotAllowed(FORWARDED_METHODS))?;
+    let headers = Headers::new(req.headers().entries().collect());
+    request::method_override(method, &headers, &target)?;
+    let body = proxy::Body::read(&mut req, method, &headers).await?;
+    let route = config.policy.route(method, &target, &headers);
     let event = UsageEvent {
         at: clock::now(),
-        method: method.to_string(),
-        path: url.path().to_owned(),
+        method: method.as_str().to_owned(),
+        path: target.path().to_owned(),
         outcome: String::new(),
         status: None,
         country: req.cf().and_then(|cf| cf.country()),
     };
     let admitted = verify::admit(
         env,
-        authorization.as_deref(),
-        x_api_key.as_deref(),
+        headers.get("authorization"),
+        headers.get("x-api-key"),
         route,
         event,
         trace,
     )
     .await?;
-    let response = proxy::forward(&req, &url, &admitted.key, &admitted.credential, config).await?;
+    let outbound = proxy::Outbound {
+        method,
+        target: &target,
+        headers: &headers,
+        body,
+    };
+    let response = proxy::forward(outbound, &admitted, config).await?;
     let mut extra = window::headers(&admitted.windows, admitted.now);
     if admitted.without_limiter {
         extra.push(("x-keygate-limiter", "unavailable; allowed".to_owned()));

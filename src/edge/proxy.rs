@@ -1,49 +1,127 @@
-//! Forwarding an authorized request to the origin: same method, path, query and body
-//! (streamed, never buffered), the credential removed, signed identity headers added,
-//! redirects passed back to the client rather than followed. The response streams back
-//! untouched, unless the key is field-restricted for the route: then it is filtered whole.
+//! Forwarding an admitted request to the origin: the method, the canonical target and the
+//! body (streamed; only a form body is read first, to look for `_method`), the credential
+//! removed, signed identity headers added, redirects passed back to the client rather than
+//! followed. The response streams back untouched, unless the key is field-restricted for the
+//! route: then the whole body is fetched (no range, no conditional request; a HEAD asks for
+//! the body too), filtered, and marked private.
 
 use futures_util::future::{Either, select};
+use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
 use worker::{
-    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url,
+    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
+    ResponseBody,
 };
 
-use super::clock;
-use super::respond::internal;
-use crate::domain::{AuthorizedKey, Config, Credential, FieldScope, GateError, fields, forward};
+use super::body::read_capped;
+use super::verify::Admitted;
+use super::{clock, respond::internal};
+use crate::domain::forward::{self, FILTERED_RESPONSE_HEADERS, Identity};
+use crate::domain::request::{self, Method, Target};
+use crate::domain::{Config, FieldScope, GateError, fields};
 
-/// Sends `req` to the origin and returns its response.
-pub async fn forward(
-    req: &Request,
-    url: &Url,
-    key: &AuthorizedKey,
-    credential: &Credential<'_>,
-    config: &Config,
-) -> Result<Response, GateError> {
-    let target = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
-    let method = req.method();
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        if forward::keeps_header(&name, credential) {
-            headers.append(&name, &value).map_err(internal)?;
+/// Largest form body read to look for `_method`.
+const MAX_FORM_BYTES: usize = 8 << 20;
+/// Largest origin response filtered for a field-restricted key.
+const MAX_FILTERED_BYTES: usize = 8 << 20;
+
+/// The request body as it will be forwarded.
+pub enum Body {
+    /// Streamed as it arrives (or none).
+    Stream(Option<JsValue>),
+    /// Read whole already (a form body, inspected).
+    Read(Vec<u8>),
+}
+
+impl Body {
+    /// The body of `req`. A POST form (urlencoded or multipart) is read whole, up to 8 MiB,
+    /// and refused if it carries `_method`, which Rails and Laravel apply to POST requests.
+    pub async fn read(
+        req: &mut Request,
+        method: Method,
+        headers: &request::Headers,
+    ) -> Result<Body, GateError> {
+        let form = method == Method::Post
+            && headers
+                .get("content-type")
+                .is_some_and(|t| request::form_overrides_method(t, b"").is_some());
+        if !form || req.inner().body().is_none() {
+            return Ok(Body::Stream(req.inner().body().map(JsValue::from)));
+        }
+        let bytes = read_capped(req.stream().map_err(internal)?, MAX_FORM_BYTES)
+            .await?
+            .ok_or(GateError::BodyTooLarge(MAX_FORM_BYTES))?;
+        let content_type = headers.get("content-type").unwrap_or_default();
+        if request::form_overrides_method(content_type, &bytes) == Some(true) {
+            return Err(GateError::MethodOverride);
+        }
+        Ok(Body::Read(bytes))
+    }
+
+    fn into_js(self) -> Option<JsValue> {
+        match self {
+            Body::Stream(stream) => stream,
+            Body::Read(bytes) => Some(Uint8Array::from(bytes.as_slice()).into()),
         }
     }
+}
+
+/// What goes to the origin, as keygate read it.
+pub struct Outbound<'r> {
+    /// The method keygate authorized.
+    pub method: Method,
+    /// The canonical target keygate matched.
+    pub target: &'r Target,
+    /// The client's headers.
+    pub headers: &'r request::Headers,
+    /// The client's body.
+    pub body: Body,
+}
+
+/// Sends the request to the origin and returns its response.
+pub async fn forward(
+    out: Outbound<'_>,
+    admitted: &Admitted<'_, '_>,
+    config: &Config,
+) -> Result<Response, GateError> {
+    let key = &admitted.key;
+    let scope = key.fields();
+    // A filtered HEAD would have nothing to filter: fetch the body, answer without it.
+    let head_filtered = scope.is_some() && out.method == Method::Head;
+    let method = if head_filtered {
+        Method::Get
+    } else {
+        out.method
+    };
+    let path_and_query = out.target.path_and_query();
+    let headers = Headers::new();
+    for (name, value) in out.headers.iter() {
+        if forward::keeps_header(name, &admitted.credential, scope.is_some()) {
+            headers.append(name, value).map_err(internal)?;
+        }
+    }
+    let request_id = forward::request_id().map_err(internal)?;
+    let identity = Identity {
+        method,
+        target: &config.origin.target(&path_and_query),
+        route: &admitted.route,
+        request_id: &request_id,
+        now: clock::now(),
+    };
     let secret = config.signing_secret.as_ref().map(|s| s.expose());
-    for (name, value) in
-        forward::identity_headers(key, method.as_ref(), &target, clock::now(), secret)
-    {
+    for (name, value) in forward::identity_headers(key, &identity, secret) {
         headers.set(name, &value).map_err(internal)?;
     }
     let mut init = RequestInit::new();
-    init.with_method(method)
+    init.with_method(worker::Method::from(method.as_str().to_owned()))
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
-        .with_body(req.inner().body().map(JsValue::from));
-    let destination = config.origin.join(url.path(), url.query());
+        .with_body(if head_filtered {
+            None
+        } else {
+            out.body.into_js()
+        });
+    let destination = config.origin.join(&path_and_query);
     let outbound = Request::new_with_init(&destination, &init).map_err(internal)?;
 
     let controller = AbortController::default();
@@ -58,32 +136,52 @@ pub async fn forward(
             return Err(GateError::OriginTimeout);
         }
     };
-    match key.fields() {
+    match scope {
         None => Ok(response),
-        Some(scope) => filtered(response, scope).await,
+        Some(scope) => filtered(response, scope, head_filtered).await,
     }
 }
 
-/// The response with its JSON body cut to the key's fields. Length and encoding headers go:
-/// the body is new, and the runtime has already decoded it.
-async fn filtered(mut response: Response, scope: &FieldScope) -> Result<Response, GateError> {
+/// The response with its JSON body cut to the key's fields, without the validators and
+/// ranges of the unfiltered body, private to the key. `head` drops the body itself.
+async fn filtered(
+    mut response: Response,
+    scope: &FieldScope,
+    head: bool,
+) -> Result<Response, GateError> {
+    let status = response.status_code();
+    if matches!(status, 206 | 304) {
+        return Err(GateError::UnfilterableResponse(format!(
+            "the origin answered {status} to a whole-body request"
+        )));
+    }
     let content_type = response.headers().get("content-type").ok().flatten();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| GateError::OriginUnavailable(e.to_string()))?;
+    let body = match response.body() {
+        ResponseBody::Empty => Some(Vec::new()),
+        _ => read_capped(response.stream().map_err(internal)?, MAX_FILTERED_BYTES)
+            .await
+            .map_err(|e| GateError::OriginUnavailable(e.log_detail()))?,
+    };
+    let body = body.ok_or_else(|| {
+        GateError::UnfilterableResponse(format!("the response is over {MAX_FILTERED_BYTES} bytes"))
+    })?;
     let body = fields::filter(content_type.as_deref(), &body, scope)?;
     let headers = Headers::new();
     for (name, value) in response.headers().entries() {
-        if !matches!(
-            name.as_str(),
-            "content-length" | "content-encoding" | "transfer-encoding"
-        ) {
+        if forward::keeps_filtered_response_header(&name) {
             headers.append(&name, &value).map_err(internal)?;
         }
     }
-    Ok(Response::builder()
-        .with_status(response.status_code())
-        .with_headers(headers)
-        .fixed(body))
+    for (name, value) in FILTERED_RESPONSE_HEADERS {
+        headers.append(name, value).map_err(internal)?;
+    }
+    let builder = Response::builder().with_status(status);
+    Ok(if head {
+        headers
+            .set("content-length", &body.len().to_string())
+            .map_err(internal)?;
+        builder.with_headers(headers).empty()
+    } else {
+        builder.with_headers(headers).fixed(body)
+    })
 }

@@ -15,9 +15,11 @@ use crate::domain::{
 };
 
 /// A key allowed to make a request, with its windows after counting it.
-pub struct Admitted<'a> {
+pub struct Admitted<'a, 'p> {
     /// Where the key came from.
     pub credential: Credential<'a>,
+    /// The route it was authorized for (the ids it names are asserted to the origin).
+    pub route: Route<'p>,
     /// The key and what it may see.
     pub key: AuthorizedKey,
     /// Its windows (empty when it has none).
@@ -68,14 +70,14 @@ pub async fn active_key<'a>(
 
 /// Verifies, authorizes and rate-limits a request to `route`, counting it when admitted. The
 /// route's own refusal (no rule matched) comes after the key's: a bad key is a 401 first.
-pub async fn admit<'a>(
+pub async fn admit<'a, 'p>(
     env: &Env,
     authorization: Option<&'a str>,
     x_api_key: Option<&'a str>,
-    route: Result<Route<'_>, GateError>,
+    route: Result<Route<'p>, GateError>,
     event: UsageEvent,
     trace: &mut Trace,
-) -> Result<Admitted<'a>, GateError> {
+) -> Result<Admitted<'a, 'p>, GateError> {
     let Identified {
         credential,
         hash,
@@ -98,6 +100,7 @@ pub async fn admit<'a>(
             let key = verify::without_guard(held.record, now, &route, detail)?;
             return Ok(Admitted {
                 credential,
+                route,
                 key,
                 windows: Vec::new(),
                 now,
@@ -116,6 +119,7 @@ pub async fn admit<'a>(
     match verdict.decision {
         Some(Decision::Allowed { windows }) => Ok(Admitted {
             credential,
+            route,
             key,
             windows,
             now: verdict.now,
