@@ -216,7 +216,8 @@ fn answer(mut request: tiny_http::Request, log: Option<&Mutex<Vec<Seen>>>) {
         "org": seen.header("x-keygate-org"),
         "body_bytes": seen.body.len(),
     });
-    let (content_type, body) = if seen.url.starts_with("/api/employees") {
+    let seen_url_is_employees = seen.url.contains("/api/employees");
+    let (content_type, body) = if seen_url_is_employees {
         ("application/json", EMPLOYEES.to_owned())
     } else if seen.url.starts_with("/api/html") {
         ("text/html; charset=utf-8", "<p>not JSON</p>".to_owned())
@@ -232,6 +233,13 @@ fn answer(mut request: tiny_http::Request, log: Option<&Mutex<Vec<Seen>>>) {
         .with_header(header("x-origin", "demo"));
     if status == 302 {
         response = response.with_header(header("location", "/elsewhere"));
+    }
+    if seen_url_is_employees {
+        // Validators and ranges of the unfiltered body: a filtered response must drop them.
+        response = response
+            .with_header(header("etag", "\"employees-v1\""))
+            .with_header(header("last-modified", "Mon, 23 Nov 2026 10:00:00 GMT"))
+            .with_header(header("accept-ranges", "bytes"));
     }
     let _ = request.respond(response);
 }
