@@ -51,6 +51,15 @@ struct World {
     sides: [Side; 2],
 }
 
+/// The web origin browsers may call a side from (none: CORS off).
+fn cors(default: &str) -> &'static str {
+    if default == "allow" {
+        "https://app.example.com"
+    } else {
+        ""
+    }
+}
+
 /// A side whose runtime is still booting.
 struct Booting {
     default: &'static str,
@@ -70,6 +79,8 @@ impl Side {
                 ("ADMIN_TOKEN", TOKEN.to_owned()),
                 ("ORIGIN_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
                 ("POLICY", policy),
+                // CORS is on for one web origin on the allow side, off on the deny side.
+                ("CORS_ALLOW_ORIGINS", cors(default).to_owned()),
             ],
             state_dir: None,
             port: None,
@@ -553,6 +564,105 @@ const CASES: &[Case<World>] = &[
             no_panic(&s.gateway)
         })(w)
     }),
+    (
+        "browsers_get_cors_answers_without_a_key_and_never_reach_the_origin",
+        |w| {
+            both(|s| {
+                let app = "https://app.example.com";
+                let preflight = |origin: &str| {
+                    s.send(
+                        "",
+                        "OPTIONS",
+                        "/api/employees/1",
+                        &[
+                            ("origin", origin),
+                            ("access-control-request-method", "GET"),
+                            ("access-control-request-headers", "authorization"),
+                        ],
+                        None,
+                    )
+                };
+                let r = preflight("https://evil.example");
+                refused_unseen(s, &r, 403, "origin_not_allowed", "other origin")?;
+                let r = preflight(app);
+                if cors(s.default).is_empty() {
+                    refused_unseen(s, &r, 403, "origin_not_allowed", "CORS off")?;
+                    let r = s.send(
+                        &s.reader,
+                        "GET",
+                        "/api/employees/1",
+                        &[("origin", app)],
+                        None,
+                    );
+                    return eq(r.header("access-control-allow-origin"), None, "CORS off");
+                }
+                eq(r.status, 204, "preflight")?;
+                check(!s.saw_last(), "the preflight was forwarded")?;
+                eq(
+                    r.header("access-control-allow-origin"),
+                    Some(app),
+                    "allow origin",
+                )?;
+                eq(
+                    r.header("access-control-allow-headers"),
+                    Some("authorization"),
+                    "allow headers",
+                )?;
+                check(
+                    r.header("access-control-allow-methods")
+                        .is_some_and(|m| m.contains("DELETE")),
+                    "allow methods",
+                )?;
+                // Answers carry CORS headers, refusals too, so the page can read why.
+                let ok = s.send(
+                    &s.reader,
+                    "GET",
+                    "/api/employees/1",
+                    &[("origin", app)],
+                    None,
+                );
+                eq(ok.status, 200, "status")?;
+                eq(
+                    ok.header("access-control-allow-origin"),
+                    Some(app),
+                    "on 200",
+                )?;
+                check(
+                    ok.header("access-control-expose-headers")
+                        .is_some_and(|h| h.contains("X-RateLimit-Remaining")),
+                    "exposed headers",
+                )?;
+                let no_key = send(
+                    &s.gateway,
+                    "GET",
+                    "/api/employees/1",
+                    &[("origin", app)],
+                    None,
+                );
+                eq(no_key.status, 401, "no key")?;
+                eq(
+                    no_key.header("access-control-allow-origin"),
+                    Some(app),
+                    "on 401",
+                )?;
+                let other = s.send(
+                    &s.reader,
+                    "GET",
+                    "/api/employees/1",
+                    &[("origin", "https://evil.example")],
+                    None,
+                );
+                eq(
+                    other.header("access-control-allow-origin"),
+                    None,
+                    "other origin",
+                )?;
+                // A plain OPTIONS (not a preflight) is an API request like any other.
+                let r = s.send(&s.reader, "OPTIONS", "/api/employees/1", &[], None);
+                eq(r.status, 200, "plain OPTIONS")
+            })(w)
+        },
+    ),
 ];
 
 fn main() -> ExitCode {

@@ -8,12 +8,14 @@
 //! | `ORIGIN_TIMEOUT_MS` | `30000` | how long the origin may take to send response headers (1–600000) |
 //! | `POLICY`       | allow all   | the route policy (see [`Policy`]), as JSON               |
 //! | `ORIGIN_SIGNING_SECRET` | none | secret: signs the identity headers sent to the origin |
+//! | `CORS_ALLOW_ORIGINS` | none (off) | web origins browsers may call the API from: `*` or a comma list |
 
 use std::fmt;
 use std::time::Duration;
 
 use url::Url;
 
+use super::cors::Cors;
 use super::key::KeyPrefix;
 use super::policy::Policy;
 
@@ -47,6 +49,8 @@ pub struct Config {
     pub policy: Policy,
     /// Signs the identity headers; unsigned without it.
     pub signing_secret: Option<SigningSecret>,
+    /// Which web origins browsers may call the API from.
+    pub cors: Cors,
 }
 
 /// The origin-signing secret. `Debug` never shows it.
@@ -107,7 +111,12 @@ impl Config {
         let signing_secret = lookup("ORIGIN_SIGNING_SECRET")
             .filter(|s| !s.is_empty())
             .map(SigningSecret);
+        let cors = match lookup("CORS_ALLOW_ORIGINS") {
+            None => Cors::Off,
+            Some(text) => Cors::parse(&text)?,
+        };
         Ok(Config {
+            cors,
             origin: Origin::parse(&origin)?,
             key_prefix,
             admin_prefix,

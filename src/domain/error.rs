@@ -50,6 +50,8 @@ pub enum GateError {
     ResourceForbidden { kind: String, id: Option<String> },
     /// The organization's plan does not include API access.
     ApiPlanRequired,
+    /// A CORS preflight from a web origin the deployment does not allow; carries the origin.
+    OriginNotAllowed(String),
     /// A rate-limit window is full: seconds until there is room, and the rate-limit headers.
     RateLimited {
         retry_after: u64,
@@ -101,6 +103,7 @@ impl GateError {
             | GateError::RouteNotAllowed
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
+            | GateError::OriginNotAllowed(_)
             | GateError::OtherOrganization(_)
             | GateError::OperatorOnly
             | GateError::KeyLimitReached => 403,
@@ -134,6 +137,7 @@ impl GateError {
             GateError::RateLimited { .. } => "rate_limit_exceeded",
             GateError::ResourceForbidden { .. } => "resource_forbidden",
             GateError::ApiPlanRequired => "api_plan_required",
+            GateError::OriginNotAllowed(_) => "origin_not_allowed",
             GateError::UnfilterableResponse(_) => "unfilterable_response",
             GateError::OtherOrganization(_) | GateError::OperatorOnly => "forbidden",
             GateError::KeyLimitReached => "key_limit_reached",
@@ -192,6 +196,9 @@ impl GateError {
             GateError::ApiPlanRequired => {
                 "The API requires a paid plan. Upgrade to Pro or higher to use API keys.".into()
             }
+            GateError::OriginNotAllowed(origin) => {
+                format!("Cross-origin requests from {origin} are not allowed")
+            }
             GateError::UnfilterableResponse(_) => {
                 "The upstream response could not be filtered to this key's fields".into()
             }
@@ -238,6 +245,7 @@ impl GateError {
             | GateError::RateLimited { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
+            | GateError::OriginNotAllowed(_)
             | GateError::OperatorOnly
             | GateError::KeyLimitReached
             | GateError::KeyNotFound
@@ -278,6 +286,7 @@ impl GateError {
             | GateError::RateLimited { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
+            | GateError::OriginNotAllowed(_)
             | GateError::UnfilterableResponse(_)
             | GateError::OperatorOnly
             | GateError::KeyLimitReached

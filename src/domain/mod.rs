@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod config;
+pub mod cors;
 pub mod credential;
 pub mod endpoint;
 pub mod error;

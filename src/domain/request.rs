@@ -220,6 +220,15 @@ impl Headers {
     }
 }
 
+/// The web origin of a CORS preflight (`OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`), which browsers send without credentials.
+pub fn preflight_origin(method: Method, headers: &Headers) -> Option<&str> {
+    if method != Method::Options || headers.get("access-control-request-method").is_none() {
+        return None;
+    }
+    headers.get("origin")
+}
+
 /// A header name as CGI-style stacks read it: `X_Keygate_Org` is `x-keygate-org`.
 pub fn header_name(name: &str) -> String {
     name.to_ascii_lowercase().replace('_', "-")

@@ -28,10 +28,19 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let problem_json = respond::wants_problem_json(&req);
     let method = req.method().to_string();
     let path = req.path();
+    let web_origin = req.headers().get("origin").ok().flatten();
     let mut trace = Trace::default();
-    let response = route(req, &env, &mut trace)
+    let mut response = route(req, &env, &mut trace)
         .await
         .unwrap_or_else(|err| respond::error(&err, problem_json));
+    // Every gateway answer to an allowed web origin, refusals too, is readable by its page.
+    if trace.proxied
+        && let Ok(config) = state::config(&env)
+    {
+        let cors = config.cors.response_headers(web_origin.as_deref());
+        response = respond::with_extra_headers(response, &cors)
+            .unwrap_or_else(|err| respond::error(&err, problem_json));
+    }
     let line = LogLine {
         method: &method,
         path: &path,
@@ -58,6 +67,12 @@ async fn route(mut req: Request, env: &Env, trace: &mut Trace) -> Result<Respons
     trace.proxied = true;
     let method = Method::parse(&method).ok_or(GateError::MethodNotAllowed(FORWARDED_METHODS))?;
     let headers = Headers::new(req.headers().entries().collect());
+    if let Some(origin) = request::preflight_origin(method, &headers) {
+        let allowed = config
+            .cors
+            .preflight(origin, headers.get("access-control-request-headers"))?;
+        return Ok(respond::empty(204, &allowed));
+    }
     request::method_override(method, &headers, &target)?;
     let body = proxy::Body::read(&mut req, method, &headers).await?;
     let route = config.policy.route(method, &target, &headers);

@@ -49,8 +49,9 @@ pub fn raw_json(status: u16, body: &str) -> Response {
     )
 }
 
-/// `response` with `extra` headers set. The origin's headers are immutable, so they are
-/// copied; the body is passed on as it is (a stream stays a stream).
+/// `response` with `extra` headers set (`vary` is added to, never replaced). The origin's
+/// headers are immutable, so they are copied; the body is passed on as it is (a stream stays
+/// a stream).
 pub fn with_extra_headers(
     response: Response,
     extra: &[(&str, String)],
@@ -63,9 +64,18 @@ pub fn with_extra_headers(
         headers.append(&name, &value).map_err(internal)?;
     }
     for (name, value) in extra {
-        headers.set(name, value).map_err(internal)?;
+        if *name == "vary" {
+            headers.append(name, value).map_err(internal)?;
+        } else {
+            headers.set(name, value).map_err(internal)?;
+        }
     }
     Ok(response.with_headers(headers))
+}
+
+/// A response without a body.
+pub fn empty(status: u16, headers: &[(&str, String)]) -> Response {
+    with_body(status, headers, String::new())
 }
 
 /// Wraps a runtime error as an internal one (its text goes to the log, not the client).
