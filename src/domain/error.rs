@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use super::actor::Refusal;
 use super::config::ConfigError;
 use super::key::KeyFormatError;
 
@@ -54,6 +55,9 @@ pub enum GateError {
     OtherOrganization(String),
     /// Only the admin token may do this (create or change organizations).
     OperatorOnly,
+    /// Only the admin token may make this setting (beyond the plan, or vouched for by
+    /// keygate); the refusal names the field.
+    NotPermitted(Refusal),
     /// The organization's plan allows no more keys.
     KeyLimitReached,
     /// No such key (or revoked) in this organization.
@@ -91,6 +95,7 @@ impl GateError {
             | GateError::ApiPlanRequired
             | GateError::OtherOrganization(_)
             | GateError::OperatorOnly
+            | GateError::NotPermitted(_)
             | GateError::KeyLimitReached => 403,
             GateError::KeyNotFound | GateError::OrgNotFound | GateError::NotFound => 404,
             GateError::MethodNotAllowed(_) => 405,
@@ -119,7 +124,9 @@ impl GateError {
             GateError::ResourceForbidden { .. } => "resource_forbidden",
             GateError::ApiPlanRequired => "api_plan_required",
             GateError::UnfilterableResponse(_) => "unfilterable_response",
-            GateError::OtherOrganization(_) | GateError::OperatorOnly => "forbidden",
+            GateError::OtherOrganization(_)
+            | GateError::OperatorOnly
+            | GateError::NotPermitted(_) => "forbidden",
             GateError::KeyLimitReached => "key_limit_reached",
             GateError::KeyNotFound => "key_not_found",
             GateError::OrgNotFound => "org_not_found",
@@ -177,6 +184,7 @@ impl GateError {
             GateError::OperatorOnly => {
                 "Only the admin token can create or change organizations".into()
             }
+            GateError::NotPermitted(refusal) => refusal.to_string(),
             GateError::KeyLimitReached => "API key limit reached. Upgrade to create more keys.".into(),
             GateError::KeyNotFound => "API key not found".into(),
             GateError::OrgNotFound => "Organization not found".into(),
@@ -212,6 +220,7 @@ impl GateError {
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::OperatorOnly
+            | GateError::NotPermitted(_)
             | GateError::KeyLimitReached
             | GateError::KeyNotFound
             | GateError::OrgNotFound
@@ -250,6 +259,7 @@ impl GateError {
             | GateError::ApiPlanRequired
             | GateError::UnfilterableResponse(_)
             | GateError::OperatorOnly
+            | GateError::NotPermitted(_)
             | GateError::KeyLimitReached
             | GateError::KeyNotFound
             | GateError::OrgNotFound
@@ -407,6 +417,7 @@ mod tests {
                 "unfilterable_response",
             ),
             (GateError::OtherOrganization("o".into()), 403, "forbidden"),
+            (GateError::NotPermitted(Refusal::Meta), 403, "forbidden"),
             (GateError::KeyLimitReached, 403, "key_limit_reached"),
             (GateError::KeyNotFound, 404, "key_not_found"),
             (GateError::OrgNotFound, 404, "org_not_found"),

@@ -5,12 +5,13 @@ use serde::Serialize;
 use worker::{Env, Request, Response};
 
 use super::{Trace, clock, respond, rpc, state, verify};
+use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditQuery};
 use crate::domain::catalog::OrgCommand;
 use crate::domain::credential::{self, is_admin_token};
 use crate::domain::endpoint::Endpoint;
 use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
-use crate::domain::{ApiKey, GateError, KeyId, OrgId, Policy};
+use crate::domain::{ApiKey, GateError, Policy};
 
 /// The OpenAPI 3.1 description of these routes, served as is.
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -18,23 +19,6 @@ const OPENAPI: &str = include_str!("../openapi.json");
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
-}
-
-/// Who is calling.
-enum Actor {
-    /// The holder of `ADMIN_TOKEN`: every organization.
-    Operator,
-    /// An API key with the `admin` scope: its own organization's keys.
-    Key { id: KeyId, org: OrgId },
-}
-
-impl Actor {
-    fn name(&self) -> String {
-        match self {
-            Actor::Operator => "admin".to_owned(),
-            Actor::Key { id, .. } => id.to_string(),
-        }
-    }
 }
 
 /// Serves `rest`, the path after the prefix.
@@ -52,14 +36,8 @@ pub async fn handle(
         (_, None) => return Err(GateError::NotFound),
     };
     let actor = authenticate(&req, env, trace).await?;
-    match &actor {
-        Actor::Key { .. } if endpoint.operator_only() => return Err(GateError::OperatorOnly),
-        Actor::Key { org: own, .. } if *own != org => {
-            return Err(GateError::OtherOrganization(org.to_string()));
-        }
-        _ => {}
-    }
-    let command = command(endpoint, &mut req, &actor, &state::config(env)?.policy).await?;
+    actor.may_call(&endpoint, &org)?;
+    let command = command(endpoint, &mut req, actor, &state::config(env)?.policy).await?;
     let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
     let accept = req.headers().get("accept").ok().flatten();
     rpc::send(&catalog, &command, accept.as_deref()).await
@@ -90,8 +68,8 @@ async fn authenticate(req: &Request, env: &Env, trace: &mut Trace) -> Result<Act
             read_only: false,
         });
     }
-    Ok(Actor::Key {
-        id: record.id.clone(),
+    Ok(Actor::OrgAdmin {
+        key: record.id.clone(),
         org: record.org.clone(),
     })
 }
@@ -100,19 +78,18 @@ async fn authenticate(req: &Request, env: &Env, trace: &mut Trace) -> Result<Act
 async fn command(
     endpoint: Endpoint,
     req: &mut Request,
-    actor: &Actor,
+    actor: Actor,
     policy: &Policy,
 ) -> Result<OrgCommand, GateError> {
-    let actor = actor.name();
     Ok(match endpoint {
         Endpoint::PutOrg(org) => OrgCommand::PutOrg {
             org,
-            change: manage::parse_body::<PutOrg>(&body(req).await?)?,
+            change: manage::parse_body::<PutOrg>(&read_body(req).await?)?,
             actor,
         },
         Endpoint::GetOrg(org) => OrgCommand::GetOrg { org },
         Endpoint::CreateKey(org) => {
-            let key = manage::parse_body::<CreateKey>(&body(req).await?)?
+            let key = manage::parse_body::<CreateKey>(&read_body(req).await?)?
                 .validate(clock::now(), policy)?;
             OrgCommand::CreateKey { org, key, actor }
         }
@@ -122,7 +99,8 @@ async fn command(
         },
         Endpoint::GetKey(org, id) => OrgCommand::GetKey { org, id },
         Endpoint::UpdateKey(org, id) => {
-            let patch = manage::parse_body::<UpdateKey>(&body(req).await?)?.validate(policy)?;
+            let patch =
+                manage::parse_body::<UpdateKey>(&read_body(req).await?)?.validate(policy)?;
             OrgCommand::UpdateKey {
                 org,
                 id,
@@ -133,7 +111,7 @@ async fn command(
         Endpoint::RevokeKey(org, id) => OrgCommand::RevokeKey { org, id, actor },
         Endpoint::KeyUsage(org, id) => OrgCommand::KeyUsage { org, id },
         Endpoint::RotateKey(org, id) => {
-            let bytes = body(req).await?;
+            let bytes = read_body(req).await?;
             // The body is optional here: an empty POST rotates with the default grace period.
             let rotate = if bytes.iter().all(u8::is_ascii_whitespace) {
                 RotateKey::default()
@@ -157,7 +135,7 @@ async fn command(
 }
 
 /// The request body, refused early when its declared length is over the limit.
-async fn body(req: &mut Request) -> Result<Vec<u8>, GateError> {
+async fn read_body(req: &mut Request) -> Result<Vec<u8>, GateError> {
     let declared = req
         .headers()
         .get("content-length")
