@@ -4,7 +4,7 @@
 use serde::Serialize;
 use worker::{Env, Request, Response};
 
-use super::{Trace, clock, respond, rpc, state, verify};
+use super::{Trace, body, clock, respond, rpc, state, verify};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditQuery};
 use crate::domain::catalog::OrgCommand;
@@ -134,20 +134,12 @@ async fn command(
     })
 }
 
-/// The request body, refused early when its declared length is over the limit.
+/// The request body: refused (400, nothing read past the limit) when longer than 64 KiB,
+/// whether it declares its length or comes chunked.
 async fn read_body(req: &mut Request) -> Result<Vec<u8>, GateError> {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > manage::MAX_BODY_BYTES) {
-        return Err(GateError::InvalidRequest(
-            "Request body must be at most 64 KiB".into(),
-        ));
-    }
-    req.bytes().await.map_err(respond::internal)
+    body::request_body(req, manage::MAX_BODY_BYTES)
+        .await?
+        .ok_or_else(|| GateError::InvalidRequest("Request body must be at most 64 KiB".into()))
 }
 
 fn query(req: &Request, audit: bool) -> Result<AuditQuery, GateError> {

@@ -3,6 +3,7 @@
 //! so no `worker::Error` ever reaches the runtime as a bare 500.
 
 mod admin;
+mod body;
 mod catalog;
 mod clock;
 mod guard;
