@@ -218,6 +218,69 @@ const CASES: &[Case<World>] = &[
             "keys unchanged",
         )
     }),
+    ("failed_admin_logins_are_throttled_per_client", |w| {
+        // Cloudflare sets CF-Connecting-IP; locally the client's own value passes.
+        let (attacker, bystander) = ("203.0.113.9", "198.51.100.4");
+        let call = |token: &str, ip: &str| {
+            Admin::bearer(&w.gateway, token).call_with(
+                "GET",
+                "/orgs/hostile",
+                None,
+                &[("cf-connecting-ip", ip)],
+            )
+        };
+        for i in 0..10 {
+            eq(
+                call(&format!("guess-{i}"), attacker).status,
+                401,
+                "a wrong token",
+            )?;
+        }
+        let r = call(TOKEN, attacker);
+        eq(
+            r.status,
+            429,
+            "the right token after 10 failures in a minute",
+        )?;
+        let body = r.json();
+        eq(
+            body["error"].as_str(),
+            Some("too_many_failed_attempts"),
+            "code",
+        )?;
+        let wait = body["retryAfter"].as_u64().unwrap_or(0);
+        check((1..=60).contains(&wait), &format!("retryAfter {wait}"))?;
+        eq(
+            r.header("retry-after"),
+            Some(wait.to_string().as_str()),
+            "Retry-After",
+        )?;
+        eq(call(TOKEN, bystander).status, 200, "another client")?;
+        for _ in 0..3 {
+            eq(call("guess", attacker).status, 429, "still shut out")?;
+        }
+        eq(
+            send(
+                &w.gateway,
+                "GET",
+                "/_keygate/health",
+                &[("cf-connecting-ip", attacker)],
+                None,
+            )
+            .status,
+            200,
+            "health needs no credential",
+        )?;
+        let log = w
+            .gateway
+            .log_containing("admin_auth_throttled")
+            .ok_or("the burst was not logged")?;
+        let lines = log
+            .lines()
+            .filter(|l| l.contains("admin_auth_throttled") && l.contains(attacker))
+            .count();
+        eq(lines, 1, "the burst is logged once")
+    }),
 ];
 
 fn main() -> ExitCode {

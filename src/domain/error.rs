@@ -47,6 +47,9 @@ pub enum GateError {
         retry_after: u64,
         headers: Vec<(&'static str, String)>,
     },
+    /// Too many failed management authentications from this client: seconds until it may try
+    /// again (its credential was not checked).
+    TooManyFailedAttempts { retry_after: u64 },
     /// The key's guard could not be reached and the key says to refuse then; detail for logs.
     LimiterUnavailable(String),
     /// A field-restricted response could not be filtered (not JSON); detail for logs.
@@ -99,7 +102,7 @@ impl GateError {
             | GateError::KeyLimitReached => 403,
             GateError::KeyNotFound | GateError::OrgNotFound | GateError::NotFound => 404,
             GateError::MethodNotAllowed(_) => 405,
-            GateError::RateLimited { .. } => 429,
+            GateError::RateLimited { .. } | GateError::TooManyFailedAttempts { .. } => 429,
             GateError::OriginUnavailable(_) | GateError::UnfilterableResponse(_) => 502,
             GateError::OriginTimeout => 504,
             GateError::LimiterUnavailable(_) => 503,
@@ -121,6 +124,7 @@ impl GateError {
             GateError::InsufficientScope { .. } => "insufficient_scope",
             GateError::RouteNotAllowed => "route_not_allowed",
             GateError::RateLimited { .. } => "rate_limit_exceeded",
+            GateError::TooManyFailedAttempts { .. } => "too_many_failed_attempts",
             GateError::ResourceForbidden { .. } => "resource_forbidden",
             GateError::ApiPlanRequired => "api_plan_required",
             GateError::UnfilterableResponse(_) => "unfilterable_response",
@@ -166,6 +170,9 @@ impl GateError {
             }
             GateError::RouteNotAllowed => "No rule of the API policy allows this request".into(),
             GateError::RateLimited { .. } => "Too many requests".into(),
+            GateError::TooManyFailedAttempts { .. } => {
+                "Too many failed authentication attempts; try again later".into()
+            }
             GateError::ResourceForbidden { id: Some(id), .. } => {
                 format!("This API key cannot access {id}")
             }
@@ -217,6 +224,7 @@ impl GateError {
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
             | GateError::RateLimited { .. }
+            | GateError::TooManyFailedAttempts { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::OperatorOnly
@@ -255,6 +263,7 @@ impl GateError {
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
             | GateError::RateLimited { .. }
+            | GateError::TooManyFailedAttempts { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::UnfilterableResponse(_)
@@ -278,7 +287,8 @@ impl GateError {
     pub fn render(&self, problem_json: bool) -> Rendered {
         let message = self.public_message();
         let retry_after = match self {
-            GateError::RateLimited { retry_after, .. } => Some(*retry_after),
+            GateError::RateLimited { retry_after, .. }
+            | GateError::TooManyFailedAttempts { retry_after } => Some(*retry_after),
             _ => None,
         };
         let body = if problem_json {
@@ -310,12 +320,13 @@ impl GateError {
         if let GateError::MethodNotAllowed(allow) = self {
             headers.push(("allow", (*allow).to_owned()));
         }
+        if let Some(seconds) = retry_after {
+            headers.push(("retry-after", seconds.to_string()));
+        }
         if let GateError::RateLimited {
-            retry_after,
-            headers: limits,
+            headers: limits, ..
         } = self
         {
-            headers.push(("retry-after", retry_after.to_string()));
             headers.extend(limits.iter().cloned());
         }
         Rendered {
@@ -481,6 +492,22 @@ mod tests {
         );
         assert!(r.headers.contains(&("retry-after", "45".into())));
         assert!(r.headers.contains(&("x-ratelimit-limit", "100".into())));
+    }
+
+    #[test]
+    fn failed_attempts_are_a_429_with_retry_after() {
+        let r = GateError::TooManyFailedAttempts { retry_after: 40 }.render(false);
+        assert_eq!(r.status, 429);
+        assert_eq!(
+            r.body,
+            r#"{"error":"too_many_failed_attempts","message":"Too many failed authentication attempts; try again later","retryAfter":40}"#
+        );
+        assert!(r.headers.contains(&("retry-after", "40".into())));
+        assert!(
+            GateError::TooManyFailedAttempts { retry_after: 1 }
+                .www_authenticate()
+                .is_none()
+        );
     }
 
     #[test]

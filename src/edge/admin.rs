@@ -1,12 +1,17 @@
 //! keygate's own routes under `ADMIN_PREFIX`: authenticate, parse the body into a command,
 //! and hand it to the organization's catalog. Nothing under the prefix is ever proxied.
+//!
+//! Failed authentications are counted per client (`CF-Connecting-IP`) in this isolate: after
+//! [`MAX_FAILED_AUTH`] in a minute the client gets 429 without its credential being checked.
+
+use std::cell::RefCell;
 
 use serde::Serialize;
-use worker::{Env, Request, Response};
+use worker::{Env, Request, Response, console_log};
 
 use super::{Trace, body, clock, respond, rpc, state, verify};
 use crate::domain::actor::Actor;
-use crate::domain::audit::{self, AuditQuery};
+use crate::domain::audit::{self, AttemptLimiter, AuditQuery};
 use crate::domain::catalog::OrgCommand;
 use crate::domain::credential::{self, is_admin_token};
 use crate::domain::endpoint::Endpoint;
@@ -15,6 +20,18 @@ use crate::domain::{ApiKey, GateError, Policy};
 
 /// The OpenAPI 3.1 description of these routes, served as is.
 const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Failed authentications a client may make per minute before it is shut out.
+const MAX_FAILED_AUTH: u32 = 10;
+/// Clients whose failures an isolate remembers (then they share one tally).
+const MAX_CLIENTS: usize = 10_000;
+/// Longest client address kept (an IPv6 address has at most 45 characters).
+const MAX_CLIENT_LEN: usize = 64;
+
+thread_local! {
+    static FAILED_AUTH: RefCell<AttemptLimiter<String>> =
+        RefCell::new(AttemptLimiter::new(MAX_FAILED_AUTH, MAX_CLIENTS));
+}
 
 #[derive(Serialize)]
 struct Health {
@@ -35,12 +52,50 @@ pub async fn handle(
         (_, Some(org)) => org.clone(),
         (_, None) => return Err(GateError::NotFound),
     };
-    let actor = authenticate(&req, env, trace).await?;
+    let actor = throttled_authenticate(&req, env, trace).await?;
     actor.may_call(&endpoint, &org)?;
     let command = command(endpoint, &mut req, actor, &state::config(env)?.policy).await?;
     let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
     let accept = req.headers().get("accept").ok().flatten();
     rpc::send(&catalog, &command, accept.as_deref()).await
+}
+
+/// [`authenticate`], unless the client failed too often lately: then 429 without looking at the
+/// credential. A 401 to a request that sent a credential counts as a failure (a request without
+/// any guesses nothing); the failure that shuts a client out is logged, once per burst.
+async fn throttled_authenticate(
+    req: &Request,
+    env: &Env,
+    trace: &mut Trace,
+) -> Result<Actor, GateError> {
+    let client = req
+        .headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .filter(|ip| !ip.is_empty() && ip.len() <= MAX_CLIENT_LEN);
+    let shut_out = FAILED_AUTH.with_borrow_mut(|l| l.check(client.as_ref(), clock::now()));
+    if let Err(retry_after) = shut_out {
+        return Err(GateError::TooManyFailedAttempts { retry_after });
+    }
+    let outcome = authenticate(req, env, trace).await;
+    let sent = ["authorization", "x-api-key"]
+        .iter()
+        .any(|h| req.headers().has(h).unwrap_or(false));
+    if let Err(e) = &outcome
+        && e.status() == 401
+        && sent
+        && FAILED_AUTH.with_borrow_mut(|l| l.fail(client.clone(), clock::now()))
+    {
+        let line = serde_json::json!({
+            "event": "admin_auth_throttled",
+            "client": client,
+            "failures": MAX_FAILED_AUTH,
+            "period_seconds": AttemptLimiter::<String>::PERIOD_MS / 1000,
+        });
+        console_log!("{line}");
+    }
+    outcome
 }
 
 /// The admin token in `Authorization: Bearer`, or an active API key with the `admin` scope.
