@@ -2,15 +2,33 @@
 // local KV and SQLite Durable Objects, but without wrangler's reload proxy in front of it.
 // Used by `make bench` to measure keygate beside a pass-through worker.
 //
-//   node benches/miniflare.mjs <keygate|passthrough> <port> <state-dir> [NAME=VALUE ...]
+//   node benches/miniflare.mjs <keygate|passthrough> <port> <state-dir>
+//   then, on stdin, one line: the variables as a JSON object ({"ADMIN_TOKEN": "…", …})
 //
-// Prints "ready <url>" once it serves, and stops on SIGTERM or when its parent goes away.
+// Variables come on stdin, not as arguments: a command line is visible to every user (`ps`),
+// and some of them are secrets. Prints "ready <url>" once it serves, and stops on SIGTERM or
+// when its parent goes away (stdin closes).
 import { Miniflare } from "miniflare";
 
-const [kind, port, stateDir, ...vars] = process.argv.slice(2);
-const bindings = Object.fromEntries(
-  vars.map((v) => [v.slice(0, v.indexOf("=")), v.slice(v.indexOf("=") + 1)]),
-);
+const [kind, port, stateDir] = process.argv.slice(2);
+const bindings = await new Promise((resolve, reject) => {
+  let text = "";
+  const onData = (chunk) => {
+    text += chunk;
+    const end = text.indexOf("\n");
+    if (end >= 0) {
+      process.stdin.off("data", onData);
+      try {
+        resolve(JSON.parse(text.slice(0, end)));
+      } catch (e) {
+        reject(new Error(`the variables line on stdin is not JSON: ${e.message}`));
+      }
+    }
+  };
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", onData);
+  process.stdin.once("end", () => reject(new Error("stdin closed before the variables line")));
+});
 const common = {
   host: "127.0.0.1",
   port: Number(port),

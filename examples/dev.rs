@@ -50,11 +50,18 @@ fn main() {
 }
 
 /// The `ADMIN_TOKEN` kept in `.dev.vars` (where `wrangler dev` run by hand finds it too),
-/// created on first use.
+/// created on first use. The file is made readable by its owner only. The token reaches
+/// wrangler through a private file of its own (see `support::SECRET_VARS`), never a command
+/// line.
 fn admin_token(dev_vars: &Path) -> String {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let text = std::fs::read_to_string(dev_vars).unwrap_or_default();
+    if dev_vars.exists() {
+        let _ = std::fs::set_permissions(dev_vars, std::fs::Permissions::from_mode(0o600));
+    }
     if let Some(token) = text.lines().find_map(|l| l.strip_prefix("ADMIN_TOKEN=")) {
-        return token.trim().trim_matches('"').to_owned();
+        return token.trim().trim_matches(['"', '\'']).to_owned();
     }
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).expect("random admin token");
@@ -67,7 +74,13 @@ fn admin_token(dev_vars: &Path) -> String {
             "\n"
         }
     );
-    std::fs::write(dev_vars, text + &line).expect("write .dev.vars");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(dev_vars)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .expect("write .dev.vars");
     token
 }
 

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use libtest_mimic::Failed;
 use support::admin::Admin;
-use support::{Case, Gateway, GatewayOptions, Origin, check, eq, run_cases, send, send_raw};
+use support::{
+    Case, Gateway, GatewayOptions, Origin, check, eq, no_panic, run_cases, send, send_raw,
+};
 
 const TOKEN: &str = "hostile-test-admin-token";
 
@@ -217,6 +219,128 @@ const CASES: &[Case<World>] = &[
             before,
             "keys unchanged",
         )
+    }),
+    ("chunked_management_bodies_are_capped_while_read", |_| {
+        // On workerd through Miniflare's API: wrangler dev's proxy answers the request *after*
+        // one whose body the worker left unread with its own 503 ("Your worker restarted
+        // mid-request"), an artifact of its pooled connection that Cloudflare does not have.
+        let gateway = Gateway::start_miniflare(
+            "keygate",
+            GatewayOptions {
+                vars: vec![
+                    ("ORIGIN", "http://127.0.0.1:9".into()),
+                    ("ADMIN_TOKEN", TOKEN.into()),
+                ],
+                state_dir: None,
+                port: None,
+                show_output: false,
+            },
+        );
+        let admin = Admin::bearer(&gateway, TOKEN);
+        admin.put_org("chunked", r#"{"plan":"enterprise"}"#);
+        // No Content-Length: the body's size is known only by reading it.
+        let chunked = |name: &str, size: usize| {
+            let mut json = format!(r#"{{"name":"{name}","scopes":["read"]}}"#).into_bytes();
+            json.resize(size, b' ');
+            let mut raw = format!(
+                "POST /_keygate/v1/orgs/chunked/keys HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                 Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+                 Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            )
+            .into_bytes();
+            for chunk in json.chunks(16 * 1024) {
+                raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                raw.extend_from_slice(chunk);
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(b"0\r\n\r\n");
+            send_raw(&gateway, &raw)
+        };
+        for (name, size) in [("Chunked 1 MiB", 1 << 20), ("Chunked over", 64 * 1024 + 1)] {
+            let (status, body) = chunked(name, size);
+            eq(status, 400, name)?;
+            check(
+                body.contains("Request body must be at most 64 KiB"),
+                &format!("{name}: {body}"),
+            )?;
+        }
+        let (status, body) = chunked("Chunked at the cap", 64 * 1024);
+        eq(status, 201, &format!("exactly 64 KiB, chunked: {body}"))?;
+        let names: Vec<String> = admin.call("GET", "/orgs/chunked/keys", None).json()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k["name"].as_str().map(str::to_owned))
+            .collect();
+        eq(
+            names,
+            vec!["Chunked at the cap".to_owned()],
+            "only the body within the cap made a key",
+        )?;
+        no_panic(&gateway)
+    }),
+    ("failed_admin_logins_are_throttled_per_client", |w| {
+        // Cloudflare sets CF-Connecting-IP; locally the client's own value passes.
+        let (attacker, bystander) = ("203.0.113.9", "198.51.100.4");
+        let call = |token: &str, ip: &str| {
+            Admin::bearer(&w.gateway, token).call_with(
+                "GET",
+                "/orgs/hostile",
+                None,
+                &[("cf-connecting-ip", ip)],
+            )
+        };
+        for i in 0..10 {
+            eq(
+                call(&format!("guess-{i}"), attacker).status,
+                401,
+                "a wrong token",
+            )?;
+        }
+        let r = call(TOKEN, attacker);
+        eq(
+            r.status,
+            429,
+            "the right token after 10 failures in a minute",
+        )?;
+        let body = r.json();
+        eq(
+            body["error"].as_str(),
+            Some("too_many_failed_attempts"),
+            "code",
+        )?;
+        let wait = body["retryAfter"].as_u64().unwrap_or(0);
+        check((1..=60).contains(&wait), &format!("retryAfter {wait}"))?;
+        eq(
+            r.header("retry-after"),
+            Some(wait.to_string().as_str()),
+            "Retry-After",
+        )?;
+        eq(call(TOKEN, bystander).status, 200, "another client")?;
+        for _ in 0..3 {
+            eq(call("guess", attacker).status, 429, "still shut out")?;
+        }
+        eq(
+            send(
+                &w.gateway,
+                "GET",
+                "/_keygate/health",
+                &[("cf-connecting-ip", attacker)],
+                None,
+            )
+            .status,
+            200,
+            "health needs no credential",
+        )?;
+        let log = w
+            .gateway
+            .log_containing("admin_auth_throttled")
+            .ok_or("the burst was not logged")?;
+        let lines = log
+            .lines()
+            .filter(|l| l.contains("admin_auth_throttled") && l.contains(attacker))
+            .count();
+        eq(lines, 1, "the burst is logged once")
     }),
 ];
 

@@ -53,6 +53,16 @@ fn error(reply: &Reply, status: u16, code: &str) -> Result<String, Failed> {
     Ok(body["message"].as_str().unwrap_or_default().to_owned())
 }
 
+/// A key's view without what use changes (last use, request count).
+fn settings(reply: &Reply) -> Value {
+    let mut view = reply.json();
+    if let Some(o) = view.as_object_mut() {
+        o.remove("last_used_at");
+        o.remove("requests_total");
+    }
+    view
+}
+
 fn text(reply: &Reply) -> String {
     String::from_utf8_lossy(&reply.body).into_owned()
 }
@@ -424,6 +434,158 @@ const CASES: &[Case<World>] = &[
             )
         },
     ),
+    ("org_admins_cannot_set_what_only_the_operator_may", |w| {
+        let operator = w.org("org-p", "free");
+        let (admin_key, admin_id) =
+            operator.create_key("org-p", r#"{"name":"Org admin","scopes":["admin"]}"#);
+        // The operator may go beyond the plan; here it gives the target a small window so
+        // "still limited" is quick to prove.
+        let (target_key, id) = operator.create_key(
+            "org-p",
+            r#"{"name":"Target","scopes":["read"],"rate_limits":[{"name":"minute","limit":3,"window_seconds":60}]}"#,
+        );
+        let path = format!("/orgs/org-p/keys/{id}");
+        let as_admin = Admin::bearer(&w.gateway, &admin_key);
+        let before = settings(&operator.call("GET", &path, None));
+        let audit_before = operator.call("GET", "/orgs/org-p/audit", None).json()["events"].clone();
+        let attempts = [
+            (
+                r#""meta":{"role":"superuser"}"#,
+                "Only the admin token can set meta",
+            ),
+            (r#""meta":{}"#, "Only the admin token can set meta"),
+            (
+                r#""rate_limiting":false"#,
+                "Only the admin token can set rate_limiting to false",
+            ),
+            (
+                r#""on_limiter_error":"allow""#,
+                "Only the admin token can set on_limiter_error to allow",
+            ),
+            (
+                r#""rate_limits":[{"name":"second","limit":4294967295,"window_seconds":1}]"#,
+                "rate_limits go beyond the free plan's limit of 20 requests per 1 s",
+            ),
+            (
+                r#""rate_limits":[{"name":"minute","limit":20,"window_seconds":60}]"#,
+                "rate_limits go beyond the free plan's limit of 10000 requests per 86400 s",
+            ),
+        ];
+        for (field, want) in attempts {
+            let created = as_admin.call(
+                "POST",
+                "/orgs/org-p/keys",
+                Some(&format!(r#"{{"name":"Sneaky","scopes":["read"],{field}}}"#)),
+            );
+            let m = error(&created, 403, "forbidden")?;
+            check(m.starts_with(want), &format!("create {field}: {m}"))?;
+            let patched = as_admin.call("PATCH", &path, Some(&format!("{{{field}}}")));
+            let m = error(&patched, 403, "forbidden")?;
+            check(m.starts_with(want), &format!("patch {field}: {m}"))?;
+        }
+        // A refused field refuses the whole change, even with allowed fields beside it.
+        error(
+            &as_admin.call(
+                "PATCH",
+                &path,
+                Some(r#"{"name":"Renamed","rate_limiting":false}"#),
+            ),
+            403,
+            "forbidden",
+        )?;
+        eq(
+            settings(&operator.call("GET", &path, None)),
+            before,
+            "the refused changes changed nothing",
+        )?;
+        eq(
+            operator.call("GET", "/orgs/org-p", None).json()["key_count"].as_u64(),
+            Some(2),
+            "no key was created",
+        )?;
+        eq(
+            operator.call("GET", "/orgs/org-p/audit", None).json()["events"].clone(),
+            audit_before,
+            "nothing was audited",
+        )?;
+        // And the gateway agrees: the key is still limited to 3 a minute.
+        let statuses: Vec<u16> = (0..4).map(|_| w.use_key(&target_key)).collect();
+        eq(statuses, vec![200, 200, 200, 429], "still rate limited")?;
+        // Within the plan, the org admin may tighten and rename; the operator may do anything.
+        let r = as_admin.call(
+            "PATCH",
+            &path,
+            Some(r#"{"name":"Tightened","rate_limiting":true,"on_limiter_error":"deny","rate_limits":[{"name":"slow","limit":1,"window_seconds":10}]}"#),
+        );
+        eq(r.status, 200, "a change within the plan")?;
+        let r = operator.call(
+            "PATCH",
+            &path,
+            Some(
+                r#"{"meta":{"role":"superuser"},"rate_limiting":false,"on_limiter_error":"allow"}"#,
+            ),
+        );
+        eq(r.status, 200, "the operator may")?;
+        eq(
+            r.json()["rate_limiting"].as_bool(),
+            Some(false),
+            "limits off",
+        )?;
+        // Free allows 2 keys: make room, then the org admin creates one on the plan's defaults.
+        eq(operator.call("DELETE", &path, None).status, 200, "revoke")?;
+        let r = as_admin.call(
+            "POST",
+            "/orgs/org-p/keys",
+            Some(r#"{"name":"Plan defaults","scopes":["read"],"rate_limits":[]}"#),
+        );
+        eq(r.status, 201, "a key on the plan's defaults")?;
+        eq(
+            r.json()["created_by"].as_str(),
+            Some(admin_id.as_str()),
+            "made by the org admin",
+        )
+    }),
+    ("a_lowered_plan_leaves_existing_keys_as_they_are", |w| {
+        let operator = w.org("org-q", "pro");
+        let (admin_key, _) =
+            operator.create_key("org-q", r#"{"name":"Org admin","scopes":["admin"]}"#);
+        let as_admin = Admin::bearer(&w.gateway, &admin_key);
+        let pro_windows = r#"[{"name":"minute","limit":300,"window_seconds":60},{"name":"burst","limit":50,"window_seconds":1},{"name":"day","limit":100000,"window_seconds":86400}]"#;
+        let r = as_admin.call(
+            "POST",
+            "/orgs/org-q/keys",
+            Some(&format!(
+                r#"{{"name":"Pro sized","scopes":["read"],"rate_limits":{pro_windows}}}"#
+            )),
+        );
+        eq(r.status, 201, "within the pro plan")?;
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let path = format!("/orgs/org-q/keys/{id}");
+        operator.put_org("org-q", r#"{"plan":"free"}"#);
+        let kept = operator.call("GET", &path, None).json();
+        eq(
+            kept["rate_limits"].clone(),
+            serde_json::from_str::<Value>(pro_windows).unwrap(),
+            "the key keeps its windows",
+        )?;
+        eq(
+            as_admin
+                .call("PATCH", &path, Some(r#"{"name":"Renamed"}"#))
+                .status,
+            200,
+            "other fields may still change",
+        )?;
+        let m = error(
+            &as_admin.call(
+                "PATCH",
+                &path,
+                Some(&format!(r#"{{"rate_limits":{pro_windows}}}"#)),
+            ),
+            403,
+            "forbidden",
+        )?;
+        check(m.contains("free plan"), &m)
+    }),
     ("revoke_is_immediate_and_permanent", |w| {
         let admin = w.org("org-f", "pro");
         let (key, id) = admin.create_key("org-f", r#"{"name":"Doomed","scopes":["read"]}"#);

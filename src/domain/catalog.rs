@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::actor::Actor;
 use super::audit::AuditQuery;
 use super::hash::KeyHash;
 use super::manage::{KeyPatch, NewKey, PutOrg};
@@ -22,7 +23,7 @@ use super::usage::{Cost, UsageEvent};
 use super::window::Decision;
 
 /// A request to an organization catalog. `org` is the catalog's own organization, `id` a key
-/// of it, and `actor` who asks: `admin` or a key id.
+/// of it, and `actor` who asks (the catalog judges what the actor may set against the plan).
 #[allow(missing_docs)] // the fields are the ids and actor described above
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(rename_all = "snake_case")] // externally tagged: RawValue meta cannot pass a buffered (internally tagged) enum
@@ -31,7 +32,7 @@ pub enum OrgCommand {
     PutOrg {
         org: OrgId,
         change: PutOrg,
-        actor: String,
+        actor: Actor,
     },
     /// Read the organization.
     GetOrg { org: OrgId },
@@ -39,7 +40,7 @@ pub enum OrgCommand {
     CreateKey {
         org: OrgId,
         key: NewKey,
-        actor: String,
+        actor: Actor,
     },
     /// List live keys, newest first.
     ListKeys { org: OrgId, query: AuditQuery },
@@ -50,23 +51,19 @@ pub enum OrgCommand {
         org: OrgId,
         id: KeyId,
         patch: KeyPatch,
-        actor: String,
+        actor: Actor,
     },
     /// Revoke a key.
-    RevokeKey {
-        org: OrgId,
-        id: KeyId,
-        actor: String,
-    },
+    RevokeKey { org: OrgId, id: KeyId, actor: Actor },
     /// Give a key a new secret; the old one works for `grace_hours` more.
     RotateKey {
         org: OrgId,
         id: KeyId,
         grace_hours: u32,
-        actor: String,
+        actor: Actor,
     },
     /// Revoke every key.
-    RevokeAll { org: OrgId, actor: String },
+    RevokeAll { org: OrgId, actor: Actor },
     /// A key's usage (asked of its guard).
     KeyUsage { org: OrgId, id: KeyId },
     /// Read the audit log.

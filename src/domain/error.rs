@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use super::actor::Refusal;
 use super::config::ConfigError;
 use super::key::KeyFormatError;
 
@@ -57,6 +58,9 @@ pub enum GateError {
         retry_after: u64,
         headers: Vec<(&'static str, String)>,
     },
+    /// Too many failed management authentications from this client: seconds until it may try
+    /// again (its credential was not checked).
+    TooManyFailedAttempts { retry_after: u64 },
     /// The key's guard could not be reached and the key says to refuse then; detail for logs.
     LimiterUnavailable(String),
     /// A field-restricted response could not be filtered (not JSON); detail for logs.
@@ -65,6 +69,9 @@ pub enum GateError {
     OtherOrganization(String),
     /// Only the admin token may do this (create or change organizations).
     OperatorOnly,
+    /// Only the admin token may make this setting (beyond the plan, or vouched for by
+    /// keygate); the refusal names the field.
+    NotPermitted(Refusal),
     /// The organization's plan allows no more keys.
     KeyLimitReached,
     /// No such key (or revoked) in this organization.
@@ -106,11 +113,12 @@ impl GateError {
             | GateError::OriginNotAllowed(_)
             | GateError::OtherOrganization(_)
             | GateError::OperatorOnly
+            | GateError::NotPermitted(_)
             | GateError::KeyLimitReached => 403,
             GateError::KeyNotFound | GateError::OrgNotFound | GateError::NotFound => 404,
             GateError::MethodNotAllowed(_) => 405,
             GateError::BodyTooLarge(_) => 413,
-            GateError::RateLimited { .. } => 429,
+            GateError::RateLimited { .. } | GateError::TooManyFailedAttempts { .. } => 429,
             GateError::OriginUnavailable(_) | GateError::UnfilterableResponse(_) => 502,
             GateError::OriginTimeout => 504,
             GateError::LimiterUnavailable(_) => 503,
@@ -135,11 +143,14 @@ impl GateError {
             GateError::InsufficientScope { .. } => "insufficient_scope",
             GateError::RouteNotAllowed => "route_not_allowed",
             GateError::RateLimited { .. } => "rate_limit_exceeded",
+            GateError::TooManyFailedAttempts { .. } => "too_many_failed_attempts",
             GateError::ResourceForbidden { .. } => "resource_forbidden",
             GateError::ApiPlanRequired => "api_plan_required",
             GateError::OriginNotAllowed(_) => "origin_not_allowed",
             GateError::UnfilterableResponse(_) => "unfilterable_response",
-            GateError::OtherOrganization(_) | GateError::OperatorOnly => "forbidden",
+            GateError::OtherOrganization(_)
+            | GateError::OperatorOnly
+            | GateError::NotPermitted(_) => "forbidden",
             GateError::KeyLimitReached => "key_limit_reached",
             GateError::KeyNotFound => "key_not_found",
             GateError::OrgNotFound => "org_not_found",
@@ -187,6 +198,9 @@ impl GateError {
             }
             GateError::RouteNotAllowed => "No rule of the API policy allows this request".into(),
             GateError::RateLimited { .. } => "Too many requests".into(),
+            GateError::TooManyFailedAttempts { .. } => {
+                "Too many failed authentication attempts; try again later".into()
+            }
             GateError::ResourceForbidden { id: Some(id), .. } => {
                 format!("This API key cannot access {id}")
             }
@@ -208,6 +222,7 @@ impl GateError {
             GateError::OperatorOnly => {
                 "Only the admin token can create or change organizations".into()
             }
+            GateError::NotPermitted(refusal) => refusal.to_string(),
             GateError::KeyLimitReached => "API key limit reached. Upgrade to create more keys.".into(),
             GateError::KeyNotFound => "API key not found".into(),
             GateError::OrgNotFound => "Organization not found".into(),
@@ -243,10 +258,12 @@ impl GateError {
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
             | GateError::RateLimited { .. }
+            | GateError::TooManyFailedAttempts { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::OriginNotAllowed(_)
             | GateError::OperatorOnly
+            | GateError::NotPermitted(_)
             | GateError::KeyLimitReached
             | GateError::KeyNotFound
             | GateError::OrgNotFound
@@ -284,11 +301,13 @@ impl GateError {
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
             | GateError::RateLimited { .. }
+            | GateError::TooManyFailedAttempts { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::OriginNotAllowed(_)
             | GateError::UnfilterableResponse(_)
             | GateError::OperatorOnly
+            | GateError::NotPermitted(_)
             | GateError::KeyLimitReached
             | GateError::KeyNotFound
             | GateError::OrgNotFound
@@ -307,7 +326,8 @@ impl GateError {
     pub fn render(&self, problem_json: bool) -> Rendered {
         let message = self.public_message();
         let retry_after = match self {
-            GateError::RateLimited { retry_after, .. } => Some(*retry_after),
+            GateError::RateLimited { retry_after, .. }
+            | GateError::TooManyFailedAttempts { retry_after } => Some(*retry_after),
             _ => None,
         };
         let body = if problem_json {
@@ -339,12 +359,13 @@ impl GateError {
         if let GateError::MethodNotAllowed(allow) = self {
             headers.push(("allow", (*allow).to_owned()));
         }
+        if let Some(seconds) = retry_after {
+            headers.push(("retry-after", seconds.to_string()));
+        }
         if let GateError::RateLimited {
-            retry_after,
-            headers: limits,
+            headers: limits, ..
         } = self
         {
-            headers.push(("retry-after", retry_after.to_string()));
             headers.extend(limits.iter().cloned());
         }
         Rendered {
@@ -446,6 +467,7 @@ mod tests {
                 "unfilterable_response",
             ),
             (GateError::OtherOrganization("o".into()), 403, "forbidden"),
+            (GateError::NotPermitted(Refusal::Meta), 403, "forbidden"),
             (GateError::KeyLimitReached, 403, "key_limit_reached"),
             (GateError::KeyNotFound, 404, "key_not_found"),
             (GateError::OrgNotFound, 404, "org_not_found"),
@@ -509,6 +531,22 @@ mod tests {
         );
         assert!(r.headers.contains(&("retry-after", "45".into())));
         assert!(r.headers.contains(&("x-ratelimit-limit", "100".into())));
+    }
+
+    #[test]
+    fn failed_attempts_are_a_429_with_retry_after() {
+        let r = GateError::TooManyFailedAttempts { retry_after: 40 }.render(false);
+        assert_eq!(r.status, 429);
+        assert_eq!(
+            r.body,
+            r#"{"error":"too_many_failed_attempts","message":"Too many failed authentication attempts; try again later","retryAfter":40}"#
+        );
+        assert!(r.headers.contains(&("retry-after", "40".into())));
+        assert!(
+            GateError::TooManyFailedAttempts { retry_after: 1 }
+                .www_authenticate()
+                .is_none()
+        );
     }
 
     #[test]

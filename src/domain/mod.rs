@@ -2,6 +2,7 @@
 //! environment: callers pass `now`, header values and variable lookups in.
 #![warn(missing_docs)]
 
+pub mod actor;
 pub mod audit;
 pub mod catalog;
 pub mod config;

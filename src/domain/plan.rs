@@ -19,6 +19,16 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// The plan's name as the API spells it: `free`, `pro`, `business`, `enterprise`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Pro => "pro",
+            Plan::Business => "business",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+
     /// Most live keys the organization may hold; `None` = unlimited.
     pub fn key_limit(self) -> Option<u32> {
         match self {
@@ -68,6 +78,9 @@ mod tests {
             Plan::Business
         );
         assert!(serde_json::from_str::<Plan>(r#""gold""#).is_err());
+        for plan in [Plan::Free, Plan::Pro, Plan::Business, Plan::Enterprise] {
+            assert_eq!(serde_json::to_value(plan).unwrap(), plan.name());
+        }
         let pro: Vec<(u32, u32)> = Plan::Pro
             .default_limits()
             .iter()

@@ -1,40 +1,41 @@
 //! keygate's own routes under `ADMIN_PREFIX`: authenticate, parse the body into a command,
 //! and hand it to the organization's catalog. Nothing under the prefix is ever proxied.
+//!
+//! Failed authentications are counted per client (`CF-Connecting-IP`) in this isolate: after
+//! [`MAX_FAILED_AUTH`] in a minute the client gets 429 without its credential being checked.
+
+use std::cell::RefCell;
 
 use serde::Serialize;
-use worker::{Env, Request, Response};
+use worker::{Env, Request, Response, console_log};
 
-use super::{Trace, clock, respond, rpc, state, verify};
-use crate::domain::audit::{self, AuditQuery};
+use super::{Trace, body, clock, respond, rpc, state, verify};
+use crate::domain::actor::Actor;
+use crate::domain::audit::{self, AttemptLimiter, AuditQuery};
 use crate::domain::catalog::OrgCommand;
 use crate::domain::credential::{self, is_admin_token};
 use crate::domain::endpoint::Endpoint;
 use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
-use crate::domain::{ApiKey, GateError, KeyId, OrgId, Policy};
+use crate::domain::{ApiKey, GateError, Policy};
 
 /// The OpenAPI 3.1 description of these routes, served as is.
 const OPENAPI: &str = include_str!("../openapi.json");
 
+/// Failed authentications a client may make per minute before it is shut out.
+const MAX_FAILED_AUTH: u32 = 10;
+/// Clients whose failures an isolate remembers (then they share one tally).
+const MAX_CLIENTS: usize = 10_000;
+/// Longest client address kept (an IPv6 address has at most 45 characters).
+const MAX_CLIENT_LEN: usize = 64;
+
+thread_local! {
+    static FAILED_AUTH: RefCell<AttemptLimiter<String>> =
+        RefCell::new(AttemptLimiter::new(MAX_FAILED_AUTH, MAX_CLIENTS));
+}
+
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
-}
-
-/// Who is calling.
-enum Actor {
-    /// The holder of `ADMIN_TOKEN`: every organization.
-    Operator,
-    /// An API key with the `admin` scope: its own organization's keys.
-    Key { id: KeyId, org: OrgId },
-}
-
-impl Actor {
-    fn name(&self) -> String {
-        match self {
-            Actor::Operator => "admin".to_owned(),
-            Actor::Key { id, .. } => id.to_string(),
-        }
-    }
 }
 
 /// Serves `rest`, the path after the prefix.
@@ -53,18 +54,50 @@ pub async fn handle(
         (_, Some(org)) => org.clone(),
         (_, None) => return Err(GateError::NotFound),
     };
-    let actor = authenticate(&req, env, trace).await?;
-    match &actor {
-        Actor::Key { .. } if endpoint.operator_only() => return Err(GateError::OperatorOnly),
-        Actor::Key { org: own, .. } if *own != org => {
-            return Err(GateError::OtherOrganization(org.to_string()));
-        }
-        _ => {}
-    }
-    let command = command(endpoint, &mut req, &actor, &state::config(env)?.policy).await?;
+    let actor = throttled_authenticate(&req, env, trace).await?;
+    actor.may_call(&endpoint, &org)?;
+    let command = command(endpoint, &mut req, actor, &state::config(env)?.policy).await?;
     let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
     let accept = req.headers().get("accept").ok().flatten();
     rpc::send(&catalog, &command, accept.as_deref()).await
+}
+
+/// [`authenticate`], unless the client failed too often lately: then 429 without looking at the
+/// credential. A 401 to a request that sent a credential counts as a failure (a request without
+/// any guesses nothing); the failure that shuts a client out is logged, once per burst.
+async fn throttled_authenticate(
+    req: &Request,
+    env: &Env,
+    trace: &mut Trace,
+) -> Result<Actor, GateError> {
+    let client = req
+        .headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .filter(|ip| !ip.is_empty() && ip.len() <= MAX_CLIENT_LEN);
+    let shut_out = FAILED_AUTH.with_borrow_mut(|l| l.check(client.as_ref(), clock::now()));
+    if let Err(retry_after) = shut_out {
+        return Err(GateError::TooManyFailedAttempts { retry_after });
+    }
+    let outcome = authenticate(req, env, trace).await;
+    let sent = ["authorization", "x-api-key"]
+        .iter()
+        .any(|h| req.headers().has(h).unwrap_or(false));
+    if let Err(e) = &outcome
+        && e.status() == 401
+        && sent
+        && FAILED_AUTH.with_borrow_mut(|l| l.fail(client.clone(), clock::now()))
+    {
+        let line = serde_json::json!({
+            "event": "admin_auth_throttled",
+            "client": client,
+            "failures": MAX_FAILED_AUTH,
+            "period_seconds": AttemptLimiter::<String>::PERIOD_MS / 1000,
+        });
+        console_log!("{line}");
+    }
+    outcome
 }
 
 /// The admin token in `Authorization: Bearer`, or an active API key with the `admin` scope.
@@ -92,8 +125,8 @@ async fn authenticate(req: &Request, env: &Env, trace: &mut Trace) -> Result<Act
             read_only: false,
         });
     }
-    Ok(Actor::Key {
-        id: record.id.clone(),
+    Ok(Actor::OrgAdmin {
+        key: record.id.clone(),
         org: record.org.clone(),
     })
 }
@@ -102,19 +135,18 @@ async fn authenticate(req: &Request, env: &Env, trace: &mut Trace) -> Result<Act
 async fn command(
     endpoint: Endpoint,
     req: &mut Request,
-    actor: &Actor,
+    actor: Actor,
     policy: &Policy,
 ) -> Result<OrgCommand, GateError> {
-    let actor = actor.name();
     Ok(match endpoint {
         Endpoint::PutOrg(org) => OrgCommand::PutOrg {
             org,
-            change: manage::parse_body::<PutOrg>(&body(req).await?)?,
+            change: manage::parse_body::<PutOrg>(&read_body(req).await?)?,
             actor,
         },
         Endpoint::GetOrg(org) => OrgCommand::GetOrg { org },
         Endpoint::CreateKey(org) => {
-            let key = manage::parse_body::<CreateKey>(&body(req).await?)?
+            let key = manage::parse_body::<CreateKey>(&read_body(req).await?)?
                 .validate(clock::now(), policy)?;
             OrgCommand::CreateKey { org, key, actor }
         }
@@ -124,7 +156,8 @@ async fn command(
         },
         Endpoint::GetKey(org, id) => OrgCommand::GetKey { org, id },
         Endpoint::UpdateKey(org, id) => {
-            let patch = manage::parse_body::<UpdateKey>(&body(req).await?)?.validate(policy)?;
+            let patch =
+                manage::parse_body::<UpdateKey>(&read_body(req).await?)?.validate(policy)?;
             OrgCommand::UpdateKey {
                 org,
                 id,
@@ -135,7 +168,7 @@ async fn command(
         Endpoint::RevokeKey(org, id) => OrgCommand::RevokeKey { org, id, actor },
         Endpoint::KeyUsage(org, id) => OrgCommand::KeyUsage { org, id },
         Endpoint::RotateKey(org, id) => {
-            let bytes = body(req).await?;
+            let bytes = read_body(req).await?;
             // The body is optional here: an empty POST rotates with the default grace period.
             let rotate = if bytes.iter().all(u8::is_ascii_whitespace) {
                 RotateKey::default()
@@ -158,20 +191,12 @@ async fn command(
     })
 }
 
-/// The request body, refused early when its declared length is over the limit.
-async fn body(req: &mut Request) -> Result<Vec<u8>, GateError> {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > manage::MAX_BODY_BYTES) {
-        return Err(GateError::InvalidRequest(
-            "Request body must be at most 64 KiB".into(),
-        ));
-    }
-    req.bytes().await.map_err(respond::internal)
+/// The request body: refused (400, nothing read past the limit) when longer than 64 KiB,
+/// whether it declares its length or comes chunked.
+async fn read_body(req: &mut Request) -> Result<Vec<u8>, GateError> {
+    body::request_body(req, manage::MAX_BODY_BYTES)
+        .await?
+        .ok_or_else(|| GateError::InvalidRequest("Request body must be at most 64 KiB".into()))
 }
 
 fn query(req: &Request, audit: bool) -> Result<AuditQuery, GateError> {

@@ -15,6 +15,7 @@ use worker::{
 
 use super::respond::{self, internal};
 use super::{clock, rpc, state};
+use crate::domain::actor::Actor;
 use crate::domain::audit::{AuditEvent, AuditKind, AuditQuery};
 use crate::domain::catalog::{self, GuardCommand, OrgCommand, Secret};
 use crate::domain::manage::{KeyPatch, KeyView, NewKey, OrgView, PutOrg};
@@ -161,7 +162,7 @@ impl OrgCatalog {
     async fn mutate(&self, command: OrgCommand, now: UnixMillis) -> Result<Response, GateError> {
         match command {
             OrgCommand::PutOrg { org, change, actor } => {
-                self.put_org(&org, change, &actor, now).await
+                self.put_org(&org, change, &actor.name(), now).await
             }
             OrgCommand::CreateKey { org, key, actor } => {
                 self.create_key(&org, key, &actor, now).await
@@ -171,7 +172,7 @@ impl OrgCatalog {
             } => self.update_key(&id, patch, &actor, now).await,
             OrgCommand::RevokeKey { id, actor, .. } => {
                 let key = self.live_key(&id)?;
-                self.revoke(key, &actor, now).await?;
+                self.revoke(key, &actor.name(), now).await?;
                 Ok(respond::json(
                     200,
                     &Revoked {
@@ -185,8 +186,8 @@ impl OrgCatalog {
                 grace_hours,
                 actor,
                 ..
-            } => self.rotate_key(&id, grace_hours, &actor, now).await,
-            OrgCommand::RevokeAll { actor, .. } => self.revoke_all(&actor, now).await,
+            } => self.rotate_key(&id, grace_hours, &actor.name(), now).await,
+            OrgCommand::RevokeAll { actor, .. } => self.revoke_all(&actor.name(), now).await,
             OrgCommand::KeyExpired { id, .. } => self.key_expired(&id, now),
             OrgCommand::AuthFailed {
                 id, reason, start, ..
@@ -327,11 +328,13 @@ impl OrgCatalog {
         &self,
         org: &OrgId,
         new: NewKey,
-        actor: &str,
+        actor: &Actor,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
         let org_row = self.org_row()?.ok_or(GateError::OrgNotFound)?;
         let plan = parse_plan(&org_row.plan)?;
+        actor.may_create(&new, plan)?;
+        let actor = &actor.name();
         // Checked under the writer lock, so concurrent creates cannot both pass it.
         let live = self.live_count()?;
         if plan.key_limit().is_some_and(|limit| live >= limit) {
@@ -390,13 +393,16 @@ impl OrgCatalog {
         &self,
         id: &KeyId,
         patch: KeyPatch,
-        actor: &str,
+        actor: &Actor,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
         let Stored {
             mut record,
             secrets,
         } = self.live_key(id)?;
+        let plan = parse_plan(&self.org_row()?.ok_or(GateError::OrgNotFound)?.plan)?;
+        actor.may_update(&patch, plan)?;
+        let actor = &actor.name();
         let was_enabled = record.enabled;
         let mut changed = patch.apply(&mut record);
         if changed.is_empty() {

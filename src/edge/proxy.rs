@@ -13,7 +13,7 @@ use worker::{
     ResponseBody,
 };
 
-use super::body::read_capped;
+use super::body::{read_capped, request_body};
 use super::verify::Admitted;
 use super::{clock, respond::internal};
 use crate::domain::forward::{self, FILTERED_RESPONSE_HEADERS, Identity};
@@ -45,10 +45,10 @@ impl Body {
             && headers
                 .get("content-type")
                 .is_some_and(|t| request::form_overrides_method(t, b"").is_some());
-        if !form || req.inner().body().is_none() {
+        if !form {
             return Ok(Body::Stream(req.inner().body().map(JsValue::from)));
         }
-        let bytes = read_capped(req.stream().map_err(internal)?, MAX_FORM_BYTES)
+        let bytes = request_body(req, MAX_FORM_BYTES)
             .await?
             .ok_or(GateError::BodyTooLarge(MAX_FORM_BYTES))?;
         let content_type = headers.get("content-type").unwrap_or_default();
@@ -160,7 +160,7 @@ async fn filtered(
         ResponseBody::Empty => Some(Vec::new()),
         _ => read_capped(response.stream().map_err(internal)?, MAX_FILTERED_BYTES)
             .await
-            .map_err(|e| GateError::OriginUnavailable(e.log_detail()))?,
+            .map_err(|e| GateError::OriginUnavailable(e.to_string()))?,
     };
     let body = body.ok_or_else(|| {
         GateError::UnfilterableResponse(format!("the response is over {MAX_FILTERED_BYTES} bytes"))

@@ -266,11 +266,19 @@ pub struct Gateway {
     pub state_dir: PathBuf,
     child: Child,
     log: PathBuf,
+    /// The file holding the secrets given to wrangler (removed when the gateway stops).
+    secrets: Option<PathBuf>,
 }
+
+/// Variables that are secrets. They never go on a command line, where `ps` shows them to every
+/// user of the machine: `wrangler dev` reads them from a `.dev.vars`-format file only its user
+/// can read (`--env-file`), the Miniflare runner from its stdin.
+pub const SECRET_VARS: &[&str] = &["ADMIN_TOKEN", "ORIGIN_SIGNING_SECRET"];
 
 /// What a gateway is started with.
 pub struct GatewayOptions<'a> {
-    /// Variables passed with `--var NAME:VALUE`.
+    /// Variables: secrets ([`SECRET_VARS`]) through a private file, the others with
+    /// `--var NAME:VALUE`.
     pub vars: Vec<(&'a str, String)>,
     /// Local state directory; a fresh one under `target/` when `None`.
     pub state_dir: Option<PathBuf>,
@@ -302,6 +310,13 @@ impl Gateway {
         let port = options.port.unwrap_or_else(free_port);
         let log = state_dir.join(format!("wrangler-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
+        let (secret, plain): (Vec<_>, Vec<_>) = options
+            .vars
+            .iter()
+            .partition(|(name, _)| SECRET_VARS.contains(name));
+        // Always a file, even an empty one: with --env-file wrangler reads no stray .dev.vars
+        // or .env, so every gateway has exactly the secrets it was given.
+        let secrets = write_secrets(&state_dir.join(format!("secrets-{port}.env")), &secret);
         let mut command = Command::new(project_dir().join("node_modules/.bin/wrangler"));
         command
             .current_dir(project_dir())
@@ -309,8 +324,9 @@ impl Gateway {
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
             .args(["--persist-to", state_dir.to_str().unwrap()])
+            .args(["--env-file", secrets.to_str().unwrap()])
             .args(["--show-interactive-dev-session=false", "--log-level", "log"]);
-        for (name, value) in &options.vars {
+        for (name, value) in plain {
             command.args(["--var", &format!("{name}:{value}")]);
         }
         command
@@ -330,6 +346,7 @@ impl Gateway {
             state_dir,
             child,
             log,
+            secrets: Some(secrets),
         }
     }
 
@@ -347,18 +364,29 @@ impl Gateway {
             .current_dir(project_dir())
             .arg("benches/miniflare.mjs")
             .args([worker, &port.to_string(), state_dir.to_str().unwrap()])
-            .args(options.vars.iter().map(|(n, v)| format!("{n}={v}")))
-            // The runner stops when this pipe closes, i.e. when this process is gone.
+            // The variables arrive as the first line on stdin; the runner stops when this pipe
+            // closes, i.e. when this process is gone.
             .stdin(Stdio::piped())
             .stdout(out.try_clone().unwrap())
             .stderr(out);
         die_with_parent(&mut command);
-        let child = command.spawn().expect("spawn node benches/miniflare.mjs");
+        let mut child = command.spawn().expect("spawn node benches/miniflare.mjs");
+        let vars: serde_json::Map<String, serde_json::Value> = options
+            .vars
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.clone().into()))
+            .collect();
+        {
+            use std::io::Write;
+            let stdin = child.stdin.as_mut().expect("the runner's stdin");
+            writeln!(stdin, "{}", serde_json::Value::Object(vars)).expect("send the variables");
+        }
         let mut gateway = Gateway {
             port,
             state_dir,
             child,
             log,
+            secrets: None,
         };
         gateway.wait_ready();
         gateway
@@ -366,6 +394,11 @@ impl Gateway {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The process id of the runtime's supervisor (wrangler, or the Miniflare runner).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether wrangler is still running.
@@ -434,7 +467,67 @@ impl Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.stop();
+        if let Some(secrets) = &self.secrets {
+            let _ = std::fs::remove_file(secrets);
+        }
     }
+}
+
+/// Writes `secrets` in `.dev.vars` format to `path`, readable by this user only from the
+/// moment it exists. Values are single-quoted (taken literally), so they may not hold a quote
+/// or a line break.
+fn write_secrets(path: &std::path::Path, secrets: &[&(&str, String)]) -> PathBuf {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .expect("create the secrets file");
+    // An existing file keeps its mode on open: set it anyway.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .expect("make the secrets file private");
+    for (name, value) in secrets {
+        assert!(
+            !value.contains(['\'', '\n', '\r']),
+            "{name}: a secret for wrangler dev may not hold a quote or a line break"
+        );
+        writeln!(file, "{name}='{value}'").expect("write the secrets file");
+    }
+    path.to_owned()
+}
+
+/// The command lines of `pid` and every process below it (wrangler's workerd, esbuild…), for
+/// the check that no secret is on one. Each is the `/proc/<pid>/cmdline` text, NULs as spaces.
+pub fn command_lines(pid: u32) -> Vec<(u32, String)> {
+    // Parents from /proc/<pid>/status (`PPid:`): the children lists are not always provided.
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let status = std::fs::read_to_string(entry.path().join("status")).ok()?;
+            let ppid = status
+                .lines()
+                .find_map(|l| l.strip_prefix("PPid:"))?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(pid) = queue.pop() {
+        if let Ok(bytes) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            out.push((pid, String::from_utf8_lossy(&bytes).replace('\0', " ")));
+        }
+        queue.extend(parents.iter().filter(|(_, p)| *p == pid).map(|(c, _)| *c));
+    }
+    out
 }
 
 /// `wrangler.toml` without its `[build]` table, written under `target/`. With a custom build,

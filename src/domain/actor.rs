@@ -1,0 +1,413 @@
+//! Who calls the management API, and what each caller may do and set.
+//!
+//! - The **operator** holds `ADMIN_TOKEN`: every organization, every valid setting. Plans are
+//!   the operator's to grant, so the operator may also go beyond them.
+//! - An **organization admin** is an API key with the `admin` scope: its own organization's
+//!   keys only, and only settings within the organization's plan:
+//!   - rate limits no looser than the plan's (see [`within_plan`] for the exact rule);
+//!   - never `rate_limiting: false` (no limit at all) or `on_limiter_error: allow` (requests
+//!     uncounted while the limiter is unreachable);
+//!   - never `meta`: the origin receives it signed by keygate and may base authorization on
+//!     it, so only the operator vouches for it.
+//!
+//! The rules judge the fields a request *sets*, not the key as it ends up: an organization
+//! admin may rename a key the operator gave limits beyond the plan, and the key keeps them.
+//! Likewise a plan lowered by the operator leaves each key's own settings as they are (keys
+//! without windows of their own follow the new plan's defaults).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::endpoint::Endpoint;
+use super::error::GateError;
+use super::manage::{KeyPatch, NewKey};
+use super::plan::Plan;
+use super::record::{KeyId, LimiterFallback, OrgId, RateLimit};
+
+/// Who is calling.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    /// The holder of `ADMIN_TOKEN`: every organization, every valid setting.
+    Operator,
+    /// An API key with the `admin` scope: its own organization's keys, within its plan.
+    OrgAdmin {
+        /// The acting key.
+        key: KeyId,
+        /// Its organization.
+        org: OrgId,
+    },
+}
+
+/// A setting only the operator may make; each names the field, for the 403's message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// `meta`: the origin trusts it as keygate's word.
+    Meta,
+    /// `rate_limiting: false`.
+    RateLimitingOff,
+    /// `on_limiter_error: allow`.
+    LimiterFallbackAllow,
+    /// `rate_limits` that let more through than this window of the plan.
+    BeyondPlan {
+        /// The organization's plan.
+        plan: Plan,
+        /// The plan's window no window of the key keeps to.
+        window: RateLimit,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Meta => f.write_str("Only the admin token can set meta"),
+            Refusal::RateLimitingOff => {
+                f.write_str("Only the admin token can set rate_limiting to false")
+            }
+            Refusal::LimiterFallbackAllow => {
+                f.write_str("Only the admin token can set on_limiter_error to allow")
+            }
+            Refusal::BeyondPlan { plan, window } => write!(
+                f,
+                "rate_limits go beyond the {} plan's limit of {} requests per {} s: add a window that admits at most {} in {} s, such as {{\"name\":\"{}\",\"limit\":{},\"window_seconds\":{}}} (only the admin token can set limits beyond the plan)",
+                plan.name(),
+                window.limit,
+                window.window_seconds,
+                window.limit,
+                window.window_seconds,
+                window.name,
+                window.limit,
+                window.window_seconds,
+            ),
+        }
+    }
+}
+
+/// The fields of a create or update that only some actors may set.
+struct Settings<'a> {
+    /// The key's own windows, when set (empty = the plan's defaults).
+    rate_limits: Option<&'a [RateLimit]>,
+    rate_limiting: Option<bool>,
+    on_limiter_error: Option<LimiterFallback>,
+    meta: bool,
+}
+
+impl Actor {
+    /// The actor as the audit log and `created_by` name it: `admin` or the key id.
+    pub fn name(&self) -> String {
+        match self {
+            Actor::Operator => "admin".to_owned(),
+            Actor::OrgAdmin { key, .. } => key.to_string(),
+        }
+    }
+
+    /// Whether the actor may call `endpoint` on `org`: an organization admin manages its own
+    /// organization's keys, not organizations.
+    pub fn may_call(&self, endpoint: &Endpoint, org: &OrgId) -> Result<(), GateError> {
+        match self {
+            Actor::Operator => Ok(()),
+            Actor::OrgAdmin { .. } if endpoint.operator_only() => Err(GateError::OperatorOnly),
+            Actor::OrgAdmin { org: own, .. } if own != org => {
+                Err(GateError::OtherOrganization(org.to_string()))
+            }
+            Actor::OrgAdmin { .. } => Ok(()),
+        }
+    }
+
+    /// Whether the actor may create `key` in an organization on `plan`.
+    pub fn may_create(&self, key: &NewKey, plan: Plan) -> Result<(), GateError> {
+        self.may_set(
+            &Settings {
+                rate_limits: Some(&key.rate_limits),
+                rate_limiting: Some(key.rate_limiting),
+                on_limiter_error: Some(key.on_limiter_error),
+                meta: key.meta.is_some(),
+            },
+            plan,
+        )
+    }
+
+    /// Whether the actor may make `patch` to a key of an organization on `plan`. Only the
+    /// fields the patch sets are judged.
+    pub fn may_update(&self, patch: &KeyPatch, plan: Plan) -> Result<(), GateError> {
+        self.may_set(
+            &Settings {
+                rate_limits: patch.rate_limits.as_deref(),
+                rate_limiting: patch.rate_limiting,
+                on_limiter_error: patch.on_limiter_error,
+                meta: patch.meta.is_some(),
+            },
+            plan,
+        )
+    }
+
+    fn may_set(&self, settings: &Settings<'_>, plan: Plan) -> Result<(), GateError> {
+        if *self == Actor::Operator {
+            return Ok(());
+        }
+        let refusal = if let Some(window) = settings
+            .rate_limits
+            .and_then(|limits| within_plan(limits, plan).err())
+        {
+            Refusal::BeyondPlan { plan, window }
+        } else if settings.rate_limiting == Some(false) {
+            Refusal::RateLimitingOff
+        } else if settings.on_limiter_error == Some(LimiterFallback::Allow) {
+            Refusal::LimiterFallbackAllow
+        } else if settings.meta {
+            Refusal::Meta
+        } else {
+            return Ok(());
+        };
+        Err(GateError::NotPermitted(refusal))
+    }
+}
+
+/// The most requests `window` can admit in any `span_seconds`: an interval of that length is
+/// covered by ⌈span ÷ window⌉ consecutive windows, and each admits at most its limit (the
+/// sliding window never over-admits, see [`window`](super::window)).
+///
+/// ```
+/// use keygate::domain::RateLimit;
+/// use keygate::domain::actor::most_in;
+/// let ten_per_minute = RateLimit { name: "minute".into(), limit: 10, window_seconds: 60 };
+/// assert_eq!(most_in(&ten_per_minute, 1), 10); // a second lies inside one minute
+/// assert_eq!(most_in(&ten_per_minute, 86_400), 14_400); // a day is 1 440 minutes
+/// ```
+pub fn most_in(window: &RateLimit, span_seconds: u32) -> u64 {
+    let windows = span_seconds.div_ceil(window.window_seconds.max(1));
+    u64::from(window.limit) * u64::from(windows)
+}
+
+/// Whether `limits` (a key's own windows) keep within `plan`: for every window of the plan
+/// (P requests per S seconds) the key has a window that admits at most P in any S seconds
+/// ([`most_in`]). No list at all means the plan's own windows, which keep within it. Returns
+/// the first plan window no key window keeps to.
+///
+/// Worked example, Free (20 per 1 s, 60 per 60 s, 10 000 per 86 400 s):
+/// - 1 per 10 s keeps to all three (1, 6 and 8 640);
+/// - 20 per 60 s keeps to the first two but admits 28 800 a day: refused for the day window
+///   (add `{"limit": 10000, "window_seconds": 86400}`, or lower it);
+/// - 1 000 per 86 400 s alone admits 1 000 in one second: refused for the 1 s window.
+pub fn within_plan(limits: &[RateLimit], plan: Plan) -> Result<(), RateLimit> {
+    if limits.is_empty() {
+        return Ok(());
+    }
+    match plan.default_limits().into_iter().find(|p| {
+        !limits
+            .iter()
+            .any(|k| most_in(k, p.window_seconds) <= u64::from(p.limit))
+    }) {
+        Some(uncovered) => Err(uncovered),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::manage::{CreateKey, UpdateKey, parse_body};
+    use crate::domain::{Policy, UnixMillis};
+
+    fn org_admin() -> Actor {
+        Actor::OrgAdmin {
+            key: KeyId::parse("key_admin1").unwrap(),
+            org: OrgId::parse("acme").unwrap(),
+        }
+    }
+
+    fn create(actor: &Actor, plan: Plan, body: &str) -> Result<(), String> {
+        let key = parse_body::<CreateKey>(body.as_bytes())
+            .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all()))
+            .map_err(|e| format!("invalid: {}", e.public_message()))?;
+        actor.may_create(&key, plan).map_err(|e| {
+            assert_eq!((e.status(), e.code()), (403, "forbidden"));
+            e.public_message()
+        })
+    }
+
+    fn update(actor: &Actor, plan: Plan, body: &str) -> Result<(), String> {
+        let patch = parse_body::<UpdateKey>(body.as_bytes())
+            .and_then(|u| u.validate(&Policy::allow_all()))
+            .map_err(|e| format!("invalid: {}", e.public_message()))?;
+        actor.may_update(&patch, plan).map_err(|e| {
+            assert_eq!((e.status(), e.code()), (403, "forbidden"));
+            e.public_message()
+        })
+    }
+
+    fn windows(list: &[(u32, u32)]) -> Vec<RateLimit> {
+        list.iter()
+            .enumerate()
+            .map(|(i, &(limit, window_seconds))| RateLimit {
+                name: format!("w{i}"),
+                limit,
+                window_seconds,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_operator_may_set_anything_valid() {
+        let everything = r#"{"name":"abc","scopes":["read"],"meta":{"role":"superuser"},
+            "rate_limiting":false,"on_limiter_error":"allow",
+            "rate_limits":[{"name":"s","limit":4294967295,"window_seconds":1}]}"#;
+        assert_eq!(create(&Actor::Operator, Plan::Free, everything), Ok(()));
+        assert_eq!(
+            update(
+                &Actor::Operator,
+                Plan::Free,
+                r#"{"meta":{"a":1},"rate_limiting":false,"on_limiter_error":"allow"}"#
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_org_admin_may_not_loosen_or_vouch() {
+        let admin = org_admin();
+        let cases = [
+            (
+                r#""meta":{"role":"admin"}"#,
+                "Only the admin token can set meta",
+            ),
+            (r#""meta":{}"#, "Only the admin token can set meta"),
+            (
+                r#""rate_limiting":false"#,
+                "Only the admin token can set rate_limiting to false",
+            ),
+            (
+                r#""on_limiter_error":"allow""#,
+                "Only the admin token can set on_limiter_error to allow",
+            ),
+            (
+                r#""rate_limits":[{"name":"s","limit":4294967295,"window_seconds":1}]"#,
+                "rate_limits go beyond the free plan's limit of 20 requests per 1 s: add a window that admits at most 20 in 1 s, such as {\"name\":\"burst\",\"limit\":20,\"window_seconds\":1} (only the admin token",
+            ),
+            (
+                r#""rate_limits":[{"name":"m","limit":20,"window_seconds":60}]"#,
+                "rate_limits go beyond the free plan's limit of 10000 requests per 86400 s",
+            ),
+        ];
+        for (field, want) in cases {
+            let created = create(
+                &admin,
+                Plan::Free,
+                &format!(r#"{{"name":"abc","scopes":["read"],{field}}}"#),
+            );
+            let patched = update(&admin, Plan::Free, &format!("{{{field}}}"));
+            for got in [created, patched] {
+                let got = got.expect_err(field);
+                assert!(
+                    got.starts_with(want),
+                    "{field}\n  got:  {got}\n  want: {want}…"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_org_admin_may_tighten_and_use_the_plan() {
+        let admin = org_admin();
+        for field in [
+            r#""rate_limiting":true"#,
+            r#""on_limiter_error":"deny""#,
+            r#""rate_limits":[]"#,
+            r#""rate_limits":[{"name":"burst","limit":20,"window_seconds":1},{"name":"minute","limit":60,"window_seconds":60},{"name":"day","limit":10000,"window_seconds":86400}]"#,
+            r#""rate_limits":[{"name":"slow","limit":1,"window_seconds":10}]"#,
+            r#""enabled":false"#,
+        ] {
+            assert_eq!(
+                create(
+                    &admin,
+                    Plan::Free,
+                    &format!(r#"{{"name":"abc","scopes":["read"],{field}}}"#)
+                ),
+                Ok(()),
+                "{field}"
+            );
+            assert_eq!(update(&admin, Plan::Free, &format!("{{{field}}}")), Ok(()));
+        }
+        assert_eq!(
+            create(&admin, Plan::Free, r#"{"name":"abc","scopes":["read"]}"#),
+            Ok(()),
+            "the defaults are within every plan"
+        );
+        let pro = r#"{"rate_limits":[{"name":"burst","limit":50,"window_seconds":1},{"name":"minute","limit":300,"window_seconds":60},{"name":"day","limit":100000,"window_seconds":86400}]}"#;
+        assert_eq!(update(&admin, Plan::Pro, pro), Ok(()));
+        assert!(
+            update(&admin, Plan::Free, pro).is_err(),
+            "Pro's windows exceed Free"
+        );
+    }
+
+    #[test]
+    fn every_plan_window_needs_a_key_window_that_keeps_to_it() {
+        // Free: 20 per 1 s ("burst"), 60 per 60 s ("minute"), 10 000 per 86 400 s ("day").
+        let free = Plan::Free.default_limits();
+        let (burst, minute, day) = (&free[0], &free[1], &free[2]);
+        type Row<'a> = (&'a [(u32, u32)], Option<&'a RateLimit>);
+        let table: &[Row<'_>] = &[
+            (&[], None),
+            (&[(20, 1), (60, 60), (10_000, 86_400)], None),
+            (&[(1, 10)], None),                       // 1, 6 and 8 640
+            (&[(1, 9)], None),                        // 9 600 a day
+            (&[(1, 8)], Some(day)),                   // 10 800 a day
+            (&[(20, 60)], Some(day)),                 // 28 800 a day
+            (&[(30, 60)], Some(burst)),               // all 30 in one second
+            (&[(20, 60), (10_000, 86_400)], None),    // each plan window has its keeper
+            (&[(10_001, 86_400), (1, 1)], Some(day)), // 1 per second is 86 400 a day
+            (&[(1_000, 86_400)], Some(burst)),        // all 1 000 in one second
+            (&[(21, 2), (10_000, 86_400)], Some(burst)),
+            (&[(20, 2), (10_000, 86_400)], Some(minute)), // 600 a minute
+            (&[(4_294_967_295, 1)], Some(burst)),
+        ];
+        for (list, want) in table {
+            assert_eq!(
+                within_plan(&windows(list), Plan::Free).err().as_ref(),
+                *want,
+                "{list:?}"
+            );
+        }
+        assert_eq!(
+            most_in(&windows(&[(u32::MAX, 1)])[0], 86_400),
+            86_400 * u64::from(u32::MAX),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn org_admins_stay_in_their_organization() {
+        let acme = OrgId::parse("acme").unwrap();
+        let other = OrgId::parse("other").unwrap();
+        let key = KeyId::parse("key_a").unwrap();
+        let admin = org_admin();
+        assert!(
+            admin
+                .may_call(&Endpoint::ListKeys(acme.clone()), &acme)
+                .is_ok()
+        );
+        assert_eq!(
+            admin
+                .may_call(&Endpoint::GetKey(other.clone(), key), &other)
+                .unwrap_err()
+                .public_message(),
+            "This API key cannot manage organization other"
+        );
+        assert_eq!(
+            admin
+                .may_call(&Endpoint::PutOrg(acme.clone()), &acme)
+                .unwrap_err()
+                .public_message(),
+            "Only the admin token can create or change organizations"
+        );
+        assert!(
+            Actor::Operator
+                .may_call(&Endpoint::PutOrg(other.clone()), &other)
+                .is_ok()
+        );
+        assert_eq!(admin.name(), "key_admin1");
+        assert_eq!(Actor::Operator.name(), "admin");
+    }
+}
