@@ -101,7 +101,11 @@ const CASES: &[Case<World>] = &[
             eq(r.status, 200, "forwarded")?;
             let seen = w.origin.only(&path);
             let timestamp = seen.header("x-keygate-timestamp").unwrap_or_default();
-            let message = ["v1", "GET", &path, timestamp, &id, "signed", "read", "null"].join("\n");
+            let nonce = seen.header("x-keygate-request-id").unwrap_or_default();
+            let lines = [
+                "v2", "GET", &path, timestamp, nonce, &id, "signed", "read", "", "null",
+            ];
+            let message = lines.join("\n");
             eq(
                 seen.header("x-keygate-signature"),
                 Some(sign(signing, &message).as_str()),
