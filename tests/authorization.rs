@@ -11,7 +11,7 @@ use libtest_mimic::Failed;
 use support::admin::Admin;
 use support::{
     Case, EMPLOYEES, Gateway, GatewayOptions, Origin, Reply, check, eq, project_dir, run_cases,
-    send,
+    send, send_with_key,
 };
 
 const TOKEN: &str = "authorization-test-admin-token";
@@ -79,10 +79,7 @@ impl World {
         extra: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Reply {
-        let auth = format!("Bearer {key}");
-        let mut headers = vec![("authorization", auth.as_str())];
-        headers.extend_from_slice(extra);
-        send(&self.gateway, method, path, &headers, body)
+        send_with_key(&self.gateway, key, method, path, extra, body)
     }
 }
 

@@ -12,6 +12,7 @@ use libtest_mimic::Failed;
 use support::admin::Admin;
 use support::{
     Case, Gateway, GatewayOptions, Origin, Reply, check, eq, no_panic, run_cases, send, send_raw,
+    send_with_key,
 };
 
 const TOKEN: &str = "bypass-test-admin-token";
@@ -140,14 +141,10 @@ impl Side {
         extra: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Reply {
-        let auth = format!("Bearer {key}");
         let probe = next_probe();
-        let mut headers = vec![
-            ("authorization", auth.as_str()),
-            ("x-probe", probe.as_str()),
-        ];
+        let mut headers = vec![("x-probe", probe.as_str())];
         headers.extend_from_slice(extra);
-        send(&self.gateway, method, path, &headers, body)
+        send_with_key(&self.gateway, key, method, path, &headers, body)
     }
 
     fn get(&self, key: &str, path: &str) -> Reply {

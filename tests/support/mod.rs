@@ -675,6 +675,21 @@ pub fn send(
     Reply::from(response.expect("HTTP exchange with the gateway"))
 }
 
+/// [`send`] with `key` in `Authorization: Bearer`, then the `extra` headers.
+pub fn send_with_key(
+    gateway: &Gateway,
+    key: &str,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Reply {
+    let auth = format!("Bearer {key}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    headers.extend_from_slice(extra);
+    send(gateway, method, path, &headers, body)
+}
+
 /// An HTTP client that returns every status as a response and never follows redirects.
 pub fn client() -> ureq::Agent {
     ureq::Agent::config_builder()
