@@ -12,6 +12,7 @@ pub mod fields;
 pub mod forward;
 pub mod hash;
 pub mod key;
+pub mod keycache;
 pub mod manage;
 pub mod plan;
 pub mod policy;

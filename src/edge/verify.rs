@@ -5,9 +5,9 @@
 
 use worker::{Env, Request};
 
-use super::keystore::Held;
 use super::{Trace, keystore, rpc, state};
-use crate::domain::catalog::{Access, GuardCommand, GuardVerdict, Standing};
+use crate::domain::catalog::{Access, GuardCommand, GuardVerdict};
+use crate::domain::keycache::Held;
 use crate::domain::usage::UsageEvent;
 use crate::domain::window::{self, Decision, WindowReport};
 use crate::domain::{
@@ -52,6 +52,7 @@ pub async fn active_key<'a>(
     trace: &mut Trace,
 ) -> Result<(Credential<'a>, ActiveKey), GateError> {
     let found = identify(env, authorization, x_api_key, trace).await?;
+    let asked_at = super::clock::now();
     let verdict = ask(
         env,
         &found.held.record.id,
@@ -59,6 +60,7 @@ pub async fn active_key<'a>(
         trace,
     )
     .await?;
+    keystore::settle(&found.hash, &verdict.standing, None, asked_at);
     let record = verdict
         .standing
         .record(found.held.record)
@@ -90,12 +92,15 @@ pub async fn admit<'a>(
         event,
         known: Some(held.digest),
     };
+    let asked_at = super::clock::now();
     let verdict = match ask(env, &held.record.id, command, trace).await {
         Ok(verdict) => verdict,
         Err(unreachable) => {
             let now = super::clock::now();
+            let bound = state::config(env)?.revocation_bound;
             let detail = unreachable.log_detail();
-            let key = verify::without_guard(held.record, now, &route, detail)?;
+            let key =
+                verify::without_guard(held.record, held.confirmed_at, now, bound, &route, detail)?;
             return Ok(Admitted {
                 credential,
                 key,
@@ -105,9 +110,7 @@ pub async fn admit<'a>(
             });
         }
     };
-    if let Standing::Current(newer) = &verdict.standing {
-        keystore::refresh(&hash, newer, verdict.now);
-    }
+    keystore::settle(&hash, &verdict.standing, Some(held.digest), asked_at);
     let record = verdict
         .standing
         .record(held.record)
