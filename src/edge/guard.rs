@@ -6,7 +6,9 @@
 //! State stays in memory after the first read. The counters are written in batches: a write
 //! carries a lease (a few units per window for the next 10 s) that covers the admissions after
 //! it, so most requests write nothing, and a restart still never forgets an admission (see
-//! `window::Counters`). Usage is written with the counters.
+//! `window::Counters`). Usage is written with the counters. A new lease counts only once its
+//! write succeeded (see `KeyGuard::meter`), and every stored text is bounded (`UsageEvent::
+//! bounded`), so a write cannot fail for size.
 
 use std::cell::RefCell;
 
@@ -55,6 +57,13 @@ impl GuardState {
 struct Meter {
     counters: Counters,
     usage: Usage,
+}
+
+/// A [`Meter`] as written, borrowed from the renewal and the new usage.
+#[derive(Serialize)]
+struct StoredMeter<'a> {
+    counters: &'a Counters,
+    usage: &'a Usage,
 }
 
 #[durable_object]
@@ -208,45 +217,12 @@ impl KeyGuard {
         }
         let decision = match admit {
             None => None,
-            Some((start, access, mut event)) => {
+            Some((start, access, event)) => {
                 self.ensure_meter().await?;
                 let allowed = verify::permits(&guard.record, now, &access.route());
-                // Decide, count and record in one synchronous step on the in-memory meter: no
-                // other request runs in between, so none can take the same unit.
                 let limits = guard.record.effective_limits();
-                let (decision, snapshot, outcome) = {
-                    let mut slot = self.meter.borrow_mut();
-                    let meter = slot.get_or_insert_with(Meter::default);
-                    let (decision, must_write) = match allowed {
-                        Ok(_) => {
-                            let (decision, must_write) = meter.counters.admit(limits, now);
-                            (event.outcome, event.status) = match decision {
-                                Decision::Allowed { .. } => ("admitted".into(), None),
-                                Decision::Limited { .. } => {
-                                    ("rate_limit_exceeded".into(), Some(429))
-                                }
-                            };
-                            (Some(decision), must_write)
-                        }
-                        Err(refusal) => {
-                            event.outcome = refusal.code().into();
-                            event.status = Some(refusal.status());
-                            (None, false)
-                        }
-                    };
-                    let outcome = event.outcome.clone();
-                    meter.usage.record(event);
-                    let snapshot = must_write.then(|| Meter {
-                        counters: meter.counters.to_store(limits, now),
-                        usage: meter.usage.clone(),
-                    });
-                    (decision, snapshot, outcome)
-                };
-                // Written before the answer leaves whenever the lease does not already cover
-                // this admission: a restart never forgets one (see `Counters`).
-                if let Some(snapshot) = snapshot {
-                    self.write(METER_KEY, &snapshot, &mut cost).await?;
-                }
+                let (decision, outcome) =
+                    self.meter(allowed, limits, event, now, &mut cost).await?;
                 let authentication = ["invalid_api_key", "expired_api_key", "disabled_api_key"];
                 if authentication.contains(&outcome.as_str()) {
                     self.report_failure(&guard.record, &outcome, &start, now, &mut cost)
@@ -268,6 +244,70 @@ impl KeyGuard {
                 cost,
             },
         ))
+    }
+
+    /// Decides, counts and records one request on the in-memory meter, in one synchronous step:
+    /// no other request runs in between, so none can take the same unit. An admission the
+    /// stored lease does not cover is decided on a copy and written first (with the usage); only
+    /// once the write succeeded does it count and become the meter (the `put` holds the object's
+    /// input gate, so no other request decides in the meantime). A failed write is an error:
+    /// the request is not admitted and the meter is exactly as before, so a restart never finds
+    /// fewer admissions stored than were made. Answers the decision (`None` when status or
+    /// authorization refused) and the outcome recorded.
+    async fn meter(
+        &self,
+        allowed: Result<(), GateError>,
+        limits: &[crate::domain::RateLimit],
+        mut event: UsageEvent,
+        now: UnixMillis,
+        cost: &mut Cost,
+    ) -> Result<(Option<Decision>, String), GateError> {
+        let pending = {
+            let mut slot = self.meter.borrow_mut();
+            let meter = slot.get_or_insert_with(Meter::default);
+            let (decision, renewal) = match allowed {
+                Ok(()) => {
+                    let (decision, renewal) = meter.counters.admit(limits, now);
+                    (event.outcome, event.status) = match decision {
+                        Decision::Allowed { .. } => ("admitted".into(), None),
+                        Decision::Limited { .. } => ("rate_limit_exceeded".into(), Some(429)),
+                    };
+                    (Some(decision), renewal)
+                }
+                Err(refusal) => {
+                    event.outcome = refusal.code().into();
+                    event.status = Some(refusal.status());
+                    (None, None)
+                }
+            };
+            let outcome = event.outcome.clone();
+            match renewal {
+                None => {
+                    meter.usage.record(event);
+                    return Ok((decision, outcome));
+                }
+                Some(renewal) => {
+                    let mut usage = meter.usage.clone();
+                    usage.record(event);
+                    (decision, outcome, renewal, usage)
+                }
+            }
+        };
+        let (decision, outcome, renewal, usage) = pending;
+        self.write(
+            METER_KEY,
+            &StoredMeter {
+                counters: renewal.stored(),
+                usage: &usage,
+            },
+            cost,
+        )
+        .await?;
+        let mut slot = self.meter.borrow_mut();
+        let meter = slot.get_or_insert_with(Meter::default);
+        meter.counters.commit(renewal);
+        meter.usage = usage;
+        Ok((decision, outcome))
     }
 
     /// Tells the catalog about a refused request, at most once per reason and key prefix per
