@@ -46,6 +46,10 @@ pub enum GateError {
         retry_after: u64,
         headers: Vec<(&'static str, String)>,
     },
+    /// This client sent too many keys that do not exist (well formed, never issued) in the last
+    /// minute: refused without a lookup until `retry_after` seconds have passed. A 429 rather
+    /// than a 401: the key may be fine, the client has to slow down.
+    TooManyInvalidKeys { retry_after: u64 },
     /// The key's guard could not be reached and the key says to refuse then; detail for logs.
     LimiterUnavailable(String),
     /// A field-restricted response could not be filtered (not JSON); detail for logs.
@@ -94,7 +98,7 @@ impl GateError {
             | GateError::KeyLimitReached => 403,
             GateError::KeyNotFound | GateError::OrgNotFound | GateError::NotFound => 404,
             GateError::MethodNotAllowed(_) => 405,
-            GateError::RateLimited { .. } => 429,
+            GateError::RateLimited { .. } | GateError::TooManyInvalidKeys { .. } => 429,
             GateError::OriginUnavailable(_) | GateError::UnfilterableResponse(_) => 502,
             GateError::OriginTimeout => 504,
             GateError::LimiterUnavailable(_) => 503,
@@ -116,6 +120,7 @@ impl GateError {
             GateError::InsufficientScope { .. } => "insufficient_scope",
             GateError::RouteNotAllowed => "route_not_allowed",
             GateError::RateLimited { .. } => "rate_limit_exceeded",
+            GateError::TooManyInvalidKeys { .. } => "too_many_invalid_keys",
             GateError::ResourceForbidden { .. } => "resource_forbidden",
             GateError::ApiPlanRequired => "api_plan_required",
             GateError::UnfilterableResponse(_) => "unfilterable_response",
@@ -159,6 +164,9 @@ impl GateError {
             }
             GateError::RouteNotAllowed => "No rule of the API policy allows this request".into(),
             GateError::RateLimited { .. } => "Too many requests".into(),
+            GateError::TooManyInvalidKeys { .. } => {
+                "Too many invalid API keys from this client; try again later".into()
+            }
             GateError::ResourceForbidden { id: Some(id), .. } => {
                 format!("This API key cannot access {id}")
             }
@@ -209,6 +217,7 @@ impl GateError {
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
             | GateError::RateLimited { .. }
+            | GateError::TooManyInvalidKeys { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::OperatorOnly
@@ -246,6 +255,7 @@ impl GateError {
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
             | GateError::RateLimited { .. }
+            | GateError::TooManyInvalidKeys { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::UnfilterableResponse(_)
@@ -268,7 +278,8 @@ impl GateError {
     pub fn render(&self, problem_json: bool) -> Rendered {
         let message = self.public_message();
         let retry_after = match self {
-            GateError::RateLimited { retry_after, .. } => Some(*retry_after),
+            GateError::RateLimited { retry_after, .. }
+            | GateError::TooManyInvalidKeys { retry_after } => Some(*retry_after),
             _ => None,
         };
         let body = if problem_json {
@@ -300,12 +311,13 @@ impl GateError {
         if let GateError::MethodNotAllowed(allow) = self {
             headers.push(("allow", (*allow).to_owned()));
         }
+        if let Some(retry_after) = retry_after {
+            headers.push(("retry-after", retry_after.to_string()));
+        }
         if let GateError::RateLimited {
-            retry_after,
-            headers: limits,
+            headers: limits, ..
         } = self
         {
-            headers.push(("retry-after", retry_after.to_string()));
             headers.extend(limits.iter().cloned());
         }
         Rendered {
@@ -421,6 +433,11 @@ mod tests {
                 "origin_unavailable",
             ),
             (GateError::OriginTimeout, 504, "origin_timeout"),
+            (
+                GateError::TooManyInvalidKeys { retry_after: 1 },
+                429,
+                "too_many_invalid_keys",
+            ),
             (GateError::Internal("kv".into()), 500, "internal_error"),
         ];
         for (err, status, code) in table {
@@ -470,6 +487,21 @@ mod tests {
         );
         assert!(r.headers.contains(&("retry-after", "45".into())));
         assert!(r.headers.contains(&("x-ratelimit-limit", "100".into())));
+    }
+
+    #[test]
+    fn too_many_invalid_keys_says_when_to_come_back() {
+        let r = GateError::TooManyInvalidKeys { retry_after: 42 }.render(false);
+        assert_eq!(r.status, 429);
+        assert_eq!(
+            r.body,
+            r#"{"error":"too_many_invalid_keys","message":"Too many invalid API keys from this client; try again later","retryAfter":42}"#
+        );
+        assert!(r.headers.contains(&("retry-after", "42".into())));
+        assert!(
+            !r.headers.iter().any(|(n, _)| *n == "www-authenticate"),
+            "not a verdict on the key"
+        );
     }
 
     #[test]

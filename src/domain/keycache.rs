@@ -16,6 +16,9 @@
 
 use std::collections::HashMap;
 
+use super::audit::Throttle;
+use super::client::ClientId;
+use super::error::GateError;
 use super::hash::KeyHash;
 use super::record::{KeyRecord, RecordDigest};
 use super::time::UnixMillis;
@@ -27,6 +30,11 @@ pub const FOUND_TTL_MS: u64 = 300_000;
 pub const MISSING_TTL_MS: u64 = 10_000;
 /// Entries an isolate keeps; bounds its memory.
 pub const CAPACITY: usize = 10_000;
+/// KV lookups of hashes never found here that one client may cause per minute (see
+/// [`UnknownKeys`]).
+pub const LOOKUP_BUDGET: u32 = 20;
+/// Clients an isolate remembers for budgets and log throttling.
+pub const CLIENTS: usize = 10_000;
 
 /// A record the isolate holds, with its digest (computed once, when it entered the cache) and
 /// the last time the key's guard confirmed it.
@@ -216,6 +224,78 @@ impl KeyCache {
     }
 }
 
+/// Per client, what unknown keys may cost: at most [`LOOKUP_BUDGET`] KV lookups of hashes
+/// never found here per minute (a lookup that finds a real key is given back), and at most one
+/// log line per minute.
+///
+/// A made-up key with a valid checksum cannot be told from a real one without a lookup, and
+/// each one is new, so the isolate cache alone does not bound the cost of a flood. Beyond the
+/// budget the request is refused (429 `too_many_invalid_keys`, with when to retry) without any
+/// lookup. Keys this isolate has already found never touch the budget, so a client's real keys
+/// keep working while its made-up ones are refused; a real key the isolate has never seen,
+/// sent by a client that spent its budget, waits for the client's minute to end like the rest.
+#[derive(Debug)]
+pub struct UnknownKeys {
+    budget: Throttle<ClientId>,
+    logged: Throttle<ClientId>,
+}
+
+impl Default for UnknownKeys {
+    fn default() -> Self {
+        UnknownKeys {
+            budget: Throttle::with_budget(CLIENTS, LOOKUP_BUDGET),
+            logged: Throttle::new(CLIENTS),
+        }
+    }
+}
+
+/// Whether a lookup was charged to a client's budget (then [`UnknownKeys::settle`] gives it
+/// back when the key turns out to exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "settle the charge once the lookup is done"]
+pub enum Charge {
+    /// A hash found before: free.
+    Free,
+    /// A hash never found here: one unit of the client's budget.
+    Charged,
+}
+
+impl UnknownKeys {
+    /// Before a KV lookup that the cache could not answer (`lookup` is [`Lookup::Known`] or
+    /// [`Lookup::New`]): whether `client` may make it at `now`.
+    pub fn before_lookup(
+        &mut self,
+        lookup: &Lookup,
+        client: &ClientId,
+        now: UnixMillis,
+    ) -> Result<Charge, GateError> {
+        match lookup {
+            Lookup::Hit(_) | Lookup::Known => Ok(Charge::Free),
+            Lookup::New => self
+                .budget
+                .take(client.clone(), now)
+                .map(|()| Charge::Charged)
+                .map_err(|ms| GateError::TooManyInvalidKeys {
+                    retry_after: ms.div_ceil(1000),
+                }),
+        }
+    }
+
+    /// After the lookup: a charged one that did not find the key missing (found, or failed)
+    /// is given back.
+    pub fn settle(&mut self, charge: Charge, client: &ClientId, missing: bool) {
+        if charge == Charge::Charged && !missing {
+            self.budget.refund(client);
+        }
+    }
+
+    /// Whether an unknown key of `client` (or its refusal) may be logged at `now`: once per
+    /// client per minute, whatever the keys (each made-up key has its own mask).
+    pub fn log_now(&mut self, client: &ClientId, now: UnixMillis) -> bool {
+        self.logged.admit(client.clone(), now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +429,90 @@ mod tests {
         for h in records[1..].iter().chain([&newest]) {
             assert!(found(&mut cache, h, FOUND_TTL_MS + 90));
         }
+    }
+
+    #[test]
+    fn a_flood_of_made_up_keys_costs_its_client_the_budget_and_no_more() {
+        let mut cache = KeyCache::default();
+        let mut unknown = UnknownKeys::default();
+        let (flooder, other) = (
+            ClientId::from_header(Some("203.0.113.9")),
+            ClientId::from_header(Some("198.51.100.7")),
+        );
+        let real = hash();
+        cache.insert(real, UnixMillis(0), Some(Held::of(record("real"))));
+        let (mut lookups, mut refused, mut logged) = (0, 0, 0);
+        for i in 0..300u64 {
+            let now = UnixMillis(1_000 + i * 10);
+            let made_up = hash();
+            let lookup = cache.lookup(&made_up, now);
+            match unknown.before_lookup(&lookup, &flooder, now) {
+                Ok(charge) => {
+                    lookups += 1;
+                    cache.insert(made_up, now, None);
+                    unknown.settle(charge, &flooder, true);
+                    logged += usize::from(unknown.log_now(&flooder, now));
+                }
+                Err(e) => {
+                    assert_eq!(e.code(), "too_many_invalid_keys");
+                    let GateError::TooManyInvalidKeys { retry_after } = e else {
+                        unreachable!()
+                    };
+                    assert!((1..=60).contains(&retry_after), "{retry_after}");
+                    refused += 1;
+                    logged += usize::from(unknown.log_now(&flooder, now));
+                }
+            }
+            // The flooder's own real key, already held, still works.
+            assert!(found(&mut cache, &real, now.0));
+        }
+        assert_eq!(lookups, LOOKUP_BUDGET as usize);
+        assert_eq!(refused, 300 - LOOKUP_BUDGET as usize);
+        assert_eq!(logged, 1, "one log line per client per minute");
+        // Another client has its own budget.
+        let lookup = cache.lookup(&hash(), UnixMillis(4_000));
+        assert_eq!(
+            unknown
+                .before_lookup(&lookup, &other, UnixMillis(4_000))
+                .unwrap(),
+            Charge::Charged
+        );
+        // A real key that aged out is looked up again for free, even by the flooder.
+        assert!(matches!(
+            cache.lookup(&real, UnixMillis(FOUND_TTL_MS + 1)),
+            Lookup::Known
+        ));
+        assert_eq!(
+            unknown
+                .before_lookup(&Lookup::Known, &flooder, UnixMillis(4_000))
+                .unwrap(),
+            Charge::Free
+        );
+        // A minute after the flood began, the flooder may look up again.
+        let later = UnixMillis(61_000);
+        assert!(unknown.before_lookup(&Lookup::New, &flooder, later).is_ok());
+    }
+
+    #[test]
+    fn a_lookup_that_finds_a_real_key_is_given_back() {
+        let mut unknown = UnknownKeys::default();
+        let client = ClientId::from_header(Some("203.0.113.9"));
+        for i in 0..10 * LOOKUP_BUDGET {
+            let now = UnixMillis(u64::from(i));
+            let charge = unknown.before_lookup(&Lookup::New, &client, now).unwrap();
+            unknown.settle(charge, &client, false);
+        }
+        for _ in 0..LOOKUP_BUDGET {
+            let charge = unknown
+                .before_lookup(&Lookup::New, &client, UnixMillis(500))
+                .unwrap();
+            unknown.settle(charge, &client, true);
+        }
+        assert!(
+            unknown
+                .before_lookup(&Lookup::New, &client, UnixMillis(501))
+                .is_err()
+        );
     }
 
     #[test]

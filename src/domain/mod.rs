@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod client;
 pub mod config;
 pub mod credential;
 pub mod endpoint;

@@ -10,9 +10,9 @@ use std::cell::RefCell;
 
 use worker::KvStore;
 
-use crate::domain::audit::Throttle;
 use crate::domain::catalog::Standing;
-use crate::domain::keycache::{self, Held, KeyCache, Lookup};
+use crate::domain::client::ClientId;
+use crate::domain::keycache::{Held, KeyCache, Lookup, UnknownKeys};
 use crate::domain::usage::Cost;
 use crate::domain::{GateError, KeyHash, KeyRecord, RecordDigest, UnixMillis};
 
@@ -20,24 +20,31 @@ use crate::domain::{GateError, KeyHash, KeyRecord, RecordDigest, UnixMillis};
 const KV_CACHE_TTL_SECS: u64 = 60;
 
 thread_local! {
-    /// Unknown key prefixes logged in the last minute.
-    static FAILURES: RefCell<Throttle<String>> = RefCell::new(Throttle::new(keycache::CAPACITY));
     static CACHE: RefCell<KeyCache> = RefCell::new(KeyCache::default());
+    /// Per client: KV lookups of unknown hashes, and unknown keys logged, in the last minute.
+    static UNKNOWN: RefCell<UnknownKeys> = RefCell::new(UnknownKeys::default());
 }
 
 /// The record stored under `hash`, or `None` when there is none. A KV read is added to `cost`
-/// when the isolate cache cannot answer.
+/// when the isolate cache cannot answer; one of a hash never found here is charged to
+/// `client`'s budget first, and refused (`too_many_invalid_keys`) when it is spent.
 pub async fn find(
     kv: &KvStore,
     hash: &KeyHash,
+    client: &ClientId,
     now: UnixMillis,
     cost: &mut Cost,
 ) -> Result<Option<Held>, GateError> {
-    if let Lookup::Hit(held) = CACHE.with_borrow_mut(|cache| cache.lookup(hash, now)) {
+    let lookup = CACHE.with_borrow_mut(|cache| cache.lookup(hash, now));
+    if let Lookup::Hit(held) = lookup {
         return Ok(held);
     }
+    let charge = UNKNOWN.with_borrow_mut(|u| u.before_lookup(&lookup, client, now))?;
     cost.kv_reads += 1;
-    let held = load(kv, hash).await?.map(Held::of);
+    let loaded = load(kv, hash).await;
+    let missing = matches!(loaded, Ok(None));
+    UNKNOWN.with_borrow_mut(|u| u.settle(charge, client, missing));
+    let held = loaded?.map(Held::of);
     CACHE.with_borrow_mut(|cache| cache.insert(*hash, now, held.clone()));
     Ok(held)
 }
@@ -62,9 +69,9 @@ pub fn settle(
     });
 }
 
-/// Whether a refused `start` (key mask) was not yet reported in the last minute; records it.
-pub fn first_failure_this_minute(start: &str, now: UnixMillis) -> bool {
-    FAILURES.with_borrow_mut(|throttle| throttle.admit(start.to_owned(), now))
+/// Whether an unknown key of `client` may be logged now (once per client per minute).
+pub fn log_unknown_now(client: &ClientId, now: UnixMillis) -> bool {
+    UNKNOWN.with_borrow_mut(|u| u.log_now(client, now))
 }
 
 async fn load(kv: &KvStore, hash: &KeyHash) -> Result<Option<KeyRecord>, GateError> {

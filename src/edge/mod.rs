@@ -26,7 +26,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let problem_json = respond::wants_problem_json(&req);
     let method = req.method().to_string();
     let path = req.path();
-    let mut trace = Trace::default();
+    let mut trace = Trace {
+        client: verify::client(&req),
+        ..Trace::default()
+    };
     let response = route(req, &env, &mut trace)
         .await
         .unwrap_or_else(|err| respond::error(&err, problem_json));
@@ -85,6 +88,8 @@ async fn route(req: Request, env: &Env, trace: &mut Trace) -> Result<Response, G
 /// on the verification path, what it cost on the platform's billed operations.
 #[derive(Default)]
 pub struct Trace {
+    /// Who sent it (per-client budgets).
+    pub client: crate::domain::client::ClientId,
     pub key_id: Option<KeyId>,
     /// The request took the verification path (not the management routes, whose catalog work
     /// is not counted).

@@ -7,6 +7,7 @@ use worker::{Env, Request};
 
 use super::{Trace, keystore, rpc, state};
 use crate::domain::catalog::{Access, GuardCommand, GuardVerdict};
+use crate::domain::client::ClientId;
 use crate::domain::keycache::Held;
 use crate::domain::usage::UsageEvent;
 use crate::domain::window::{self, Decision, WindowReport};
@@ -26,6 +27,17 @@ pub struct Admitted<'a> {
     pub now: crate::domain::UnixMillis,
     /// The guard could not be reached and the key allows requests without it: uncounted.
     pub without_limiter: bool,
+}
+
+/// The client the request came from, for per-client budgets.
+pub fn client(req: &Request) -> ClientId {
+    ClientId::from_header(
+        req.headers()
+            .get(ClientId::HEADER)
+            .ok()
+            .flatten()
+            .as_deref(),
+    )
 }
 
 /// The two headers a key may come in: `Authorization` and `X-API-Key`.
@@ -139,7 +151,8 @@ pub async fn admit<'a>(
 
 /// Stage 1 and 2: the credential, and the record naming the guard to ask; also the key's
 /// mask. A key that was never issued has no organization to audit: it is logged instead, at
-/// most once per prefix per minute in this isolate.
+/// most once per client per minute in this isolate (whatever the key: each made-up key has its
+/// own mask), and so is a refusal for too many of them.
 async fn identify<'a>(
     env: &Env,
     authorization: Option<&'a str>,
@@ -149,22 +162,35 @@ async fn identify<'a>(
     let (credential, key) = verify::parse_credential(authorization, x_api_key)?;
     let hash = KeyHash::of(&key);
     let now = super::clock::now();
-    let Some(held) = keystore::find(&state::keys(env)?, &hash, now, &mut trace.cost).await? else {
-        if keystore::first_failure_this_minute(&key.mask(), now) {
-            worker::console_log!(
-                "{}",
-                serde_json::json!({"event": "auth_failed", "reason": "invalid_api_key", "start": key.mask()})
-            );
+    let found = keystore::find(
+        &state::keys(env)?,
+        &hash,
+        &trace.client,
+        now,
+        &mut trace.cost,
+    )
+    .await;
+    let refusal = match found {
+        Ok(Some(held)) => {
+            trace.key_id = Some(held.record.id.clone());
+            return Ok(Identified {
+                credential,
+                hash,
+                start: key.mask(),
+                held,
+            });
         }
-        return Err(GateError::InvalidKey);
+        Ok(None) => GateError::InvalidKey,
+        Err(e @ GateError::TooManyInvalidKeys { .. }) => e,
+        Err(e) => return Err(e),
     };
-    trace.key_id = Some(held.record.id.clone());
-    Ok(Identified {
-        credential,
-        hash,
-        start: key.mask(),
-        held,
-    })
+    if keystore::log_unknown_now(&trace.client, now) {
+        worker::console_log!(
+            "{}",
+            serde_json::json!({"event": "auth_failed", "reason": refusal.code(), "start": key.mask()})
+        );
+    }
+    Err(refusal)
 }
 
 /// Asks the key's guard; its verdict says what the guard itself spent.
