@@ -15,6 +15,7 @@ pub mod hash;
 pub mod key;
 pub mod keycache;
 pub mod manage;
+pub mod meter;
 pub mod plan;
 pub mod policy;
 pub mod record;

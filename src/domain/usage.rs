@@ -94,7 +94,7 @@ impl std::ops::AddAssign for Cost {
 }
 
 /// The usage state of one key.
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     last_used_at: Option<UnixMillis>,
     total: u64,

@@ -6,9 +6,9 @@
 //! State stays in memory after the first read. The counters are written in batches: a write
 //! carries a lease (a few units per window for the next 10 s) that covers the admissions after
 //! it, so most requests write nothing, and a restart still never forgets an admission (see
-//! `window::Counters`). Usage is written with the counters. A new lease counts only once its
-//! write succeeded (see `KeyGuard::meter`), and every stored text is bounded (`UsageEvent::
-//! bounded`), so a write cannot fail for size.
+//! `window::Counters`). Usage is written with the counters (`domain::meter`). A new lease counts
+//! only once its write succeeded, and every stored text is bounded (`UsageEvent::bounded`), so a
+//! write cannot fail for size.
 
 use std::cell::RefCell;
 
@@ -20,9 +20,12 @@ use crate::domain::audit::Throttle;
 use crate::domain::catalog::{
     self, Access, GuardCommand, GuardVerdict, OrgCommand, Secret, Standing,
 };
+use crate::domain::meter::{Meter, Metered};
 use crate::domain::usage::{Cost, Usage, UsageEvent};
-use crate::domain::window::{Counters, Decision};
-use crate::domain::{GateError, KeyHash, KeyRecord, KeyStatus, RecordDigest, UnixMillis, verify};
+use crate::domain::window::Decision;
+use crate::domain::{
+    GateError, KeyHash, KeyRecord, KeyStatus, RateLimit, RecordDigest, UnixMillis, verify,
+};
 
 /// (reason, key prefix) pairs a guard remembers for throttling its failure reports.
 const FAILURE_KEYS: usize = 1_000;
@@ -50,20 +53,6 @@ impl GuardState {
         self.digest = Some(self.record.digest());
         self
     }
-}
-
-/// The key's rate-limit counters and usage, stored together.
-#[derive(Serialize, Deserialize, Clone, Default)]
-struct Meter {
-    counters: Counters,
-    usage: Usage,
-}
-
-/// A [`Meter`] as written, borrowed from the renewal and the new usage.
-#[derive(Serialize)]
-struct StoredMeter<'a> {
-    counters: &'a Counters,
-    usage: &'a Usage,
 }
 
 #[durable_object]
@@ -126,10 +115,7 @@ impl KeyGuard {
             return Ok(());
         }
         let stored = self.read::<Meter>(METER_KEY).await?.unwrap_or_default();
-        let restored = Meter {
-            counters: Counters::restore(stored.counters),
-            usage: stored.usage,
-        };
+        let restored = Meter::restore(stored);
         self.meter.borrow_mut().get_or_insert(restored);
         Ok(())
     }
@@ -247,66 +233,33 @@ impl KeyGuard {
     }
 
     /// Decides, counts and records one request on the in-memory meter, in one synchronous step:
-    /// no other request runs in between, so none can take the same unit. An admission the
-    /// stored lease does not cover is decided on a copy and written first (with the usage); only
-    /// once the write succeeded does it count and become the meter (the `put` holds the object's
-    /// input gate, so no other request decides in the meantime). A failed write is an error:
-    /// the request is not admitted and the meter is exactly as before, so a restart never finds
-    /// fewer admissions stored than were made. Answers the decision (`None` when status or
-    /// authorization refused) and the outcome recorded.
+    /// no other request runs in between, so none can take the same unit. An admission that
+    /// needs a new lease is written first and committed only once the write succeeded (the
+    /// `put` holds the object's input gate: no other request decides in the meantime); a failed
+    /// write is an error and leaves the meter as it was (see `domain::meter`).
     async fn meter(
         &self,
         allowed: Result<(), GateError>,
-        limits: &[crate::domain::RateLimit],
-        mut event: UsageEvent,
+        limits: &[RateLimit],
+        event: UsageEvent,
         now: UnixMillis,
         cost: &mut Cost,
     ) -> Result<(Option<Decision>, String), GateError> {
-        let pending = {
-            let mut slot = self.meter.borrow_mut();
-            let meter = slot.get_or_insert_with(Meter::default);
-            let (decision, renewal) = match allowed {
-                Ok(()) => {
-                    let (decision, renewal) = meter.counters.admit(limits, now);
-                    (event.outcome, event.status) = match decision {
-                        Decision::Allowed { .. } => ("admitted".into(), None),
-                        Decision::Limited { .. } => ("rate_limit_exceeded".into(), Some(429)),
-                    };
-                    (Some(decision), renewal)
-                }
-                Err(refusal) => {
-                    event.outcome = refusal.code().into();
-                    event.status = Some(refusal.status());
-                    (None, None)
-                }
-            };
-            let outcome = event.outcome.clone();
-            match renewal {
-                None => {
-                    meter.usage.record(event);
-                    return Ok((decision, outcome));
-                }
-                Some(renewal) => {
-                    let mut usage = meter.usage.clone();
-                    usage.record(event);
-                    (decision, outcome, renewal, usage)
-                }
+        let Metered {
+            decision,
+            outcome,
+            pending,
+        } = self
+            .meter
+            .borrow_mut()
+            .get_or_insert_with(Meter::default)
+            .admit(allowed, limits, event, now);
+        if let Some(pending) = pending {
+            self.write(METER_KEY, &pending.stored(), cost).await?;
+            if let Some(meter) = self.meter.borrow_mut().as_mut() {
+                meter.commit(pending);
             }
-        };
-        let (decision, outcome, renewal, usage) = pending;
-        self.write(
-            METER_KEY,
-            &StoredMeter {
-                counters: renewal.stored(),
-                usage: &usage,
-            },
-            cost,
-        )
-        .await?;
-        let mut slot = self.meter.borrow_mut();
-        let meter = slot.get_or_insert_with(Meter::default);
-        meter.counters.commit(renewal);
-        meter.usage = usage;
+        }
         Ok((decision, outcome))
     }
 
@@ -354,7 +307,7 @@ impl KeyGuard {
     async fn usage(&self) -> Result<Response, GateError> {
         self.ensure_meter().await?;
         let now = clock::now();
-        let view = self.meter.borrow().as_ref().map(|m| m.usage.view(now));
+        let view = self.meter.borrow().as_ref().map(|m| m.usage().view(now));
         Ok(respond::json(
             200,
             &view.unwrap_or_else(|| Usage::default().view(now)),
