@@ -143,9 +143,10 @@ fn window_decision(c: &mut Criterion) {
         b.iter(|| {
             // A request every millisecond: buckets fill, slide and expire as under load.
             now += 1;
-            let (decision, must_write) = counters.admit(&limits, UnixMillis(now));
-            if must_write {
-                black_box(counters.to_store(&limits, UnixMillis(now)));
+            let (decision, renewal) = counters.admit(&limits, UnixMillis(now));
+            if let Some(renewal) = renewal {
+                black_box(renewal.stored());
+                counters.commit(renewal);
             }
             black_box(decision)
         })
@@ -236,12 +237,19 @@ fn admitted_request(c: &mut Criterion, name: &str, encode: bool) {
             };
             assert!(catalog::accepts(&secrets, &hash, at));
             verify::permits(&record, at, &access.route()).unwrap();
-            let (decision, must_write) = counters.admit(&limits, at);
-            if must_write {
-                black_box(counters.to_store(&limits, at));
-            }
+            let (decision, renewal) = counters.admit(&limits, at);
             event.outcome = "admitted".into();
-            usage.record(event);
+            // As the guard: a renewal is written (with the usage) before it counts.
+            match renewal {
+                None => usage.record(event),
+                Some(renewal) => {
+                    let mut next = usage.clone();
+                    next.record(event);
+                    black_box((renewal.stored(), &next));
+                    counters.commit(renewal);
+                    usage = next;
+                }
+            }
             let verdict = GuardVerdict {
                 standing: Standing::of(&record, digest, known),
                 now: at,

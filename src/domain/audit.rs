@@ -1,6 +1,6 @@
 //! The organization audit log: append-only events, never edited or deleted through the API.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
@@ -146,40 +146,123 @@ pub fn parse_query(pairs: &[(String, String)], audit: bool) -> Result<AuditQuery
     Ok(q)
 }
 
-/// Lets one report per key through per minute, so a flood of failures cannot flood the audit
-/// log or the logs. Remembers at most `capacity` keys (then starts over: at worst a few extra
-/// reports, never unbounded memory).
+/// Lets `budget` events per key through per minute (one, for reports), so a flood of failures
+/// cannot flood the audit log or the logs, nor cost more than the budget in lookups.
+///
+/// A key's minute starts with its first event and ends [`PERIOD_MS`](Throttle::PERIOD_MS)
+/// later; then the key is forgotten and its next event starts a new minute. So at most
+/// `budget` events pass per key in each of its minutes (at most `2 × budget` in any 60 s).
+///
+/// Memory is bounded: at most `capacity` keys are remembered. Ended minutes are dropped as time
+/// passes (oldest first, amortized O(1) per call); when `capacity` keys are all within their
+/// minute, the one whose minute started first is forgotten to make room (it may get a fresh
+/// budget early). Never everything at once.
 #[derive(Debug)]
 pub struct Throttle<K> {
-    last: HashMap<K, UnixMillis>,
+    periods: HashMap<K, Period>,
+    /// `(key, start of its minute)` in the order the minutes started; entries whose key has
+    /// started another minute since are skipped when they reach the front.
+    order: VecDeque<(K, UnixMillis)>,
     capacity: usize,
+    budget: u32,
 }
 
-impl<K: Hash + Eq> Throttle<K> {
-    /// Minimum time between two reports of one key.
+#[derive(Debug, Clone, Copy)]
+struct Period {
+    start: UnixMillis,
+    used: u32,
+}
+
+impl<K: Hash + Eq + Clone> Throttle<K> {
+    /// Length of one key's period: a minute.
     pub const PERIOD_MS: u64 = 60_000;
 
-    /// A throttle remembering up to `capacity` keys.
+    /// A throttle letting one event per key per minute through, remembering up to `capacity`
+    /// keys.
     pub fn new(capacity: usize) -> Throttle<K> {
+        Throttle::with_budget(capacity, 1)
+    }
+
+    /// A throttle letting `budget` events (at least 1) per key per minute through.
+    pub fn with_budget(capacity: usize, budget: u32) -> Throttle<K> {
         Throttle {
-            last: HashMap::new(),
-            capacity,
+            periods: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+            budget: budget.max(1),
         }
     }
 
-    /// Whether `key` may be reported at `now`; if so, that report is remembered.
+    /// Whether `key` may have one more event at `now`; if so, it is counted.
     pub fn admit(&mut self, key: K, now: UnixMillis) -> bool {
-        let fresh = self
-            .last
-            .get(&key)
-            .is_none_or(|at| now.0.saturating_sub(at.0) >= Self::PERIOD_MS);
-        if fresh {
-            if self.last.len() >= self.capacity {
-                self.last.clear();
+        self.take(key, now).is_ok()
+    }
+
+    /// Counts one event of `key` at `now`, or says in how many milliseconds (at least 1) its
+    /// minute ends and it may have one again.
+    pub fn take(&mut self, key: K, now: UnixMillis) -> Result<(), u64> {
+        self.expire(now);
+        if let Some(period) = self.periods.get_mut(&key) {
+            if period.used < self.budget {
+                period.used += 1;
+                return Ok(());
             }
-            self.last.insert(key, now);
+            let ends = period.start.0.saturating_add(Self::PERIOD_MS);
+            return Err(ends.saturating_sub(now.0).max(1));
         }
-        fresh
+        if self.periods.len() >= self.capacity {
+            self.forget_oldest();
+        }
+        self.periods.insert(
+            key.clone(),
+            Period {
+                start: now,
+                used: 1,
+            },
+        );
+        self.order.push_back((key, now));
+        Ok(())
+    }
+
+    /// Gives back one event of `key` (it turned out not to count, e.g. a lookup that found a
+    /// real key).
+    pub fn refund(&mut self, key: &K) {
+        if let Some(period) = self.periods.get_mut(key) {
+            period.used = period.used.saturating_sub(1);
+        }
+    }
+
+    /// Keys remembered.
+    pub fn len(&self) -> usize {
+        self.periods.len()
+    }
+
+    /// Whether no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.periods.is_empty()
+    }
+
+    /// Drops the keys whose minute has ended, oldest first.
+    fn expire(&mut self, now: UnixMillis) {
+        while let Some((key, start)) = self.order.front() {
+            if now.0.saturating_sub(start.0) < Self::PERIOD_MS {
+                break;
+            }
+            if self.periods.get(key).is_some_and(|p| p.start == *start) {
+                self.periods.remove(key);
+            }
+            self.order.pop_front();
+        }
+    }
+
+    /// Forgets the key whose minute started first.
+    fn forget_oldest(&mut self) {
+        while let Some((key, start)) = self.order.pop_front() {
+            if self.periods.get(&key).is_some_and(|p| p.start == start) {
+                self.periods.remove(&key);
+                return;
+            }
+        }
     }
 }
 
@@ -301,14 +384,56 @@ mod tests {
         assert!(t.admit("a", UnixMillis(0)));
         assert!(!t.admit("a", UnixMillis(59_999)));
         assert!(t.admit("b", UnixMillis(1)), "keys are independent");
-        // Full (a, b): admitting a again starts over, so b is forgotten and may report again.
-        assert!(t.admit("a", UnixMillis(60_000)));
-        assert_eq!(t.last.len(), 1);
+        assert!(t.admit("a", UnixMillis(60_000)), "a's minute ended");
         assert!(
-            t.admit("b", UnixMillis(60_001)),
-            "b was forgotten when the throttle started over"
+            !t.admit("b", UnixMillis(60_000)),
+            "b's minute has 1 ms left"
         );
-        assert!(!t.admit("a", UnixMillis(60_002)), "a is still remembered");
+        assert!(t.admit("b", UnixMillis(60_001)));
+    }
+
+    #[test]
+    fn a_budget_per_key_per_minute_with_refunds_and_retry_after() {
+        let mut t = Throttle::with_budget(100, 3);
+        for at in [0, 10, 20] {
+            assert_eq!(t.take("client", UnixMillis(at)), Ok(()));
+        }
+        assert_eq!(
+            t.take("client", UnixMillis(15_000)),
+            Err(45_000),
+            "room again when the minute that started at 0 ends"
+        );
+        assert_eq!(t.take("other", UnixMillis(15_000)), Ok(()));
+        t.refund(&"client");
+        assert_eq!(t.take("client", UnixMillis(15_001)), Ok(()), "refunded");
+        assert!(t.take("client", UnixMillis(15_002)).is_err());
+        assert_eq!(t.take("client", UnixMillis(60_000)), Ok(()), "a new minute");
+    }
+
+    #[test]
+    fn a_full_throttle_forgets_the_oldest_minute_only() {
+        let mut t = Throttle::new(3);
+        for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
+            assert!(t.admit(key, UnixMillis(i as u64)));
+        }
+        // Full: d makes room by forgetting a (the oldest minute), and only a.
+        assert!(t.admit("d", UnixMillis(10)));
+        assert_eq!(t.len(), 3);
+        assert!(!t.admit("b", UnixMillis(11)) && !t.admit("c", UnixMillis(12)));
+        assert!(t.admit("a", UnixMillis(13)), "a was forgotten");
+        // Ended minutes are dropped as time passes, whatever the traffic.
+        assert!(t.admit("e", UnixMillis(70_000)));
+        assert_eq!(t.len(), 1, "only e's minute is still running");
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_flood_of_keys() {
+        let mut t = Throttle::with_budget(1_000, 5);
+        for i in 0..100_000u64 {
+            t.admit(i, UnixMillis(i / 10));
+            assert!(t.len() <= 1_000);
+            assert!(t.order.len() <= 2_000, "the order queue stays bounded too");
+        }
     }
 
     #[test]

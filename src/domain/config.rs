@@ -7,6 +7,7 @@
 //! | `ADMIN_PREFIX` | `/_keygate` | path under which keygate serves its own routes           |
 //! | `ORIGIN_TIMEOUT_MS` | `30000` | how long the origin may take to send response headers (1–600000) |
 //! | `POLICY`       | allow all   | the route policy (see [`Policy`]), as JSON               |
+//! | `REVOCATION_BOUND_MS` | `1000` | longest time a revoked, disabled or changed key can still be used (0–60000) |
 //! | `ORIGIN_SIGNING_SECRET` | none | secret: signs the identity headers sent to the origin |
 //! | `CORS_ALLOW_ORIGINS` | none (off) | web origins browsers may call the API from: `*` or a comma list |
 
@@ -51,6 +52,38 @@ pub struct Config {
     pub signing_secret: Option<SigningSecret>,
     /// Which web origins browsers may call the API from.
     pub cors: Cors,
+    /// How long a revoked, disabled or changed key can still be used, at most.
+    pub revocation_bound: RevocationBound,
+}
+
+/// The published bound on how long a revoked, disabled or changed key can still be used
+/// (`REVOCATION_BOUND_MS`, 0 to 60 000 ms, default 1 000). Nothing may act on a copy of a key's
+/// record older than this without asking the key's guard: a guard outage fails open only on a
+/// record the guard confirmed within it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RevocationBound(u64);
+
+impl RevocationBound {
+    /// The default: one second.
+    pub const DEFAULT_MS: u64 = 1_000;
+    /// The longest bound a deployment may publish: one minute.
+    pub const MAX_MS: u64 = 60_000;
+
+    /// A bound of `ms` milliseconds, if within `0..=MAX_MS`.
+    pub fn from_millis(ms: u64) -> Option<RevocationBound> {
+        (ms <= Self::MAX_MS).then_some(RevocationBound(ms))
+    }
+
+    /// The bound in milliseconds.
+    pub fn as_millis(self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for RevocationBound {
+    fn default() -> Self {
+        RevocationBound(Self::DEFAULT_MS)
+    }
 }
 
 /// The origin-signing secret. `Debug` never shows it.
@@ -108,6 +141,21 @@ impl Config {
             None => Policy::allow_all(),
             Some(json) => Policy::parse(&json)?,
         };
+        let revocation_bound = match lookup("REVOCATION_BOUND_MS") {
+            None => RevocationBound::default(),
+            Some(ms) => ms
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .and_then(RevocationBound::from_millis)
+                .ok_or_else(|| ConfigError {
+                    var: "REVOCATION_BOUND_MS",
+                    reason: format!(
+                        "{ms:?} must be a whole number of milliseconds, 0 to {}",
+                        RevocationBound::MAX_MS
+                    ),
+                })?,
+        };
         let signing_secret = lookup("ORIGIN_SIGNING_SECRET")
             .filter(|s| !s.is_empty())
             .map(SigningSecret);
@@ -123,6 +171,7 @@ impl Config {
             origin_timeout,
             policy,
             signing_secret,
+            revocation_bound,
         })
     }
 }
@@ -226,6 +275,7 @@ mod tests {
         assert_eq!(c.key_prefix.as_str(), "kg_live");
         assert_eq!(c.admin_prefix, AdminPrefix::default());
         assert_eq!(c.origin_timeout, Duration::from_secs(30));
+        assert_eq!(c.revocation_bound.as_millis(), 1_000);
         assert_eq!(c.origin.join("/a/b?x=1"), "http://127.0.0.1:9000/a/b?x=1");
     }
 
@@ -263,6 +313,14 @@ mod tests {
     }
 
     #[test]
+    fn the_revocation_bound_takes_its_whole_range() {
+        for (text, ms) in [("0", 0), ("1000", 1_000), (" 250 ", 250), ("60000", 60_000)] {
+            let c = config(&[("ORIGIN", "http://x"), ("REVOCATION_BOUND_MS", text)]).unwrap();
+            assert_eq!(c.revocation_bound.as_millis(), ms, "{text:?}");
+        }
+    }
+
+    #[test]
     fn origin_base_path_is_kept() {
         let o = Origin::parse("https://api.example.com/v2/").unwrap();
         assert_eq!(o.join("/users"), "https://api.example.com/v2/users");
@@ -287,6 +345,11 @@ mod tests {
         for bad in ["0", "-1", "1.5", "600001", "soon"] {
             let e = config(&[("ORIGIN", "http://x"), ("ORIGIN_TIMEOUT_MS", bad)]).unwrap_err();
             assert_eq!(e.var, "ORIGIN_TIMEOUT_MS", "{bad:?}");
+        }
+        for bad in ["-1", "60001", "1.5", "1s", "", "18446744073709551616"] {
+            let e = config(&[("ORIGIN", "http://x"), ("REVOCATION_BOUND_MS", bad)]).unwrap_err();
+            assert_eq!(e.var, "REVOCATION_BOUND_MS", "{bad:?}");
+            assert!(e.to_string().contains("0 to 60000"), "{e}");
         }
         for bad in ["", "/", "keygate", "/_keygate/", "/a//b", "/a/../b", "/a b"] {
             let e = config(&[("ORIGIN", "http://x"), ("ADMIN_PREFIX", bad)]).unwrap_err();

@@ -61,6 +61,10 @@ pub enum GateError {
     /// Too many failed management authentications from this client: seconds until it may try
     /// again (its credential was not checked).
     TooManyFailedAttempts { retry_after: u64 },
+    /// This client sent too many keys that do not exist (well formed, never issued) in the last
+    /// minute: refused without a lookup until `retry_after` seconds have passed. A 429 rather
+    /// than a 401: the key may be fine, the client has to slow down.
+    TooManyInvalidKeys { retry_after: u64 },
     /// The key's guard could not be reached and the key says to refuse then; detail for logs.
     LimiterUnavailable(String),
     /// A field-restricted response could not be filtered (not JSON); detail for logs.
@@ -118,7 +122,9 @@ impl GateError {
             GateError::KeyNotFound | GateError::OrgNotFound | GateError::NotFound => 404,
             GateError::MethodNotAllowed(_) => 405,
             GateError::BodyTooLarge(_) => 413,
-            GateError::RateLimited { .. } | GateError::TooManyFailedAttempts { .. } => 429,
+            GateError::RateLimited { .. }
+            | GateError::TooManyFailedAttempts { .. }
+            | GateError::TooManyInvalidKeys { .. } => 429,
             GateError::OriginUnavailable(_) | GateError::UnfilterableResponse(_) => 502,
             GateError::OriginTimeout => 504,
             GateError::LimiterUnavailable(_) => 503,
@@ -144,6 +150,7 @@ impl GateError {
             GateError::RouteNotAllowed => "route_not_allowed",
             GateError::RateLimited { .. } => "rate_limit_exceeded",
             GateError::TooManyFailedAttempts { .. } => "too_many_failed_attempts",
+            GateError::TooManyInvalidKeys { .. } => "too_many_invalid_keys",
             GateError::ResourceForbidden { .. } => "resource_forbidden",
             GateError::ApiPlanRequired => "api_plan_required",
             GateError::OriginNotAllowed(_) => "origin_not_allowed",
@@ -200,6 +207,9 @@ impl GateError {
             GateError::RateLimited { .. } => "Too many requests".into(),
             GateError::TooManyFailedAttempts { .. } => {
                 "Too many failed authentication attempts; try again later".into()
+            }
+            GateError::TooManyInvalidKeys { .. } => {
+                "Too many invalid API keys from this client; try again later".into()
             }
             GateError::ResourceForbidden { id: Some(id), .. } => {
                 format!("This API key cannot access {id}")
@@ -259,6 +269,7 @@ impl GateError {
             | GateError::RouteNotAllowed
             | GateError::RateLimited { .. }
             | GateError::TooManyFailedAttempts { .. }
+            | GateError::TooManyInvalidKeys { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::OriginNotAllowed(_)
@@ -302,6 +313,7 @@ impl GateError {
             | GateError::RouteNotAllowed
             | GateError::RateLimited { .. }
             | GateError::TooManyFailedAttempts { .. }
+            | GateError::TooManyInvalidKeys { .. }
             | GateError::ResourceForbidden { .. }
             | GateError::ApiPlanRequired
             | GateError::OriginNotAllowed(_)
@@ -327,7 +339,8 @@ impl GateError {
         let message = self.public_message();
         let retry_after = match self {
             GateError::RateLimited { retry_after, .. }
-            | GateError::TooManyFailedAttempts { retry_after } => Some(*retry_after),
+            | GateError::TooManyFailedAttempts { retry_after }
+            | GateError::TooManyInvalidKeys { retry_after } => Some(*retry_after),
             _ => None,
         };
         let body = if problem_json {
@@ -482,6 +495,11 @@ mod tests {
                 "origin_unavailable",
             ),
             (GateError::OriginTimeout, 504, "origin_timeout"),
+            (
+                GateError::TooManyInvalidKeys { retry_after: 1 },
+                429,
+                "too_many_invalid_keys",
+            ),
             (GateError::Internal("kv".into()), 500, "internal_error"),
         ];
         for (err, status, code) in table {
@@ -546,6 +564,21 @@ mod tests {
             GateError::TooManyFailedAttempts { retry_after: 1 }
                 .www_authenticate()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn too_many_invalid_keys_says_when_to_come_back() {
+        let r = GateError::TooManyInvalidKeys { retry_after: 42 }.render(false);
+        assert_eq!(r.status, 429);
+        assert_eq!(
+            r.body,
+            r#"{"error":"too_many_invalid_keys","message":"Too many invalid API keys from this client; try again later","retryAfter":42}"#
+        );
+        assert!(r.headers.contains(&("retry-after", "42".into())));
+        assert!(
+            !r.headers.iter().any(|(n, _)| *n == "www-authenticate"),
+            "not a verdict on the key"
         );
     }
 

@@ -5,6 +5,7 @@
 pub mod actor;
 pub mod audit;
 pub mod catalog;
+pub mod client;
 pub mod config;
 pub mod cors;
 pub mod credential;
@@ -14,7 +15,9 @@ pub mod fields;
 pub mod forward;
 pub mod hash;
 pub mod key;
+pub mod keycache;
 pub mod manage;
+pub mod meter;
 pub mod plan;
 pub mod policy;
 pub mod record;

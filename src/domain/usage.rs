@@ -11,6 +11,33 @@ use super::time::{self, UnixMillis};
 pub const RECENT: usize = 50;
 const HOURS_KEPT: u64 = 7 * 24;
 
+/// Longest path a usage event keeps, in bytes (a longer one is cut, marked with `…`).
+pub const MAX_PATH_BYTES: usize = 512;
+/// Longest method kept (methods are short tokens; a made-up one may not be).
+pub const MAX_METHOD_BYTES: usize = 32;
+/// Longest outcome kept (keygate's own codes are shorter).
+pub const MAX_OUTCOME_BYTES: usize = 64;
+/// Longest country kept (ISO 3166 codes have 2 letters; `T1` for Tor).
+pub const MAX_COUNTRY_BYTES: usize = 8;
+
+/// Cuts `text` to at most `max` bytes on a character boundary, ending with `…` when it was
+/// cut (the mark counts in the `max`). `max` below 3 bytes cuts without a mark.
+pub fn truncate(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    const MARK: &str = "…";
+    let room = max.saturating_sub(if max >= MARK.len() { MARK.len() } else { 0 });
+    let mut end = room;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    if max >= MARK.len() {
+        text.push_str(MARK);
+    }
+}
+
 /// One request as the guard stores it (times in milliseconds).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct UsageEvent {
@@ -28,6 +55,21 @@ pub struct UsageEvent {
     pub status: Option<u16>,
     /// Client country, when the platform knows it.
     pub country: Option<String>,
+}
+
+impl UsageEvent {
+    /// The event with every text field cut to its bound, so the guard's stored usage (50
+    /// events) always fits in one storage value: a client's 60 KB path must not make the
+    /// counters' write fail.
+    pub fn bounded(mut self) -> UsageEvent {
+        truncate(&mut self.path, MAX_PATH_BYTES);
+        truncate(&mut self.method, MAX_METHOD_BYTES);
+        truncate(&mut self.outcome, MAX_OUTCOME_BYTES);
+        if let Some(country) = &mut self.country {
+            truncate(country, MAX_COUNTRY_BYTES);
+        }
+        self
+    }
 }
 
 /// What serving one request used of the platform's billed operations, counted where each call
@@ -52,7 +94,7 @@ impl std::ops::AddAssign for Cost {
 }
 
 /// The usage state of one key.
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     last_used_at: Option<UnixMillis>,
     total: u64,
@@ -108,8 +150,10 @@ pub struct EventView {
 }
 
 impl Usage {
-    /// Records a request: admitted when `event.outcome` is `admitted`, else a refusal.
+    /// Records a request: admitted when `event.outcome` is `admitted`, else a refusal. Its text
+    /// fields are cut to their bounds ([`UsageEvent::bounded`]).
     pub fn record(&mut self, event: UsageEvent) {
+        let event = event.bounded();
         if event.outcome == "admitted" {
             self.last_used_at = Some(event.at);
             self.total += 1;
@@ -180,6 +224,62 @@ mod tests {
             status: None,
             country: None,
         }
+    }
+
+    #[test]
+    fn truncation_cuts_on_a_char_boundary_and_marks_the_cut() {
+        let mut long = "/".to_owned() + &"a".repeat(60 * 1024);
+        truncate(&mut long, MAX_PATH_BYTES);
+        assert_eq!(long.len(), MAX_PATH_BYTES);
+        assert!(long.starts_with("/aaa") && long.ends_with("aaa…"), "{long}");
+        // A 2-byte character straddling the cut is dropped whole, never split.
+        for pad in 0..4 {
+            let mut text = "x".repeat(pad) + &"é".repeat(400);
+            truncate(&mut text, MAX_PATH_BYTES);
+            assert!(text.len() <= MAX_PATH_BYTES && text.len() >= MAX_PATH_BYTES - 1);
+            assert!(text.ends_with('…'));
+            let kept = text.strip_suffix('…').unwrap();
+            assert!(kept.chars().all(|c| c == 'x' || c == 'é'));
+        }
+        for short in ["", "/", "/api/x"] {
+            let mut text = short.to_owned();
+            truncate(&mut text, MAX_PATH_BYTES);
+            assert_eq!(text, short, "short text is untouched");
+        }
+        let mut exact = "b".repeat(MAX_PATH_BYTES);
+        truncate(&mut exact, MAX_PATH_BYTES);
+        assert_eq!(exact.len(), MAX_PATH_BYTES);
+        assert!(!exact.ends_with('…'), "exactly the bound is not cut");
+        let mut tiny = "abcdef".to_owned();
+        truncate(&mut tiny, 2);
+        assert_eq!(tiny, "ab");
+    }
+
+    #[test]
+    fn stored_usage_stays_small_whatever_the_requests() {
+        // The worst a client can send: huge path, method and country, escaped in JSON.
+        let mut u = Usage::default();
+        for i in 0..200 {
+            u.record(UsageEvent {
+                at: UnixMillis(i),
+                method: "M".repeat(10_000),
+                path: "\"\u{1}".repeat(30_000),
+                outcome: "o".repeat(10_000),
+                status: Some(429),
+                country: Some("c".repeat(10_000)),
+            });
+        }
+        let json = serde_json::to_string(&u).unwrap();
+        assert!(
+            json.len() < 256 * 1024,
+            "usage of {} bytes: far below the 2 MB a stored value may hold",
+            json.len()
+        );
+        let view = u.view(UnixMillis(1_000));
+        let event = &view.recent[0];
+        assert!(event.path.len() <= MAX_PATH_BYTES && event.path.ends_with('…'));
+        assert!(event.method.len() <= MAX_METHOD_BYTES);
+        assert!(event.country.as_deref().unwrap().len() <= MAX_COUNTRY_BYTES);
     }
 
     #[test]

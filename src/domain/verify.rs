@@ -9,6 +9,7 @@
 //!
 //! Only an [`AuthorizedKey`] can be forwarded, so a skipped stage does not compile.
 
+use super::config::RevocationBound;
 use super::credential::{self, Credential};
 use super::error::GateError;
 use super::key::ApiKey;
@@ -134,18 +135,50 @@ fn authorization(record: &KeyRecord, route: &Route<'_>) -> Result<Option<FieldSc
 }
 
 /// When the key's guard cannot be reached (`detail` says why): the key's `on_limiter_error`
-/// decides. `deny` refuses (503); `allow` admits on the cached record, uncounted, still
-/// checking its status and authorization.
+/// decides, and only within the revocation bound.
+///
+/// - `deny` refuses (503 `limiter_unavailable`).
+/// - `allow` skips counting, never authorization: it admits, uncounted, only on a record the
+///   guard itself confirmed (`confirmed_at`: when the worker asked the guard that said the
+///   record was current for this secret) no longer than `bound` before `now`, and still checks
+///   that record's status and authorization. A record the guard never confirmed (read from KV
+///   or the isolate cache only), or confirmed longer ago, is refused like `deny`: it may be of
+///   a key revoked, disabled, rotated out or restricted since.
+/// - Keys restricted to fields or resources fail open only on a record confirmed within the
+///   bound, whatever the rule for other keys: a stale copy may lack a restriction added since
+///   and would hand out data the key may no longer see. (With the single bound of today both
+///   rules coincide; this one is checked on its own so that widening the other cannot widen it.)
 pub fn without_guard(
     record: KeyRecord,
+    confirmed_at: Option<UnixMillis>,
     now: UnixMillis,
+    bound: RevocationBound,
     route: &Route<'_>,
     detail: String,
 ) -> Result<AuthorizedKey, GateError> {
-    match record.on_limiter_error {
-        LimiterFallback::Deny => Err(GateError::LimiterUnavailable(detail)),
-        LimiterFallback::Allow => authorize(check_status(record, now)?, route),
+    if record.on_limiter_error == LimiterFallback::Deny {
+        return Err(GateError::LimiterUnavailable(detail));
     }
+    // Age from the moment the worker asked: the guard decided later, so this overstates it.
+    let age = confirmed_at.map(|at| now.0.saturating_sub(at.0));
+    let fresh = age.is_some_and(|age| age <= bound.as_millis());
+    let restricted = !record.fields.is_empty() || !record.resources.is_empty();
+    let distrust = match (fresh, restricted) {
+        (true, _) => None,
+        (false, true) => Some("a field- or resource-restricted key"),
+        (false, false) => Some("the key"),
+    };
+    if let Some(whose) = distrust {
+        let seen = match age {
+            Some(age) => format!("confirmed {age} ms ago"),
+            None => "never confirmed by the guard".to_owned(),
+        };
+        return Err(GateError::LimiterUnavailable(format!(
+            "{detail}; not failing open: the record of {whose} is {seen}, bound {} ms",
+            bound.as_millis()
+        )));
+    }
+    authorize(check_status(record, now)?, route)
 }
 
 #[cfg(test)]
@@ -199,40 +232,176 @@ mod tests {
         assert_eq!(code(check_status(forever, UnixMillis(u64::MAX))), "ok");
     }
 
-    #[test]
-    fn without_the_guard_the_key_decides() {
-        let route = Route {
-            resource: "*",
+    fn read_route() -> Route<'static> {
+        Route {
+            resource: "employees",
             action: Action::Read,
-            ids: vec![],
+            ids: vec![("site", Some("site_1".to_owned()))],
             envelope: None,
-        };
-        let deny = KeyRecord {
+        }
+    }
+
+    fn fail_open(record: &KeyRecord, confirmed_at: Option<u64>, now: u64) -> Result<(), String> {
+        let bound = RevocationBound::from_millis(1_000).unwrap();
+        without_guard(
+            record.clone(),
+            confirmed_at.map(UnixMillis),
+            UnixMillis(now),
+            bound,
+            &read_route(),
+            "down".into(),
+        )
+        .map(drop)
+        .map_err(|e| e.code().to_owned())
+    }
+
+    fn allow_key() -> KeyRecord {
+        KeyRecord {
             expires_at: None,
             scopes: vec![crate::domain::Scope::parse("read").unwrap()],
+            on_limiter_error: LimiterFallback::Allow,
             ..record()
+        }
+    }
+
+    #[test]
+    fn without_the_guard_the_key_decides() {
+        let route = read_route();
+        let deny = KeyRecord {
+            on_limiter_error: LimiterFallback::Deny,
+            ..allow_key()
         };
-        let err = without_guard(deny.clone(), UnixMillis(0), &route, "down".into()).unwrap_err();
+        let bound = RevocationBound::default();
+        let err = without_guard(
+            deny,
+            Some(UnixMillis(0)),
+            UnixMillis(0),
+            bound,
+            &route,
+            "down".into(),
+        )
+        .unwrap_err();
         assert_eq!((err.status(), err.code()), (503, "limiter_unavailable"));
         assert!(
             err.render(false)
                 .headers
                 .contains(&("x-keygate-limiter", "unavailable; denied".into()))
         );
-        let allow = KeyRecord {
-            on_limiter_error: LimiterFallback::Allow,
-            ..deny.clone()
-        };
-        assert!(without_guard(allow.clone(), UnixMillis(0), &route, "down".into()).is_ok());
+        assert_eq!(fail_open(&allow_key(), Some(5_000), 5_000), Ok(()));
         let disabled = KeyRecord {
             enabled: false,
-            ..allow
+            ..allow_key()
         };
         assert_eq!(
-            without_guard(disabled, UnixMillis(0), &route, "down".into())
-                .unwrap_err()
-                .code(),
-            "disabled_api_key"
+            fail_open(&disabled, Some(0), 0).unwrap_err(),
+            "disabled_api_key",
+            "a fresh record still has its status checked"
+        );
+    }
+
+    #[test]
+    fn fail_open_trusts_only_a_record_the_guard_confirmed_within_the_bound() {
+        let key = allow_key();
+        assert_eq!(
+            fail_open(&key, None, 10_000).unwrap_err(),
+            "limiter_unavailable",
+            "a record from KV or the cache alone is never trusted"
+        );
+        assert_eq!(
+            fail_open(&key, Some(9_000), 10_000),
+            Ok(()),
+            "exactly the bound"
+        );
+        assert_eq!(
+            fail_open(&key, Some(8_999), 10_000).unwrap_err(),
+            "limiter_unavailable",
+            "1 ms past the bound"
+        );
+        assert_eq!(
+            fail_open(&key, Some(10_500), 10_000),
+            Ok(()),
+            "a confirmation stamped after now (clock skew) counts as fresh, not as an error"
+        );
+        let zero = without_guard(
+            key.clone(),
+            Some(UnixMillis(10_000)),
+            UnixMillis(10_000),
+            RevocationBound::from_millis(0).unwrap(),
+            &read_route(),
+            "down".into(),
+        );
+        assert!(
+            zero.is_ok(),
+            "a 0 bound trusts only a confirmation of this instant"
+        );
+        let err = fail_open(&key, Some(0), 60_000).unwrap_err();
+        assert_eq!(err, "limiter_unavailable");
+    }
+
+    #[test]
+    fn a_stale_record_of_a_revoked_disabled_or_scoped_down_key_never_fails_open() {
+        // What the isolate still holds: an unrestricted, enabled copy, confirmed 1.001 s ago.
+        // Whatever happened to the key since (revoked, disabled, rotated out, restricted),
+        // the guard outage refuses it.
+        assert_eq!(
+            fail_open(&allow_key(), Some(0), 1_001).unwrap_err(),
+            "limiter_unavailable"
+        );
+    }
+
+    #[test]
+    fn restricted_keys_fail_open_only_on_a_fresh_record() {
+        let fields = KeyRecord {
+            fields: [("employees".to_owned(), vec!["name".to_owned()])].into(),
+            ..allow_key()
+        };
+        let resources = KeyRecord {
+            resources: [("site".to_owned(), vec!["site_1".to_owned()])].into(),
+            ..allow_key()
+        };
+        for restricted in [&fields, &resources] {
+            for (confirmed, now, ok) in [
+                (None, 0, false),
+                (Some(0), 0, true),
+                (Some(0), 1_000, true),
+                (Some(0), 1_001, false),
+                (Some(0), u64::MAX, false),
+            ] {
+                let got = fail_open(restricted, confirmed, now);
+                assert_eq!(got.is_ok(), ok, "{confirmed:?} at {now}: {got:?}");
+                if !ok {
+                    assert_eq!(got.unwrap_err(), "limiter_unavailable");
+                }
+            }
+        }
+        // Within the bound the restriction itself still applies.
+        let elsewhere = Route {
+            ids: vec![("site", Some("site_2".to_owned()))],
+            ..read_route()
+        };
+        let err = without_guard(
+            resources,
+            Some(UnixMillis(0)),
+            UnixMillis(0),
+            RevocationBound::default(),
+            &elsewhere,
+            "down".into(),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "resource_forbidden");
+        let detail = without_guard(
+            fields,
+            Some(UnixMillis(0)),
+            UnixMillis(5_000),
+            RevocationBound::default(),
+            &read_route(),
+            "down".into(),
+        )
+        .unwrap_err()
+        .log_detail();
+        assert!(
+            detail.contains("restricted key") && detail.contains("5000 ms ago"),
+            "{detail}"
         );
     }
 

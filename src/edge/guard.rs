@@ -6,7 +6,9 @@
 //! State stays in memory after the first read. The counters are written in batches: a write
 //! carries a lease (a few units per window for the next 10 s) that covers the admissions after
 //! it, so most requests write nothing, and a restart still never forgets an admission (see
-//! `window::Counters`). Usage is written with the counters.
+//! `window::Counters`). Usage is written with the counters (`domain::meter`). A new lease counts
+//! only once its write succeeded, and every stored text is bounded (`UsageEvent::bounded`), so a
+//! write cannot fail for size.
 
 use std::cell::RefCell;
 
@@ -18,9 +20,12 @@ use crate::domain::audit::Throttle;
 use crate::domain::catalog::{
     self, Access, GuardCommand, GuardVerdict, OrgCommand, Secret, Standing,
 };
+use crate::domain::meter::{Meter, Metered};
 use crate::domain::usage::{Cost, Usage, UsageEvent};
-use crate::domain::window::{Counters, Decision};
-use crate::domain::{GateError, KeyHash, KeyRecord, KeyStatus, RecordDigest, UnixMillis, verify};
+use crate::domain::window::Decision;
+use crate::domain::{
+    GateError, KeyHash, KeyRecord, KeyStatus, RateLimit, RecordDigest, UnixMillis, verify,
+};
 
 /// (reason, key prefix) pairs a guard remembers for throttling its failure reports.
 const FAILURE_KEYS: usize = 1_000;
@@ -48,13 +53,6 @@ impl GuardState {
         self.digest = Some(self.record.digest());
         self
     }
-}
-
-/// The key's rate-limit counters and usage, stored together.
-#[derive(Serialize, Deserialize, Clone, Default)]
-struct Meter {
-    counters: Counters,
-    usage: Usage,
 }
 
 #[durable_object]
@@ -117,10 +115,7 @@ impl KeyGuard {
             return Ok(());
         }
         let stored = self.read::<Meter>(METER_KEY).await?.unwrap_or_default();
-        let restored = Meter {
-            counters: Counters::restore(stored.counters),
-            usage: stored.usage,
-        };
+        let restored = Meter::restore(stored);
         self.meter.borrow_mut().get_or_insert(restored);
         Ok(())
     }
@@ -208,45 +203,12 @@ impl KeyGuard {
         }
         let decision = match admit {
             None => None,
-            Some((start, access, mut event)) => {
+            Some((start, access, event)) => {
                 self.ensure_meter().await?;
                 let allowed = verify::permits(&guard.record, now, &access.route());
-                // Decide, count and record in one synchronous step on the in-memory meter: no
-                // other request runs in between, so none can take the same unit.
                 let limits = guard.record.effective_limits();
-                let (decision, snapshot, outcome) = {
-                    let mut slot = self.meter.borrow_mut();
-                    let meter = slot.get_or_insert_with(Meter::default);
-                    let (decision, must_write) = match allowed {
-                        Ok(_) => {
-                            let (decision, must_write) = meter.counters.admit(limits, now);
-                            (event.outcome, event.status) = match decision {
-                                Decision::Allowed { .. } => ("admitted".into(), None),
-                                Decision::Limited { .. } => {
-                                    ("rate_limit_exceeded".into(), Some(429))
-                                }
-                            };
-                            (Some(decision), must_write)
-                        }
-                        Err(refusal) => {
-                            event.outcome = refusal.code().into();
-                            event.status = Some(refusal.status());
-                            (None, false)
-                        }
-                    };
-                    let outcome = event.outcome.clone();
-                    meter.usage.record(event);
-                    let snapshot = must_write.then(|| Meter {
-                        counters: meter.counters.to_store(limits, now),
-                        usage: meter.usage.clone(),
-                    });
-                    (decision, snapshot, outcome)
-                };
-                // Written before the answer leaves whenever the lease does not already cover
-                // this admission: a restart never forgets one (see `Counters`).
-                if let Some(snapshot) = snapshot {
-                    self.write(METER_KEY, &snapshot, &mut cost).await?;
-                }
+                let (decision, outcome) =
+                    self.meter(allowed, limits, event, now, &mut cost).await?;
                 let authentication = ["invalid_api_key", "expired_api_key", "disabled_api_key"];
                 if authentication.contains(&outcome.as_str()) {
                     self.report_failure(&guard.record, &outcome, &start, now, &mut cost)
@@ -268,6 +230,37 @@ impl KeyGuard {
                 cost,
             },
         ))
+    }
+
+    /// Decides, counts and records one request on the in-memory meter, in one synchronous step:
+    /// no other request runs in between, so none can take the same unit. An admission that
+    /// needs a new lease is written first and committed only once the write succeeded (the
+    /// `put` holds the object's input gate: no other request decides in the meantime); a failed
+    /// write is an error and leaves the meter as it was (see `domain::meter`).
+    async fn meter(
+        &self,
+        allowed: Result<(), GateError>,
+        limits: &[RateLimit],
+        event: UsageEvent,
+        now: UnixMillis,
+        cost: &mut Cost,
+    ) -> Result<(Option<Decision>, String), GateError> {
+        let Metered {
+            decision,
+            outcome,
+            pending,
+        } = self
+            .meter
+            .borrow_mut()
+            .get_or_insert_with(Meter::default)
+            .admit(allowed, limits, event, now);
+        if let Some(pending) = pending {
+            self.write(METER_KEY, &pending.stored(), cost).await?;
+            if let Some(meter) = self.meter.borrow_mut().as_mut() {
+                meter.commit(pending);
+            }
+        }
+        Ok((decision, outcome))
     }
 
     /// Tells the catalog about a refused request, at most once per reason and key prefix per
@@ -314,7 +307,7 @@ impl KeyGuard {
     async fn usage(&self) -> Result<Response, GateError> {
         self.ensure_meter().await?;
         let now = clock::now();
-        let view = self.meter.borrow().as_ref().map(|m| m.usage.view(now));
+        let view = self.meter.borrow().as_ref().map(|m| m.usage().view(now));
         Ok(respond::json(
             200,
             &view.unwrap_or_else(|| Usage::default().view(now)),

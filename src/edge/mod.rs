@@ -29,7 +29,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let method = req.method().to_string();
     let path = req.path();
     let web_origin = req.headers().get("origin").ok().flatten();
-    let mut trace = Trace::default();
+    let mut trace = Trace {
+        client: verify::client(&req),
+        ..Trace::default()
+    };
     let mut response = route(req, &env, &mut trace)
         .await
         .unwrap_or_else(|err| respond::error(&err, problem_json));
@@ -111,6 +114,8 @@ async fn route(mut req: Request, env: &Env, trace: &mut Trace) -> Result<Respons
 /// on the verification path, what it cost on the platform's billed operations.
 #[derive(Default)]
 pub struct Trace {
+    /// Who sent it (per-client budgets).
+    pub client: crate::domain::client::ClientId,
     pub key_id: Option<KeyId>,
     /// The request took the verification path (not the management routes, whose catalog work
     /// is not counted).

@@ -5,9 +5,10 @@
 
 use worker::{Env, Request};
 
-use super::keystore::Held;
 use super::{Trace, keystore, rpc, state};
-use crate::domain::catalog::{Access, GuardCommand, GuardVerdict, Standing};
+use crate::domain::catalog::{Access, GuardCommand, GuardVerdict};
+use crate::domain::client::ClientId;
+use crate::domain::keycache::Held;
 use crate::domain::usage::UsageEvent;
 use crate::domain::window::{self, Decision, WindowReport};
 use crate::domain::{
@@ -28,6 +29,17 @@ pub struct Admitted<'a, 'p> {
     pub now: crate::domain::UnixMillis,
     /// The guard could not be reached and the key allows requests without it: uncounted.
     pub without_limiter: bool,
+}
+
+/// The client the request came from, for per-client budgets.
+pub fn client(req: &Request) -> ClientId {
+    ClientId::from_header(
+        req.headers()
+            .get(ClientId::HEADER)
+            .ok()
+            .flatten()
+            .as_deref(),
+    )
 }
 
 /// The two headers a key may come in: `Authorization` and `X-API-Key`.
@@ -54,6 +66,7 @@ pub async fn active_key<'a>(
     trace: &mut Trace,
 ) -> Result<(Credential<'a>, ActiveKey), GateError> {
     let found = identify(env, authorization, x_api_key, trace).await?;
+    let asked_at = super::clock::now();
     let verdict = ask(
         env,
         &found.held.record.id,
@@ -61,6 +74,7 @@ pub async fn active_key<'a>(
         trace,
     )
     .await?;
+    keystore::settle(&found.hash, &verdict.standing, None, asked_at);
     let record = verdict
         .standing
         .record(found.held.record)
@@ -92,12 +106,15 @@ pub async fn admit<'a, 'p>(
         event,
         known: Some(held.digest),
     };
+    let asked_at = super::clock::now();
     let verdict = match ask(env, &held.record.id, command, trace).await {
         Ok(verdict) => verdict,
         Err(unreachable) => {
             let now = super::clock::now();
+            let bound = state::config(env)?.revocation_bound;
             let detail = unreachable.log_detail();
-            let key = verify::without_guard(held.record, now, &route, detail)?;
+            let key =
+                verify::without_guard(held.record, held.confirmed_at, now, bound, &route, detail)?;
             return Ok(Admitted {
                 credential,
                 route,
@@ -108,9 +125,7 @@ pub async fn admit<'a, 'p>(
             });
         }
     };
-    if let Standing::Current(newer) = &verdict.standing {
-        keystore::refresh(&hash, newer, verdict.now);
-    }
+    keystore::settle(&hash, &verdict.standing, Some(held.digest), asked_at);
     let record = verdict
         .standing
         .record(held.record)
@@ -140,7 +155,8 @@ pub async fn admit<'a, 'p>(
 
 /// Stage 1 and 2: the credential, and the record naming the guard to ask; also the key's
 /// mask. A key that was never issued has no organization to audit: it is logged instead, at
-/// most once per prefix per minute in this isolate.
+/// most once per client per minute in this isolate (whatever the key: each made-up key has its
+/// own mask), and so is a refusal for too many of them.
 async fn identify<'a>(
     env: &Env,
     authorization: Option<&'a str>,
@@ -150,22 +166,35 @@ async fn identify<'a>(
     let (credential, key) = verify::parse_credential(authorization, x_api_key)?;
     let hash = KeyHash::of(&key);
     let now = super::clock::now();
-    let Some(held) = keystore::find(&state::keys(env)?, &hash, now, &mut trace.cost).await? else {
-        if keystore::first_failure_this_minute(&key.mask(), now) {
-            worker::console_log!(
-                "{}",
-                serde_json::json!({"event": "auth_failed", "reason": "invalid_api_key", "start": key.mask()})
-            );
+    let found = keystore::find(
+        &state::keys(env)?,
+        &hash,
+        &trace.client,
+        now,
+        &mut trace.cost,
+    )
+    .await;
+    let refusal = match found {
+        Ok(Some(held)) => {
+            trace.key_id = Some(held.record.id.clone());
+            return Ok(Identified {
+                credential,
+                hash,
+                start: key.mask(),
+                held,
+            });
         }
-        return Err(GateError::InvalidKey);
+        Ok(None) => GateError::InvalidKey,
+        Err(e @ GateError::TooManyInvalidKeys { .. }) => e,
+        Err(e) => return Err(e),
     };
-    trace.key_id = Some(held.record.id.clone());
-    Ok(Identified {
-        credential,
-        hash,
-        start: key.mask(),
-        held,
-    })
+    if keystore::log_unknown_now(&trace.client, now) {
+        worker::console_log!(
+            "{}",
+            serde_json::json!({"event": "auth_failed", "reason": refusal.code(), "start": key.mask()})
+        );
+    }
+    Err(refusal)
 }
 
 /// Asks the key's guard; its verdict says what the guard itself spent.

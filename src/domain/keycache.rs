@@ -1,0 +1,561 @@
+//! The isolate's cache of key records by hash, as plain data: what it answers, what it
+//! remembers of the guard's confirmations, and what it evicts when full.
+//!
+//! The edge keeps one per isolate in front of KV. Nothing in it decides access on its own: the
+//! key's guard is asked on every request. Two things depend on it all the same:
+//!
+//! - **Fail-open.** When the guard cannot be reached, a key that allows it is admitted only on a
+//!   record the guard confirmed within the revocation bound ([`Held::confirmed_at`], see
+//!   [`verify::without_guard`](super::verify::without_guard)). A hash the guard no longer
+//!   accepts is dropped at once ([`KeyCache::forget`]).
+//! - **Cost under a flood.** Made-up keys (valid format, never issued) each miss the cache. The
+//!   cache tells a hash it has never found ([`Lookup::New`]: the edge charges the client's
+//!   lookup budget) from a real key's record that merely aged out ([`Lookup::Known`]: free),
+//!   and when it is full it evicts expired and not-found entries first, then the least
+//!   recently used records, never everything: a flood cannot push out the keys in use.
+
+use std::collections::HashMap;
+
+use super::audit::Throttle;
+use super::client::ClientId;
+use super::error::GateError;
+use super::hash::KeyHash;
+use super::record::{KeyRecord, RecordDigest};
+use super::time::UnixMillis;
+
+/// How long a found record is reused before KV is read again.
+pub const FOUND_TTL_MS: u64 = 300_000;
+/// How long an unknown hash is remembered (a repeated unknown key costs one KV read per 10 s;
+/// a brand-new key was never looked up, so it is never affected).
+pub const MISSING_TTL_MS: u64 = 10_000;
+/// Entries an isolate keeps; bounds its memory.
+pub const CAPACITY: usize = 10_000;
+/// KV lookups of hashes never found here that one client may cause per minute (see
+/// [`UnknownKeys`]).
+pub const LOOKUP_BUDGET: u32 = 20;
+/// Clients an isolate remembers for budgets and log throttling.
+pub const CLIENTS: usize = 10_000;
+
+/// A record the isolate holds, with its digest (computed once, when it entered the cache) and
+/// the last time the key's guard confirmed it.
+#[derive(Clone, Debug)]
+pub struct Held {
+    /// The record.
+    pub record: KeyRecord,
+    /// Its digest, sent to the guard so the guard's answer carries a record only when it changed.
+    pub digest: RecordDigest,
+    /// When the worker sent the request whose answer said this record is the current one for
+    /// this secret; `None` for a record only read from KV. The guard decided after this instant,
+    /// so the age computed from it is never understated.
+    pub confirmed_at: Option<UnixMillis>,
+}
+
+impl Held {
+    /// A record read from KV: not confirmed by the guard.
+    pub fn of(record: KeyRecord) -> Held {
+        let digest = record.digest();
+        Held {
+            record,
+            digest,
+            confirmed_at: None,
+        }
+    }
+}
+
+/// What the cache knows of a hash.
+#[allow(clippy::large_enum_variant)] // returned once per request and taken apart at once
+#[derive(Debug)]
+pub enum Lookup {
+    /// A fresh answer: the record, or `None` when the hash is known not to exist.
+    Hit(Option<Held>),
+    /// A record was found for this hash before and has aged out: read KV again. This lookup
+    /// is not charged to the client's budget (the hash is real).
+    Known,
+    /// Never found here (or its absence aged out): a KV read the client's budget pays for.
+    New,
+}
+
+#[derive(Debug)]
+struct Entry {
+    stored_at: UnixMillis,
+    held: Option<Held>,
+    /// Use stamp (higher = more recent), for least-recently-used eviction.
+    used: u64,
+}
+
+impl Entry {
+    fn fresh(&self, now: UnixMillis) -> bool {
+        let ttl = if self.held.is_some() {
+            FOUND_TTL_MS
+        } else {
+            MISSING_TTL_MS
+        };
+        now.0.saturating_sub(self.stored_at.0) < ttl
+    }
+}
+
+/// Key records by hash, at most `capacity` of them.
+#[derive(Debug)]
+pub struct KeyCache {
+    entries: HashMap<KeyHash, Entry>,
+    capacity: usize,
+    stamp: u64,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache::new(CAPACITY)
+    }
+}
+
+impl KeyCache {
+    /// An empty cache holding at most `capacity` entries (at least 1).
+    pub fn new(capacity: usize) -> KeyCache {
+        KeyCache {
+            entries: HashMap::new(),
+            capacity: capacity.max(1),
+            stamp: 0,
+        }
+    }
+
+    /// Entries held (fresh or not).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the cache holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn next_stamp(&mut self) -> u64 {
+        self.stamp += 1;
+        self.stamp
+    }
+
+    /// What the cache says of `hash` at `now`; a hit counts as a use.
+    pub fn lookup(&mut self, hash: &KeyHash, now: UnixMillis) -> Lookup {
+        let stamp = self.next_stamp();
+        match self.entries.get_mut(hash) {
+            Some(entry) if entry.fresh(now) => {
+                entry.used = stamp;
+                Lookup::Hit(entry.held.clone())
+            }
+            Some(Entry { held: Some(_), .. }) => Lookup::Known,
+            Some(Entry { held: None, .. }) | None => Lookup::New,
+        }
+    }
+
+    /// Stores what KV said of `hash` at `now` (a record, unconfirmed, or `None`).
+    pub fn insert(&mut self, hash: KeyHash, now: UnixMillis, held: Option<Held>) {
+        if !self.entries.contains_key(&hash) && self.entries.len() >= self.capacity {
+            self.make_room(now);
+        }
+        let used = self.next_stamp();
+        self.entries.insert(
+            hash,
+            Entry {
+                stored_at: now,
+                held,
+                used,
+            },
+        );
+    }
+
+    /// The guard answered, for a request sent at `asked_at`, that `record` is the current one
+    /// for `hash`: it replaces the held copy, confirmed at `asked_at`. An answer to an older
+    /// request than the one that last confirmed the entry is ignored (answers may arrive out of
+    /// order; the later question saw the later record).
+    pub fn refresh(&mut self, hash: KeyHash, record: KeyRecord, asked_at: UnixMillis) {
+        if self.confirmed_after(&hash, asked_at) {
+            return;
+        }
+        let held = Held {
+            confirmed_at: Some(asked_at),
+            ..Held::of(record)
+        };
+        self.insert(hash, asked_at, Some(held));
+    }
+
+    /// The guard answered, for a request sent at `asked_at` with `digest`, that the record with
+    /// that digest is current: the held copy is confirmed, if it is still that one.
+    pub fn confirm(&mut self, hash: &KeyHash, digest: RecordDigest, asked_at: UnixMillis) {
+        if let Some(Entry {
+            held: Some(held), ..
+        }) = self.entries.get_mut(hash)
+            && held.digest == digest
+            && held.confirmed_at.is_none_or(|at| at < asked_at)
+        {
+            held.confirmed_at = Some(asked_at);
+        }
+    }
+
+    /// The guard does not accept `hash` (never issued, revoked, rotated out): the held record
+    /// is dropped at once and the hash remembered as unknown, so neither a request nor a guard
+    /// outage acts on it again.
+    pub fn forget(&mut self, hash: KeyHash, now: UnixMillis) {
+        self.insert(hash, now, None);
+    }
+
+    fn confirmed_after(&self, hash: &KeyHash, at: UnixMillis) -> bool {
+        self.entries
+            .get(hash)
+            .and_then(|e| e.held.as_ref()?.confirmed_at)
+            .is_some_and(|confirmed| confirmed > at)
+    }
+
+    /// Frees room when full. First every expired entry and every not-found entry (cheap to
+    /// learn again: one KV read, and a made-up key is worth nothing); then, if that freed less
+    /// than an eighth of the cache, the least recently used records down to seven eighths, so
+    /// the sweep runs at most once per `capacity / 8` insertions. Never the whole cache.
+    fn make_room(&mut self, now: UnixMillis) {
+        self.entries.retain(|_, e| e.held.is_some() && e.fresh(now));
+        let low_water = self.capacity - self.capacity.div_ceil(8);
+        if self.entries.len() <= low_water {
+            return;
+        }
+        let excess = self.entries.len() - low_water;
+        let mut by_use: Vec<(u64, KeyHash)> =
+            self.entries.iter().map(|(h, e)| (e.used, *h)).collect();
+        by_use.select_nth_unstable_by_key(excess - 1, |(used, _)| *used);
+        for (_, hash) in &by_use[..excess] {
+            self.entries.remove(hash);
+        }
+    }
+}
+
+/// Per client, what unknown keys may cost: at most [`LOOKUP_BUDGET`] KV lookups of hashes
+/// never found here per minute (a lookup that finds a real key is given back), and at most one
+/// log line per minute.
+///
+/// A made-up key with a valid checksum cannot be told from a real one without a lookup, and
+/// each one is new, so the isolate cache alone does not bound the cost of a flood. Beyond the
+/// budget the request is refused (429 `too_many_invalid_keys`, with when to retry) without any
+/// lookup. Keys this isolate has already found never touch the budget, so a client's real keys
+/// keep working while its made-up ones are refused; a real key the isolate has never seen,
+/// sent by a client that spent its budget, waits for the client's minute to end like the rest.
+#[derive(Debug)]
+pub struct UnknownKeys {
+    budget: Throttle<ClientId>,
+    logged: Throttle<ClientId>,
+}
+
+impl Default for UnknownKeys {
+    fn default() -> Self {
+        UnknownKeys {
+            budget: Throttle::with_budget(CLIENTS, LOOKUP_BUDGET),
+            logged: Throttle::new(CLIENTS),
+        }
+    }
+}
+
+/// Whether a lookup was charged to a client's budget (then [`UnknownKeys::settle`] gives it
+/// back when the key turns out to exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "settle the charge once the lookup is done"]
+pub enum Charge {
+    /// A hash found before: free.
+    Free,
+    /// A hash never found here: one unit of the client's budget.
+    Charged,
+}
+
+impl UnknownKeys {
+    /// Before a KV lookup that the cache could not answer (`lookup` is [`Lookup::Known`] or
+    /// [`Lookup::New`]): whether `client` may make it at `now`.
+    pub fn before_lookup(
+        &mut self,
+        lookup: &Lookup,
+        client: &ClientId,
+        now: UnixMillis,
+    ) -> Result<Charge, GateError> {
+        match lookup {
+            Lookup::Hit(_) | Lookup::Known => Ok(Charge::Free),
+            Lookup::New => self
+                .budget
+                .take(client.clone(), now)
+                .map(|()| Charge::Charged)
+                .map_err(|ms| GateError::TooManyInvalidKeys {
+                    retry_after: ms.div_ceil(1000),
+                }),
+        }
+    }
+
+    /// After the lookup: a charged one that did not find the key missing (found, or failed)
+    /// is given back.
+    pub fn settle(&mut self, charge: Charge, client: &ClientId, missing: bool) {
+        if charge == Charge::Charged && !missing {
+            self.budget.refund(client);
+        }
+    }
+
+    /// Whether an unknown key of `client` (or its refusal) may be logged at `now`: once per
+    /// client per minute, whatever the keys (each made-up key has its own mask).
+    pub fn log_now(&mut self, client: &ClientId, now: UnixMillis) -> bool {
+        self.logged.admit(client.clone(), now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::key::ApiKey;
+
+    fn hash() -> KeyHash {
+        KeyHash::of(&ApiKey::generate(&Default::default()).unwrap())
+    }
+
+    fn record(name: &str) -> KeyRecord {
+        KeyRecord::from_json(&format!(
+            r#"{{"id":"key_a","org":"acme","name":"{name}","created_at":0}}"#
+        ))
+        .unwrap()
+    }
+
+    fn found(cache: &mut KeyCache, hash: &KeyHash, now: u64) -> bool {
+        matches!(cache.lookup(hash, UnixMillis(now)), Lookup::Hit(Some(_)))
+    }
+
+    #[test]
+    fn found_and_missing_entries_age_out_differently() {
+        let mut cache = KeyCache::new(10);
+        let (real, made_up) = (hash(), hash());
+        assert!(matches!(cache.lookup(&real, UnixMillis(0)), Lookup::New));
+        cache.insert(real, UnixMillis(0), Some(Held::of(record("one"))));
+        cache.insert(made_up, UnixMillis(0), None);
+        assert!(found(&mut cache, &real, FOUND_TTL_MS - 1));
+        assert!(matches!(
+            cache.lookup(&made_up, UnixMillis(MISSING_TTL_MS - 1)),
+            Lookup::Hit(None)
+        ));
+        assert!(
+            matches!(
+                cache.lookup(&made_up, UnixMillis(MISSING_TTL_MS)),
+                Lookup::New
+            ),
+            "an unknown hash costs the client's budget again"
+        );
+        assert!(
+            matches!(cache.lookup(&real, UnixMillis(FOUND_TTL_MS)), Lookup::Known),
+            "a real key's record aged out: read again, free"
+        );
+    }
+
+    #[test]
+    fn a_full_cache_keeps_the_keys_in_use() {
+        let mut cache = KeyCache::new(16);
+        let hot: Vec<KeyHash> = (0..4).map(|_| hash()).collect();
+        for h in &hot {
+            cache.insert(*h, UnixMillis(0), Some(Held::of(record("hot"))));
+        }
+        // A flood of made-up keys, each looked up once, with the real keys used in between.
+        for i in 0..10_000 {
+            let h = hash();
+            assert!(matches!(cache.lookup(&h, UnixMillis(i)), Lookup::New));
+            cache.insert(h, UnixMillis(i), None);
+            if i % 7 == 0 {
+                for h in &hot {
+                    assert!(found(&mut cache, h, i), "hot key evicted at {i}");
+                }
+            }
+            assert!(cache.len() <= 16);
+        }
+        for h in &hot {
+            assert!(found(&mut cache, h, 10_000));
+        }
+    }
+
+    #[test]
+    fn eviction_takes_expired_and_unknown_first_then_the_least_recently_used() {
+        let mut cache = KeyCache::new(8);
+        let old = hash();
+        cache.insert(old, UnixMillis(0), Some(Held::of(record("old"))));
+        let records: Vec<KeyHash> = (0..5).map(|_| hash()).collect();
+        for (i, h) in records.iter().enumerate() {
+            cache.insert(*h, UnixMillis(FOUND_TTL_MS), Some(Held::of(record("r"))));
+            assert!(found(&mut cache, h, FOUND_TTL_MS + i as u64));
+        }
+        let missing = hash();
+        cache.insert(missing, UnixMillis(FOUND_TTL_MS), None);
+        cache.insert(hash(), UnixMillis(FOUND_TTL_MS), None);
+        assert_eq!(cache.len(), 8);
+        // Use the first record again: records[1] is now the least recently used.
+        assert!(found(&mut cache, &records[0], FOUND_TTL_MS + 10));
+        cache.insert(hash(), UnixMillis(FOUND_TTL_MS + 20), None);
+        // The expired record and both unknown hashes went; 5 records + the new entry = 6,
+        // still above 7 (low water: 8 - 1), so nothing else is taken.
+        assert_eq!(cache.len(), 6);
+        assert!(matches!(
+            cache.lookup(&old, UnixMillis(FOUND_TTL_MS + 30)),
+            Lookup::New
+        ));
+        for h in &records {
+            assert!(found(&mut cache, h, FOUND_TTL_MS + 40));
+        }
+        // Fill up: the unknown hash goes first, then only fresh records are left and the least
+        // recently used one (records[0], used at +40 before the others) is evicted.
+        cache.insert(
+            hash(),
+            UnixMillis(FOUND_TTL_MS + 50),
+            Some(Held::of(record("x"))),
+        );
+        cache.insert(
+            hash(),
+            UnixMillis(FOUND_TTL_MS + 50),
+            Some(Held::of(record("y"))),
+        );
+        assert!(found(&mut cache, &records[1], FOUND_TTL_MS + 60));
+        cache.insert(
+            hash(),
+            UnixMillis(FOUND_TTL_MS + 70),
+            Some(Held::of(record("z"))),
+        );
+        assert_eq!(cache.len(), 8, "the unknown hash made room");
+        let newest = hash();
+        cache.insert(
+            newest,
+            UnixMillis(FOUND_TTL_MS + 80),
+            Some(Held::of(record("w"))),
+        );
+        assert_eq!(
+            cache.len(),
+            8,
+            "one record out, one in: never the whole cache"
+        );
+        assert!(matches!(
+            cache.lookup(&records[0], UnixMillis(FOUND_TTL_MS + 90)),
+            Lookup::New
+        ));
+        for h in records[1..].iter().chain([&newest]) {
+            assert!(found(&mut cache, h, FOUND_TTL_MS + 90));
+        }
+    }
+
+    #[test]
+    fn a_flood_of_made_up_keys_costs_its_client_the_budget_and_no_more() {
+        let mut cache = KeyCache::default();
+        let mut unknown = UnknownKeys::default();
+        let (flooder, other) = (
+            ClientId::from_header(Some("203.0.113.9")),
+            ClientId::from_header(Some("198.51.100.7")),
+        );
+        let real = hash();
+        cache.insert(real, UnixMillis(0), Some(Held::of(record("real"))));
+        let (mut lookups, mut refused, mut logged) = (0, 0, 0);
+        for i in 0..300u64 {
+            let now = UnixMillis(1_000 + i * 10);
+            let made_up = hash();
+            let lookup = cache.lookup(&made_up, now);
+            match unknown.before_lookup(&lookup, &flooder, now) {
+                Ok(charge) => {
+                    lookups += 1;
+                    cache.insert(made_up, now, None);
+                    unknown.settle(charge, &flooder, true);
+                    logged += usize::from(unknown.log_now(&flooder, now));
+                }
+                Err(e) => {
+                    assert_eq!(e.code(), "too_many_invalid_keys");
+                    let GateError::TooManyInvalidKeys { retry_after } = e else {
+                        unreachable!()
+                    };
+                    assert!((1..=60).contains(&retry_after), "{retry_after}");
+                    refused += 1;
+                    logged += usize::from(unknown.log_now(&flooder, now));
+                }
+            }
+            // The flooder's own real key, already held, still works.
+            assert!(found(&mut cache, &real, now.0));
+        }
+        assert_eq!(lookups, LOOKUP_BUDGET as usize);
+        assert_eq!(refused, 300 - LOOKUP_BUDGET as usize);
+        assert_eq!(logged, 1, "one log line per client per minute");
+        // Another client has its own budget.
+        let lookup = cache.lookup(&hash(), UnixMillis(4_000));
+        assert_eq!(
+            unknown
+                .before_lookup(&lookup, &other, UnixMillis(4_000))
+                .unwrap(),
+            Charge::Charged
+        );
+        // A real key that aged out is looked up again for free, even by the flooder.
+        assert!(matches!(
+            cache.lookup(&real, UnixMillis(FOUND_TTL_MS + 1)),
+            Lookup::Known
+        ));
+        assert_eq!(
+            unknown
+                .before_lookup(&Lookup::Known, &flooder, UnixMillis(4_000))
+                .unwrap(),
+            Charge::Free
+        );
+        // A minute after the flood began, the flooder may look up again.
+        let later = UnixMillis(61_000);
+        assert!(unknown.before_lookup(&Lookup::New, &flooder, later).is_ok());
+    }
+
+    #[test]
+    fn a_lookup_that_finds_a_real_key_is_given_back() {
+        let mut unknown = UnknownKeys::default();
+        let client = ClientId::from_header(Some("203.0.113.9"));
+        for i in 0..10 * LOOKUP_BUDGET {
+            let now = UnixMillis(u64::from(i));
+            let charge = unknown.before_lookup(&Lookup::New, &client, now).unwrap();
+            unknown.settle(charge, &client, false);
+        }
+        for _ in 0..LOOKUP_BUDGET {
+            let charge = unknown
+                .before_lookup(&Lookup::New, &client, UnixMillis(500))
+                .unwrap();
+            unknown.settle(charge, &client, true);
+        }
+        assert!(
+            unknown
+                .before_lookup(&Lookup::New, &client, UnixMillis(501))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn confirmations_follow_the_guard_and_never_go_back() {
+        let mut cache = KeyCache::new(4);
+        let h = hash();
+        let first = Held::of(record("first"));
+        let digest = first.digest;
+        cache.insert(h, UnixMillis(0), Some(first));
+        let confirmed = |cache: &mut KeyCache| match cache.lookup(&h, UnixMillis(10)) {
+            Lookup::Hit(Some(held)) => (held.record.name, held.confirmed_at),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(confirmed(&mut cache), ("first".into(), None), "from KV");
+        cache.confirm(&h, digest, UnixMillis(5));
+        assert_eq!(confirmed(&mut cache).1, Some(UnixMillis(5)));
+        cache.confirm(&h, digest, UnixMillis(3));
+        assert_eq!(
+            confirmed(&mut cache).1,
+            Some(UnixMillis(5)),
+            "an older answer"
+        );
+        cache.confirm(&h, record("other").digest(), UnixMillis(9));
+        assert_eq!(
+            confirmed(&mut cache).1,
+            Some(UnixMillis(5)),
+            "a confirmation of another record"
+        );
+        cache.refresh(h, record("second"), UnixMillis(7));
+        assert_eq!(
+            confirmed(&mut cache),
+            ("second".into(), Some(UnixMillis(7)))
+        );
+        cache.refresh(h, record("first"), UnixMillis(6));
+        assert_eq!(
+            confirmed(&mut cache).0,
+            "second",
+            "the answer to an earlier question does not replace a later one"
+        );
+        cache.forget(h, UnixMillis(8));
+        assert!(
+            matches!(cache.lookup(&h, UnixMillis(9)), Lookup::Hit(None)),
+            "the guard said unknown: nothing is held for it any more"
+        );
+    }
+}
