@@ -25,10 +25,30 @@ use support::{
 };
 
 const TOKEN: &str = "guard-test-admin-token";
-/// Field filtering needs a rule naming the resource; everything else stays allowed.
-const POLICY: &str = r#"{"default":"allow","rules":[{"method":"GET","path":"/api/employees/*","resource":"employees","envelope":"data"}]}"#;
+
+/// The suite runs twice: under `default = "allow"` the test paths are unmatched routes, under
+/// `default = "deny"` rules name them. Field filtering needs a rule naming the resource.
+fn policy(default: &str) -> String {
+    let employees =
+        r#"{"method":"GET","path":"/api/employees/*","resource":"employees","envelope":"data"}"#;
+    let named = if default == "deny" {
+        [
+            ("outage", "GET"),
+            ("big", "POST"),
+            ("big", "GET"),
+            ("flood", "GET"),
+        ]
+        .map(|(p, m)| format!(r#",{{"method":"{m}","path":"/{p}/*","resource":"{p}"}}"#))
+        .concat()
+    } else {
+        String::new()
+    };
+    format!(r#"{{"default":"{default}","rules":[{employees}{named}]}}"#)
+}
 
 struct World {
+    /// The policy's default for this run.
+    default: &'static str,
     origin: Origin,
     /// Hosts the guards of both fronts; stopped and started again by the outage case.
     guards: Mutex<Gateway>,
@@ -41,11 +61,15 @@ struct World {
     plain: Mutex<Gateway>,
 }
 
-fn options(origin: &Origin, extra: &[(&'static str, &str)]) -> GatewayOptions<'static> {
+fn options(
+    origin: &Origin,
+    default: &str,
+    extra: &[(&'static str, &str)],
+) -> GatewayOptions<'static> {
     let mut vars = vec![
         ("ORIGIN", origin.url()),
         ("ADMIN_TOKEN", TOKEN.to_owned()),
-        ("POLICY", POLICY.to_owned()),
+        ("POLICY", policy(default)),
     ];
     vars.extend(extra.iter().map(|(n, v)| (*n, (*v).to_owned())));
     GatewayOptions {
@@ -75,24 +99,26 @@ fn config_named(name: &str, guards_in: Option<&str>) -> std::path::PathBuf {
 }
 
 impl World {
-    fn start() -> World {
+    fn start(default: &'static str) -> World {
+        println!("\nguard suite, policy default = {default:?}");
         let origin = Origin::start();
         let pid = std::process::id();
         let host = format!("keygate-guards-{pid}");
         let guards_config = config_named(&host, None);
         let front_config = config_named(&format!("keygate-front-{pid}"), Some(&host));
         let long_config = config_named(&format!("keygate-long-front-{pid}"), Some(&host));
-        let mut guards = Gateway::spawn_with_config(options(&origin, &[]), &guards_config);
-        let mut front = Gateway::spawn_with_config(options(&origin, &[]), &front_config);
+        let mut guards = Gateway::spawn_with_config(options(&origin, default, &[]), &guards_config);
+        let mut front = Gateway::spawn_with_config(options(&origin, default, &[]), &front_config);
         let mut long_front = Gateway::spawn_with_config(
-            options(&origin, &[("REVOCATION_BOUND_MS", "60000")]),
+            options(&origin, default, &[("REVOCATION_BOUND_MS", "60000")]),
             &long_config,
         );
-        let mut plain = Gateway::spawn(options(&origin, &[]));
+        let mut plain = Gateway::spawn(options(&origin, default, &[]));
         for gateway in [&mut guards, &mut front, &mut long_front, &mut plain] {
             gateway.wait_ready();
         }
         World {
+            default,
             origin,
             guards: Mutex::new(guards),
             guards_config,
@@ -240,7 +266,7 @@ static CASES: &[Case<World>] = &[
             *guards = Gateway::spawn_with_config(
                 GatewayOptions {
                     state_dir: Some(state_dir),
-                    ..options(&w.origin, &[])
+                    ..options(&w.origin, w.default, &[])
                 },
                 &w.guards_config,
             );
@@ -326,7 +352,7 @@ static CASES: &[Case<World>] = &[
         plain.stop();
         *plain = Gateway::start(GatewayOptions {
             state_dir: Some(state_dir),
-            ..options(&w.origin, &[])
+            ..options(&w.origin, w.default, &[])
         });
         eq(
             send_gets(&plain, "second")?,
@@ -455,5 +481,12 @@ fn main() -> ExitCode {
     // SAFETY: no other thread runs yet; the variable is read by the wrangler processes spawned
     // below.
     unsafe { std::env::set_var("WRANGLER_REGISTRY_PATH", &registry) };
-    run_cases(World::start(), CASES)
+    // One world after the other: the first is stopped before the second starts.
+    let deny = run_cases(World::start("deny"), CASES);
+    let allow = run_cases(World::start("allow"), CASES);
+    if deny == ExitCode::SUCCESS {
+        allow
+    } else {
+        deny
+    }
 }
