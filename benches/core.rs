@@ -13,7 +13,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keygate::domain::catalog::{self, Access, GuardCommand, GuardVerdict, Secret, Standing};
-use keygate::domain::request::{Headers, Method};
+use keygate::domain::request::{Headers, Method, Request, Target};
 use keygate::domain::usage::{Usage, UsageEvent};
 use keygate::domain::window::{self, Counters, Decision};
 use keygate::domain::{
@@ -95,7 +95,17 @@ fn record_decode(c: &mut Criterion) {
 /// The route of the benchmarks' request: the last rule of the policy.
 fn route_of(p: &Policy) -> keygate::domain::Route<'_> {
     let target = p.target("/api/sites/site_abc123/stats", None).unwrap();
-    p.route(Method::Get, &target, &Headers::default()).unwrap()
+    p.route(&get(&target, &Headers::default())).unwrap()
+}
+
+/// A GET of `target` without a body.
+fn get<'r>(target: &'r Target, headers: &'r Headers) -> Request<'r> {
+    Request {
+        method: Method::Get,
+        target,
+        headers,
+        form: None,
+    }
 }
 
 fn policy_match(c: &mut Criterion) {
@@ -106,7 +116,7 @@ fn policy_match(c: &mut Criterion) {
         c.bench_function(&format!("policy/match_{rules}_rules"), |b| {
             b.iter(|| {
                 let target = p.target(black_box(path), Some("a=1")).unwrap();
-                black_box(p.route(Method::Get, &target, &Headers::default()).unwrap())
+                black_box(p.route(&get(&target, &Headers::default())).unwrap())
             })
         });
     }

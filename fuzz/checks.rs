@@ -6,7 +6,7 @@
 //! test `tests/fuzz_replay.rs`, which runs every committed seed and regression through them.
 
 use keygate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
-use keygate::domain::request::{Headers, Method};
+use keygate::domain::request::{Headers, Method, Request};
 use keygate::domain::{ApiKey, FieldScope, GateError, KeyHash, Policy, UnixMillis, fields, verify};
 
 /// A fixed "now" (2025-11-23): the checks must not depend on the clock.
@@ -92,7 +92,13 @@ pub fn policy(data: &[u8]) {
         target.path()
     );
     let headers = Headers::new(vec![("x-team".into(), "team_1".into())]);
-    if let Err(e) = policy.route(method, &target, &headers) {
+    let request = Request {
+        method,
+        target: &target,
+        headers: &headers,
+        form: None,
+    };
+    if let Err(e) = policy.route(&request) {
         client_error("route", &e);
     }
 }

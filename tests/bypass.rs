@@ -24,7 +24,8 @@ const RULES: &str = r#"[
   {"method":["GET","HEAD","POST","PATCH","DELETE"],"path":"/api/employees/*","resource":"employees","envelope":"data"},
   {"method":"GET","path":"/api/teams/:team/docs/:doc","resource":"documents","action":"download","ids":{"team":"header:x-team"}},
   {"method":"GET","path":"/api/payroll","resource":"payroll"},
-  {"method":["POST","DELETE"],"path":"/api/orders/*","resource":"orders"}
+  {"method":["POST","DELETE"],"path":"/api/orders/*","resource":"orders"},
+  {"method":"POST","path":"/api/reports","resource":"reports","ids":{"site":"query:siteId"}}
 ]"#;
 
 /// One gateway with its own origin and keys.
@@ -46,6 +47,8 @@ struct Side {
     create: String,
     /// read.
     reader: String,
+    /// reports:create on site_abc123 only.
+    reports: String,
 }
 
 struct World {
@@ -119,6 +122,9 @@ impl Side {
         let employees = key(r#"{"name":"Employees","scopes":["employees:read"]}"#);
         let create = key(r#"{"name":"Creator","scopes":["orders:create"]}"#);
         let reader = key(r#"{"name":"Reader","scopes":["read"]}"#);
+        let reports = key(
+            r#"{"name":"Reports","scopes":["reports:create"],"resources":{"site":["site_abc123"]}}"#,
+        );
         Side {
             default,
             base,
@@ -130,6 +136,7 @@ impl Side {
             employees,
             create,
             reader,
+            reports,
         }
     }
 
@@ -255,6 +262,8 @@ const CASES: &[Case<World>] = &[
                 "/api/employees/1%00",
                 "/api/employees/%252F1",
                 "/api/employees%5C1",
+                "/api/employees/..%3B/payroll",
+                "/api/employees%3B/1",
             ] {
                 let r = s.get(&s.fields, path);
                 refused_unseen(s, &r, 400, "ambiguous_request", path)?;
@@ -294,6 +303,10 @@ const CASES: &[Case<World>] = &[
                 "siteId=site_abc123&SiteId=site_xyz789",
                 "siteId=site_abc123&siteId[]=site_xyz789",
                 "siteId=site_abc123&site%49d=site_xyz789",
+                "siteId=site_abc123&+siteId=site_xyz789",
+                "siteId=site_abc123&siteId%00=site_xyz789",
+                "siteId=site_abc123&[siteId]=site_xyz789",
+                "siteId=site_abc123&%5BsiteId%5D=site_xyz789",
             ] {
                 let r = s.get(&s.site, &format!("/api/stats?{query}"));
                 refused_unseen(s, &r, 400, "ambiguous_request", query)?;
@@ -318,6 +331,7 @@ const CASES: &[Case<World>] = &[
             for extra in [
                 &[("x-team", "team_a"), ("x-team", "team_b")][..],
                 &[("x-team", "team_a"), ("x_team", "team_b")][..],
+                &[("x-team", "team_a"), ("x.team", "team_b")][..],
                 &[("x-team", "team_a, team_b")][..],
             ] {
                 let r = s.send(&s.team, "GET", path, extra, None);
@@ -387,14 +401,36 @@ const CASES: &[Case<World>] = &[
             let form = ("content-type", "application/x-www-form-urlencoded");
             let multipart = ("content-type", "multipart/form-data; boundary=XyZ");
             let multipart_body = b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--XyZ\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--\r\n";
-            let attempts: [Attempt; 7] = [
+            let mixed = ("content-type", "multipart/mixed; boundary=XyZ");
+            let two_types = (
+                "content-type",
+                "application/x-www-form-urlencoded, text/plain",
+            );
+            let agree = ("x-http-method-override", "POST");
+            let attempts: [Attempt; 16] = [
                 (path, vec![("x-http-method-override", "DELETE")], None),
                 (path, vec![("x-method-override", "DELETE")], None),
                 (path, vec![("x-http-method", "delete")], None),
                 (path, vec![("x_http_method_override", "DELETE")], None),
+                (path, vec![("x.http.method.override", "DELETE")], None),
+                (
+                    path,
+                    vec![
+                        ("x-http-method", "POST"),
+                        ("x-http-method-override", "DELETE"),
+                    ],
+                    None,
+                ),
                 ("/api/orders/o1?_method=DELETE", vec![], None),
+                ("/api/orders/o1?_method=DELETE", vec![agree], None),
+                ("/api/orders/o1?+_method=DELETE", vec![], None),
                 (path, vec![form], Some(b"qty=1&_method=DELETE")),
+                (path, vec![form], Some(b"qty=1&[_method]=DELETE")),
+                (path, vec![form], Some(b"qty=1&_method%00=DELETE")),
+                (path, vec![], Some(b"_method=DELETE")),
+                (path, vec![two_types], Some(b"_method=DELETE")),
                 (path, vec![multipart], Some(multipart_body)),
+                (path, vec![mixed], Some(multipart_body)),
             ];
             for (target, headers, body) in attempts {
                 let r = s.send(&s.create, "POST", target, &headers, body.or(Some(b"")));
@@ -482,6 +518,9 @@ const CASES: &[Case<World>] = &[
                         ("X_Keygate_Key_Id", "key_forged"),
                         ("x-keygate-scopes", "admin"),
                         ("x_api_key", "kg_live_forged"),
+                        ("x.keygate.meta", "{\"role\":\"admin\"}"),
+                        ("x-original-url", "/api/payroll"),
+                        ("x_rewrite_url", "/api/payroll"),
                     ],
                     None,
                 );
@@ -490,16 +529,19 @@ const CASES: &[Case<World>] = &[
                 let names: Vec<String> = seen
                     .headers
                     .iter()
-                    .map(|(n, _)| n.replace('_', "-"))
+                    .map(|(n, _)| n.replace(['_', '.'], "-"))
                     .collect();
                 for name in [
                     "x-keygate-org",
                     "x-keygate-key-id",
                     "x-keygate-scopes",
+                    "x-keygate-meta",
                     "x-api-key",
+                    "x-original-url",
+                    "x-rewrite-url",
                 ] {
                     let count = names.iter().filter(|n| *n == name).count();
-                    let want = usize::from(name != "x-api-key");
+                    let want = usize::from(name.starts_with("x-keygate-"));
                     eq(count, want, &format!("[{}] copies of {name}", s.default))?;
                 }
                 eq(seen.header("x-keygate-org"), Some("bypass"), "org")?;
@@ -561,6 +603,45 @@ const CASES: &[Case<World>] = &[
             no_panic(&s.gateway)
         })(w)
     }),
+    (
+        "what_lenient_origins_read_elsewhere_is_refused_or_checked",
+        |w| {
+            both(|s| {
+                let form = ("content-type", "application/x-www-form-urlencoded");
+                // The id checked in the query, the origin (PHP's $_REQUEST, Laravel) reads the body.
+                let target = "/api/reports?siteId=site_abc123";
+                for body in [&b"siteId=site_xyz789"[..], b"+siteId=site_xyz789"] {
+                    let r = s.send(&s.reports, "POST", target, &[form], Some(body));
+                    refused_unseen(s, &r, 400, "ambiguous_request", "id in the body too")?;
+                }
+                let r = s.send(&s.reports, "POST", target, &[form], Some(b"title=Q3"));
+                eq(r.status, 200, &format!("[{}] report", s.default))?;
+                let seen = s.last_seen().ok_or("origin saw nothing")?;
+                eq(
+                    seen.body.as_slice(),
+                    &b"title=Q3"[..],
+                    "form body forwarded",
+                )?;
+                // A format suffix Rails strips would reach the stats rule the policy did not match.
+                let r = s.get(&s.site, "/api/sites/site_xyz789/stats.json");
+                refused_unseen(s, &r, 400, "ambiguous_request", ".json")?;
+                // HEAD is answered by the GET handler, so a GET rule checks it.
+                let r = s.send(&s.site, "HEAD", "/api/sites/site_xyz789/stats", &[], None);
+                eq(r.status, 403, "HEAD of another site")?;
+                check(!s.saw_last(), "HEAD of another site reached the origin")?;
+                let r = s.send(&s.site, "HEAD", "/api/sites/site_abc123/stats", &[], None);
+                eq(r.status, 200, "HEAD of its site")?;
+                eq(
+                    s.last_seen().map(|x| x.method),
+                    Some("HEAD".to_owned()),
+                    "forwarded as HEAD",
+                )?;
+                // A GET with a body cannot be forwarded: refused before any count.
+                let r = s.send(&s.reader, "GET", "/api/employees/3", &[], Some(b"x=1"));
+                refused_unseen(s, &r, 400, "ambiguous_request", "GET with a body")
+            })(w)
+        },
+    ),
     (
         "browsers_get_cors_answers_without_a_key_and_never_reach_the_origin",
         |w| {

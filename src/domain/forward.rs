@@ -47,11 +47,12 @@ pub const REQUEST_ID_HEADER: &str = "x-keygate-request-id";
 pub const SIGNATURE_HEADER: &str = "x-keygate-signature";
 
 /// Whether a request header (lower-case name) is forwarded to the origin. Names are compared
-/// as CGI-style stacks read them (`_` as `-`), so `X_Keygate_Org` is dropped like
-/// `X-Keygate-Org`. Dropped:
+/// as CGI-style stacks read them (any character but letters and digits as `-`), so
+/// `X_Keygate_Org` and `X.Keygate.Org` are dropped like `X-Keygate-Org`. Dropped:
 /// - the credential (`X-API-Key`, and `Authorization` when it carried the key);
 /// - every `X-Keygate-*` header, so a client cannot forge the identity keygate asserts;
 /// - hop-by-hop headers (RFC 9110 §7.6.1) and `Host`, which the outbound fetch sets itself;
+/// - `X-Original-URL` and `X-Rewrite-URL`, which some stacks route on instead of the path;
 /// - for a key whose response is filtered (`filtered`), `Range` and the conditional headers:
 ///   the origin must send the whole body for keygate to filter (no 206 slice, no 304).
 pub fn keeps_header(name: &str, credential: &Credential<'_>, filtered: bool) -> bool {
@@ -78,7 +79,10 @@ pub fn keeps_header(name: &str, credential: &Credential<'_>, filtered: bool) -> 
             | "if-modified-since"
             | "if-unmodified-since"
     );
+    // Headers some stacks route on instead of the request line (IIS rewrite, old Symfony).
+    let reroutes = matches!(name.as_str(), "x-original-url" | "x-rewrite-url");
     !(hop_by_hop
+        || reroutes
         || (filtered && whole_body)
         || name == "x-api-key"
         || (name == "authorization" && credential.in_authorization)
@@ -290,6 +294,9 @@ mod tests {
         assert!(!keeps_header("x_keygate_org", &header, false));
         assert!(!keeps_header("X_Keygate_Key_Id", &header, false));
         assert!(!keeps_header("x_api_key", &header, false));
+        assert!(!keeps_header("x.keygate.org", &header, false));
+        assert!(!keeps_header("x-original-url", &header, false));
+        assert!(!keeps_header("x_rewrite_url", &header, false));
         for conditional in ["range", "if-none-match", "if-modified-since", "if-range"] {
             assert!(keeps_header(conditional, &header, false), "{conditional}");
             assert!(!keeps_header(conditional, &header, true), "{conditional}");

@@ -21,8 +21,8 @@
 //! ```
 //!
 //! Rules are tried in order; the first match decides. Rules match the request's canonical
-//! target ([`Target`]): percent-decoded segments, ids read once ([`Target::unique_query_value`],
-//! [`Headers::unique`]). Under the strict defaults, a path that would match another rule (or
+//! target ([`Target`]): percent-decoded segments, ids read once ([`Target::unique_param`],
+//! [`Headers::unique`](super::request::Headers::unique)); a rule for GET also matches HEAD. Under the strict defaults, a path that would match another rule (or
 //! none) when case and a trailing `/` are ignored is refused with a 400: lenient origins
 //! (Express, Spring, IIS) serve `/API/employees/` from the handler of `/api/employees`.
 //! Matching splits the path once and compares segment counts before anything else, so a
@@ -35,7 +35,7 @@ use serde::Deserialize;
 
 use super::config::ConfigError;
 use super::error::GateError;
-use super::request::{Headers, MatrixParams, Method, Target};
+use super::request::{MatrixParams, Method, Request, Target};
 use super::scope::{Action, Scope};
 
 /// A validated policy.
@@ -57,13 +57,18 @@ struct Reading {
     fold_case: bool,
     /// A trailing `/` is ignored on both sides (`trailing_slash = "ignore"`).
     ignore_trailing_slash: bool,
+    /// Never configured, only the loosest reading: a `.ext` format suffix of the last segment
+    /// is ignored (Rails), and case folds beyond ASCII (`ſ` is `s`, `K` is `k` in Java and
+    /// Python's case-insensitive matching).
+    lenient: bool,
 }
 
 impl Reading {
-    /// How the most lenient origins read a path (Express, Spring, IIS, …).
+    /// How the most lenient origins read a path (Express, Spring, IIS, Rails, …).
     const LOOSEST: Reading = Reading {
         fold_case: true,
         ignore_trailing_slash: true,
+        lenient: true,
     };
 }
 
@@ -153,6 +158,7 @@ impl Policy {
             reading: Reading {
                 fold_case: false,
                 ignore_trailing_slash: false,
+                lenient: false,
             },
             matrix: MatrixParams::Refuse,
             rules_fold: false,
@@ -185,6 +191,7 @@ impl Policy {
                 "strict",
                 "ignore",
             )?,
+            lenient: false,
         };
         let matrix = match choice("matrix_params", spec.matrix_params, "refuse", "strip")? {
             false => MatrixParams::Refuse,
@@ -237,27 +244,25 @@ impl Policy {
     }
 
     /// The route of a request, or 403 `route_not_allowed` when no rule matches and the
-    /// default denies. A path that a more lenient origin would route elsewhere (other case,
-    /// a trailing `/`) than the policy's own reading does is a 400, whatever the default: the
-    /// origin must serve the rule that was checked.
-    pub fn route<'p>(
-        &'p self,
-        method: Method,
-        target: &Target,
-        headers: &Headers,
-    ) -> Result<Route<'p>, GateError> {
+    /// default denies. A path that a more lenient origin would route to another rule (other
+    /// case, a trailing `/`, a `.json` suffix, non-ASCII look-alikes) than the policy's own
+    /// reading does is a 400, whatever the default: the origin must serve the rule that was
+    /// checked.
+    pub fn route<'p>(&'p self, request: &Request<'_>) -> Result<Route<'p>, GateError> {
+        let (method, target) = (request.method, request.target);
         let segments = target.segments();
         let chosen = self.find(method, &segments, self.reading);
         let path = target.path();
-        let may_differ = self.reading != Reading::LOOSEST
-            && (self.rules_fold
-                || (path.len() > 1 && path.ends_with('/'))
-                || path.bytes().any(|b| b.is_ascii_uppercase()));
+        let last = path.rsplit('/').next().unwrap_or("");
+        let may_differ = self.rules_fold
+            || (path.len() > 1 && path.ends_with('/'))
+            || path.bytes().any(|b| b.is_ascii_uppercase() || b == b'%')
+            || last.contains('.');
         if may_differ {
             let loose = self.find(method, &segments, Reading::LOOSEST);
-            if chosen.as_ref().map(|(i, p)| (*i, p)) != loose.as_ref().map(|(i, p)| (*i, p)) {
+            if chosen.as_ref().map(|(i, _)| *i) != loose.as_ref().map(|(i, _)| *i) {
                 return Err(GateError::AmbiguousRequest(format!(
-                    "The path {path} reads as another route when case or a trailing '/' is ignored; use the API's exact spelling"
+                    "The path {path} reads as another route when case, a trailing '/' or a format suffix is ignored; use the API's exact spelling"
                 )));
             }
         }
@@ -281,8 +286,8 @@ impl Policy {
                     .iter()
                     .find(|(n, _)| n == name)
                     .map(|(_, v)| v.clone()),
-                IdSource::Query(name) => target.unique_query_value(name)?,
-                IdSource::Header(name) => headers.unique(name)?.map(str::to_owned),
+                IdSource::Query(name) => target.unique_param(name, request.form)?,
+                IdSource::Header(name) => request.headers.unique(name)?.map(str::to_owned),
             };
             ids.push((kind.as_str(), id));
         }
@@ -311,6 +316,11 @@ impl Policy {
             .collect();
         if reading.ignore_trailing_slash && segs.len() > 1 && segs.last() == Some(&"") {
             segs.pop();
+        }
+        if reading.lenient
+            && let Some(last) = segs.last_mut()
+        {
+            *last = without_format(last);
         }
         self.rules.iter().enumerate().find_map(|(i, rule)| {
             rule.matches(method, &segs, reading)
@@ -412,11 +422,11 @@ impl Rule {
         segments: &[&str],
         reading: Reading,
     ) -> Option<Vec<(&str, String)>> {
-        if self
-            .methods
-            .as_ref()
-            .is_some_and(|ms| !ms.contains(&method))
-        {
+        // Frameworks answer HEAD with the GET handler.
+        let listed = |ms: &Vec<Method>| {
+            ms.contains(&method) || (method == Method::Head && ms.contains(&Method::Get))
+        };
+        if self.methods.as_ref().is_some_and(|ms| !listed(ms)) {
             return None;
         }
         let mut pattern = self.segments.as_slice();
@@ -432,10 +442,13 @@ impl Rule {
             return None;
         }
         let mut params = Vec::new();
-        for (pattern, actual) in pattern[..fixed].iter().zip(segments) {
+        for (i, (pattern, actual)) in pattern[..fixed].iter().zip(segments).enumerate() {
+            let lenient = reading.lenient && !rest && i + 1 == fixed;
             match pattern {
                 Segment::Literal(l) if l == actual => {}
                 Segment::Literal(l) if reading.fold_case && l.eq_ignore_ascii_case(actual) => {}
+                Segment::Literal(l) if reading.lenient && folds_to(l, actual) => {}
+                Segment::Literal(l) if lenient && folds_to(without_format(l), actual) => {}
                 Segment::Param(name) if !actual.is_empty() => {
                     params.push((name.as_str(), (*actual).to_owned()))
                 }
@@ -446,9 +459,40 @@ impl Rule {
     }
 }
 
+/// The last segment without a format suffix (`stats.json` → `stats`), as Rails routes it.
+fn without_format(segment: &str) -> &str {
+    match segment.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.is_empty()
+                && (1..=10).contains(&ext.len())
+                && ext.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            stem
+        }
+        _ => segment,
+    }
+}
+
+/// Whether `actual` equals the literal under Unicode case folding, char by char, the way
+/// Java's `equalsIgnoreCase` and Python's `re.I` compare (`ſ` ~ `s`, `İ` ~ `i`, `K` ~ `k`).
+fn folds_to(literal: &str, actual: &str) -> bool {
+    let same = |l: char, a: char| {
+        l.eq_ignore_ascii_case(&a)
+            || a.to_uppercase()
+                .next()
+                .is_some_and(|u| l.eq_ignore_ascii_case(&u))
+            || a.to_lowercase()
+                .next()
+                .is_some_and(|d| l.eq_ignore_ascii_case(&d))
+    };
+    literal.chars().count() == actual.chars().count()
+        && literal.chars().zip(actual.chars()).all(|(l, a)| same(l, a))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::request::Headers;
 
     const POLICY: &str = r#"{
         "default": "deny",
@@ -475,7 +519,13 @@ mod tests {
     ) -> Result<Flat, &'static str> {
         let headers = Headers::new(vec![("x-team".into(), "team_7".into())]);
         let target = p.target(path, query).map_err(|e| e.code())?;
-        p.route(Method::parse(method).unwrap(), &target, &headers)
+        let request = Request {
+            method: Method::parse(method).unwrap(),
+            target: &target,
+            headers: &headers,
+            form: None,
+        };
+        p.route(&request)
             .map(|r| {
                 (
                     r.resource.to_owned(),
@@ -588,6 +638,10 @@ mod tests {
                 "//api/employees",
                 "/api//employees",
                 "/api/sites;x=1/site_a/stats",
+                "/api/sites/site_a/stats.json",
+                "/api/%C5%BFites/site_a/stats",
+                "/api/s%C4%B0tes/site_a/stats",
+                "/api/sites/site_a/%C5%BFtat%C5%BF",
             ] {
                 assert_eq!(
                     route_in(&p, "GET", path, None),
@@ -598,6 +652,20 @@ mod tests {
             assert_eq!(
                 route_in(&p, "GET", "/api/stats", Some("siteId=a&siteId=b")),
                 Err("ambiguous_request")
+            );
+            // Frameworks answer HEAD with the GET handler: a GET rule covers HEAD.
+            assert_eq!(
+                route_in(&p, "HEAD", "/api/sites/site_a/stats", None).map(|r| r.0),
+                Ok("stats".into())
+            );
+            // A dot inside a parameter is the parameter's: the same rule either way.
+            assert_eq!(
+                route_in(&p, "GET", "/api/sites/site.a/stats", None).map(|r| r.0),
+                Ok("stats".into())
+            );
+            assert_eq!(
+                route_in(&p, "GET", "/api/employees/report.pdf", None).map(|r| r.0),
+                Ok("employees".into())
             );
         }
     }

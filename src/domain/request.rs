@@ -110,8 +110,22 @@ impl Target {
             if matches!(*segment, "." | "..") {
                 return Err(ambiguous("The path has a '.' or '..' segment"));
             }
-            if segment.contains(';') && matrix == MatrixParams::Refuse {
-                return Err(ambiguous("The path has a ';' parameter"));
+            // An encoded ';' is one too: a proxy in front of the origin may decode it.
+            let has_params = segment.contains(';') || segment.contains("%3B");
+            match matrix {
+                MatrixParams::Refuse if has_params => {
+                    return Err(ambiguous("The path has a ';' parameter"));
+                }
+                MatrixParams::Strip if has_params => {
+                    let stripped = decode(segment);
+                    let stripped = stripped.split(';').next().unwrap_or("");
+                    if matches!(stripped, "" | "." | "..") {
+                        return Err(ambiguous(
+                            "The path has a segment that is empty, '.' or '..' without its ';' parameters",
+                        ));
+                    }
+                }
+                MatrixParams::Refuse | MatrixParams::Strip => {}
             }
         }
         if let Some(q) = query
@@ -149,26 +163,37 @@ impl Target {
         self.path.split('/').skip(1).map(decode).collect()
     }
 
-    /// Every value of the query parameter `name`, as origins read it: pairs split on `&`
-    /// (and `;`, as older Rack does), names and values form-decoded, and names compared the
-    /// way lenient frameworks do (ASCII case folded, a `[...]` suffix dropped, `.` and space
-    /// read as `_`). More than one value is a 400: "first one wins" here and "last one wins"
-    /// at the origin would check one id and serve another.
-    pub fn unique_query_value(&self, name: &str) -> Result<Option<String>, GateError> {
+    /// The one value of parameter `name`, as origins read it: query pairs split on `&` (and
+    /// `;`, as older Rack does), names and values form-decoded, and names compared the way
+    /// lenient frameworks read them ([`param_name`]). More than one value, or the name also in
+    /// a form body (`form`: PHP's `$_REQUEST` and Laravel's `input()` prefer the body), is a 400:
+    /// "first one wins" here and "last one wins" at the origin would check one id and serve
+    /// another.
+    pub fn unique_param(
+        &self,
+        name: &str,
+        form: Option<&[u8]>,
+    ) -> Result<Option<String>, GateError> {
+        let twice = || {
+            GateError::AmbiguousRequest(format!(
+                "The parameter {name} must appear once, in the query, in '&'-separated pairs"
+            ))
+        };
+        let wanted = param_name(name);
+        if form.is_some_and(|body| form_names(body).contains(&wanted)) {
+            return Err(twice());
+        }
         let Some(query) = &self.query else {
             return Ok(None);
         };
-        let wanted = lenient_name(name);
         let mut found = None;
         for pair in query.split(['&', ';']).filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            if lenient_name(&form_decode(k)) != wanted {
+            if param_name(&form_decode(k)) != wanted {
                 continue;
             }
             if found.is_some() || query.contains(';') {
-                return Err(GateError::AmbiguousRequest(format!(
-                    "The query parameter {name} must appear once, in '&'-separated pairs"
-                )));
+                return Err(twice());
             }
             found = Some(form_decode(v));
         }
@@ -229,59 +254,116 @@ pub fn preflight_origin(method: Method, headers: &Headers) -> Option<&str> {
     headers.get("origin")
 }
 
-/// A header name as CGI-style stacks read it: `X_Keygate_Org` is `x-keygate-org`.
+/// A header name as CGI-style stacks read it: PHP and others turn every character but letters
+/// and digits into `_`, so `X_Keygate_Org` and `X.Keygate.Org` are `x-keygate-org`.
 pub fn header_name(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
-/// The header or query parameter that asks an origin (Rails, Laravel, Express, …) to act as
-/// another method, if the request carries one that differs from `method`. keygate refuses
-/// them: a key allowed to POST must not make the origin DELETE.
-pub fn method_override(
-    method: Method,
-    headers: &Headers,
-    target: &Target,
-) -> Result<(), GateError> {
+/// A parameter name as the most lenient frameworks read it: cut at a NUL, leading spaces and
+/// `[` dropped, a `[...]` suffix dropped (`siteId[]`, `[siteId]`), `.` and space read as `_`
+/// (PHP), ASCII case folded (ASP.NET).
+pub fn param_name(name: &str) -> String {
+    let name = name.split('\0').next().unwrap_or("");
+    let name = name.trim_start_matches(|c: char| c.is_whitespace() || c == '[');
+    let name = name.split('[').next().unwrap_or("");
+    name.chars()
+        .filter(|c| *c != ']')
+        .map(|c| match c {
+            '.' | ' ' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Whether keygate reads the body whole before deciding: a body of any method but GET and
+/// HEAD whose content type names a form (`application/x-www-form-urlencoded`, any
+/// `multipart/…`, however spelled or repeated), or that has no content type (Rack reads such a
+/// POST as a form). Origins take `_method` and ids from such bodies.
+pub fn reads_form(method: Method, content_type: Option<&str>) -> bool {
+    !matches!(method, Method::Get | Method::Head)
+        && content_type.is_none_or(|t| {
+            let t = t.to_ascii_lowercase();
+            t.contains("form") || t.contains("multipart")
+        })
+}
+
+/// The field names of a form body, read both ways origins might ([`param_name`]): as
+/// urlencoded pairs and as multipart parts (`name="…"`, `name='…'` or `name=…`). Reading a
+/// name that is not there only makes keygate stricter.
+pub fn form_names(body: &[u8]) -> Vec<String> {
+    let mut names: Vec<String> = url::form_urlencoded::parse(body)
+        .map(|(k, _)| param_name(&k))
+        .collect();
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    for (at, _) in lower.match_indices("name") {
+        let rest = text[at + 4..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let value = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or(""),
+            _ => rest.split([';', '\r', '\n', ' ']).next().unwrap_or(""),
+        };
+        names.push(param_name(value));
+    }
+    names
+}
+
+/// The override headers and parameter, if the request carries one naming another method than
+/// its own (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override` in any spelling,
+/// `_method` in the query), or any `_method` field in a form body keygate read. keygate refuses
+/// them: a key allowed to POST must not make Rails, Laravel or Express DELETE.
+pub fn method_override(request: &Request<'_>) -> Result<(), GateError> {
     const HEADERS: [&str; 3] = [
         "x-http-method-override",
         "x-http-method",
         "x-method-override",
     ];
-    let from_header = headers.iter().find_map(|(n, v)| {
-        let n = header_name(n);
-        HEADERS.contains(&n.as_str()).then(|| v.to_owned())
-    });
-    let from_query = target.unique_query_value("_method")?;
-    match from_header.or(from_query) {
-        Some(other) if !other.trim().eq_ignore_ascii_case(method.as_str()) => {
-            Err(GateError::MethodOverride)
-        }
-        _ => Ok(()),
+    let other = |value: &str| {
+        value
+            .split(',')
+            .any(|v| !v.trim().eq_ignore_ascii_case(request.method.as_str()))
+    };
+    let in_headers = request
+        .headers
+        .iter()
+        .any(|(n, v)| HEADERS.contains(&header_name(n).as_str()) && other(v));
+    let in_query = request
+        .target
+        .unique_param("_method", None)?
+        .is_some_and(|v| other(&v));
+    let in_form = request
+        .form
+        .is_some_and(|body| form_names(body).iter().any(|n| n == "_method"));
+    if in_headers || in_query || in_form {
+        Err(GateError::MethodOverride)
+    } else {
+        Ok(())
     }
 }
 
-/// Whether a form body (`application/x-www-form-urlencoded` or `multipart/form-data`) carries
-/// a `_method` field, which Rails and Laravel apply to POST requests. `None` when the content
-/// type is not a form (nothing to look at).
-pub fn form_overrides_method(content_type: &str, body: &[u8]) -> Option<bool> {
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match media.as_str() {
-        "application/x-www-form-urlencoded" => Some(
-            url::form_urlencoded::parse(body)
-                .any(|(k, _)| lenient_name(&k) == lenient_name("_method")),
-        ),
-        // Any part whose name is _method, quoted or not; a false alarm only refuses.
-        "multipart/form-data" => {
-            let text = String::from_utf8_lossy(body).to_ascii_lowercase();
-            Some(text.contains("name=\"_method\"") || text.contains("name=_method"))
-        }
-        _ => None,
-    }
+/// One request as keygate read it: what the policy matches, the override check reads and the
+/// proxy forwards.
+pub struct Request<'r> {
+    /// The method as sent.
+    pub method: Method,
+    /// The canonical target.
+    pub target: &'r Target,
+    /// The headers.
+    pub headers: &'r Headers,
+    /// The body, when keygate read it whole ([`reads_form`]); `None` when it streams.
+    pub form: Option<&'r [u8]>,
 }
 
 fn ambiguous(message: &str) -> GateError {
@@ -379,15 +461,6 @@ fn form_decode(text: &str) -> String {
         .map_or_else(String::new, |(_, v)| v.into_owned())
 }
 
-/// A query parameter name as lenient frameworks compare it.
-fn lenient_name(name: &str) -> String {
-    let base = match name.find('[') {
-        Some(i) if i > 0 => &name[..i],
-        _ => name,
-    };
-    base.to_ascii_lowercase().replace(['.', ' '], "_")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +501,8 @@ mod tests {
             "/api/%2E/x",
             "/api/sites;x=1/site_a/stats",
             "/api/employees;/1",
+            "/api/employees%3B/1",
+            "/api/employees/..%3B/payroll",
             "/a%00b",
             "/a%0a",
             "/a\tb",
@@ -445,6 +520,17 @@ mod tests {
         assert_eq!(canon("/100%25").unwrap(), "/100%25");
         let strip = Target::parse("/a;v=1/b", None, MatrixParams::Strip).unwrap();
         assert_eq!(strip.path(), "/a;v=1/b");
+        for path in [
+            "/api/employees/..;/payroll",
+            "/;x/api",
+            "/a/.;x/b",
+            "/a/%2e%2e%3Bx/b",
+        ] {
+            assert!(
+                Target::parse(path, None, MatrixParams::Strip).is_err(),
+                "{path} under strip"
+            );
+        }
         let code = Target::parse("//x", None, MatrixParams::Refuse).unwrap_err();
         assert_eq!((code.status(), code.code()), (400, "ambiguous_request"));
     }
@@ -452,11 +538,12 @@ mod tests {
     #[test]
     fn a_query_id_must_be_named_once() {
         let t = |q: &str| Target::parse("/a", Some(q), MatrixParams::Refuse).unwrap();
-        let value = |q: &str| t(q).unique_query_value("siteId").map_err(|e| e.code());
+        let value = |q: &str| t(q).unique_param("siteId", None).map_err(|e| e.code());
         assert_eq!(value("siteId=site_a&x=1"), Ok(Some("site_a".into())));
         assert_eq!(value("x=1"), Ok(None));
         assert_eq!(value("site%49d=site_a"), Ok(Some("site_a".into())));
         assert_eq!(value("siteId=a+b%21"), Ok(Some("a b!".into())));
+        assert_eq!(value("[siteId]=site_b"), Ok(Some("site_b".into())));
         for q in [
             "siteId=site_a&siteId=site_b",
             "siteId=site_a&SITEID=site_b",
@@ -464,11 +551,53 @@ mod tests {
             "siteId=site_a;siteId=site_b",
             "siteId=site_a&x=1;siteId=site_b",
             "siteId=site_a;x",
+            "siteId=site_a&+siteId=site_b",
+            "siteId=site_a&siteId%00=site_b",
+            "siteId=site_a&[siteId]=site_b",
+            "siteId=site_a&%5BsiteId%5D=site_b",
         ] {
             assert_eq!(value(q), Err("ambiguous_request"), "{q}");
         }
+        // The id also in a form body (PHP's $_REQUEST prefers it) is refused too.
+        let form = t("siteId=site_a").unique_param("siteId", Some(b"siteId=site_b"));
+        assert_eq!(form.map_err(|e| e.code()), Err("ambiguous_request"));
+        let other = t("siteId=site_a").unique_param("siteId", Some(b"note=x"));
+        assert_eq!(other.ok().flatten().as_deref(), Some("site_a"));
         // A ';' elsewhere is harmless when no rule reads the query.
         assert_eq!(t("a;b").query(), Some("a;b"));
+    }
+
+    #[test]
+    fn names_read_as_lenient_origins_read_them() {
+        assert_eq!(header_name("X.Keygate.Org"), "x-keygate-org");
+        assert_eq!(header_name("X_Keygate~Org"), "x-keygate-org");
+        for (raw, read) in [
+            ("siteId", "siteid"),
+            (" siteId", "siteid"),
+            ("siteId\0x", "siteid"),
+            ("[siteId]", "siteid"),
+            ("siteId[x]", "siteid"),
+            (".method", "_method"),
+            ("_METHOD", "_method"),
+        ] {
+            assert_eq!(param_name(raw), read, "{raw:?}");
+        }
+        let multipart = b"--b\r\nContent-Disposition: form-data; name = '_method'\r\n\r\nX\r\n--b\r\nContent-Disposition: form-data; name=note\r\n\r\nhi\r\n--b--";
+        let names = form_names(multipart);
+        assert!(names.contains(&"_method".to_owned()), "{names:?}");
+        assert!(names.contains(&"note".to_owned()), "{names:?}");
+        assert!(form_names(b"a=1&+_method=DELETE").contains(&"_method".to_owned()));
+        assert!(reads_form(Method::Post, None));
+        assert!(reads_form(
+            Method::Post,
+            Some("application/x-www-form-urlencoded, text/plain")
+        ));
+        assert!(reads_form(
+            Method::Put,
+            Some("Multipart/Related; boundary=x")
+        ));
+        assert!(!reads_form(Method::Post, Some("application/json")));
+        assert!(!reads_form(Method::Get, None));
     }
 
     #[test]
@@ -497,44 +626,70 @@ mod tests {
 
     #[test]
     fn method_overrides_are_refused_unless_they_agree() {
-        let target = |q: Option<&str>| Target::parse("/a", q, MatrixParams::Refuse).unwrap();
-        let h = |n: &str, v: &str| Headers::new(vec![(n.to_owned(), v.to_owned())]);
-        let refused = |m, headers: &Headers, q| {
-            method_override(m, headers, &target(q)).map_err(|e| (e.status(), e.code()))
-        };
-        let none = Headers::default();
-        assert_eq!(refused(Method::Post, &none, None), Ok(()));
-        for (name, value) in [
+        let refused =
+            |method, headers: &[(&str, &str)], query: Option<&str>, form: Option<&[u8]>| {
+                let target = Target::parse("/a", query, MatrixParams::Refuse).unwrap();
+                let headers = Headers::new(
+                    headers
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect(),
+                );
+                let request = Request {
+                    method,
+                    target: &target,
+                    headers: &headers,
+                    form,
+                };
+                method_override(&request).map_err(|e| (e.status(), e.code()))
+            };
+        let no = Err((400, "method_override_refused"));
+        assert_eq!(refused(Method::Post, &[], None, None), Ok(()));
+        for header in [
+            [("x-http-method-override", "DELETE")],
+            [("x-method-override", "delete")],
+            [("x-http-method", "PUT")],
+            [("x_http_method_override", "DELETE")],
+            [("x.http.method.override", "DELETE")],
+            [("x-http-method-override", "POST, DELETE")],
+        ] {
+            assert_eq!(refused(Method::Post, &header, None, None), no, "{header:?}");
+        }
+        // Every header counts, not the first one found.
+        let two = [
+            ("x-http-method", "POST"),
             ("x-http-method-override", "DELETE"),
-            ("x-method-override", "delete"),
-            ("x-http-method", "PUT"),
-            ("x_http_method_override", "DELETE"),
+        ];
+        assert_eq!(refused(Method::Post, &two, None, None), no);
+        // A header that agrees does not hide the query.
+        let agree = [("x-http-method-override", "POST")];
+        assert_eq!(
+            refused(Method::Post, &agree, Some("_method=DELETE"), None),
+            no
+        );
+        assert_eq!(refused(Method::Post, &agree, None, None), Ok(()));
+        assert_eq!(
+            refused(Method::Post, &[], Some("+_method=DELETE"), None),
+            no
+        );
+        for body in [
+            &b"qty=1&_method=DELETE"[..],
+            b"_method%00=DELETE",
+            b"[_method]=DELETE",
+            b"--x\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--x--",
+            b"--x\r\nContent-Disposition: form-data; name=\".method\"\r\n\r\nDELETE\r\n--x--",
         ] {
             assert_eq!(
-                refused(Method::Post, &h(name, value), None),
-                Err((400, "method_override_refused")),
-                "{name}"
+                refused(Method::Post, &[], None, Some(body)),
+                no,
+                "{}",
+                String::from_utf8_lossy(body)
             );
         }
         assert_eq!(
-            refused(Method::Post, &none, Some("_method=DELETE")),
-            Err((400, "method_override_refused"))
-        );
-        assert_eq!(
-            refused(Method::Post, &h("x-http-method-override", "POST"), None),
+            refused(Method::Post, &[], None, Some(b"qty=1&note=a")),
             Ok(())
         );
-        let form = "application/x-www-form-urlencoded; charset=utf-8";
-        assert_eq!(
-            form_overrides_method(form, b"a=1&_method=delete"),
-            Some(true)
-        );
-        assert_eq!(form_overrides_method(form, b"a=1"), Some(false));
-        let multipart = "multipart/form-data; boundary=x";
-        let body =
-            b"--x\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--x--";
-        assert_eq!(form_overrides_method(multipart, body), Some(true));
-        assert_eq!(form_overrides_method("application/json", b"{}"), None);
     }
 
     proptest::proptest! {

@@ -76,9 +76,15 @@ async fn route(mut req: Request, env: &Env, trace: &mut Trace) -> Result<Respons
             .preflight(origin, headers.get("access-control-request-headers"))?;
         return Ok(respond::empty(204, &allowed));
     }
-    request::method_override(method, &headers, &target)?;
     let body = proxy::Body::read(&mut req, method, &headers).await?;
-    let route = config.policy.route(method, &target, &headers);
+    let request = request::Request {
+        method,
+        target: &target,
+        headers: &headers,
+        form: body.form(),
+    };
+    request::method_override(&request)?;
+    let route = config.policy.route(&request);
     let event = UsageEvent {
         at: clock::now(),
         method: method.as_str().to_owned(),

@@ -20,7 +20,7 @@ use crate::domain::forward::{self, FILTERED_RESPONSE_HEADERS, Identity};
 use crate::domain::request::{self, Method, Target};
 use crate::domain::{Config, FieldScope, GateError, fields};
 
-/// Largest form body read to look for `_method`.
+/// Largest form body read to look for `_method` and ids.
 const MAX_FORM_BYTES: usize = 8 << 20;
 /// Largest origin response filtered for a field-restricted key.
 const MAX_FILTERED_BYTES: usize = 8 << 20;
@@ -34,28 +34,39 @@ pub enum Body {
 }
 
 impl Body {
-    /// The body of `req`. A POST form (urlencoded or multipart) is read whole, up to 8 MiB,
-    /// and refused if it carries `_method`, which Rails and Laravel apply to POST requests.
+    /// The body of `req`. A GET or HEAD with a body is refused (the runtime cannot forward
+    /// it, and origins disagree on reading it). A form, or a body without a content type, is
+    /// read whole, up to 8 MiB, so that `_method` and ids in it can be checked
+    /// ([`request::reads_form`]); any other body streams.
     pub async fn read(
         req: &mut Request,
         method: Method,
         headers: &request::Headers,
     ) -> Result<Body, GateError> {
-        let form = method == Method::Post
-            && headers
-                .get("content-type")
-                .is_some_and(|t| request::form_overrides_method(t, b"").is_some());
-        if !form {
-            return Ok(Body::Stream(req.inner().body().map(JsValue::from)));
+        let stream = req.inner().body();
+        if stream.is_none() {
+            return Ok(Body::Stream(None));
+        }
+        if matches!(method, Method::Get | Method::Head) {
+            return Err(GateError::AmbiguousRequest(
+                "A GET or HEAD request cannot carry a body".into(),
+            ));
+        }
+        if !request::reads_form(method, headers.get("content-type")) {
+            return Ok(Body::Stream(stream.map(JsValue::from)));
         }
         let bytes = request_body(req, MAX_FORM_BYTES)
             .await?
             .ok_or(GateError::BodyTooLarge(MAX_FORM_BYTES))?;
-        let content_type = headers.get("content-type").unwrap_or_default();
-        if request::form_overrides_method(content_type, &bytes) == Some(true) {
-            return Err(GateError::MethodOverride);
-        }
         Ok(Body::Read(bytes))
+    }
+
+    /// The body, when keygate read it whole.
+    pub fn form(&self) -> Option<&[u8]> {
+        match self {
+            Body::Stream(_) => None,
+            Body::Read(bytes) => Some(bytes),
+        }
     }
 
     fn into_js(self) -> Option<JsValue> {
