@@ -25,6 +25,9 @@ use support::{
 };
 
 const TOKEN: &str = "guard-test-admin-token";
+/// Made-up keys the flood sends, and the lookups a client may spend per minute.
+const FLOOD: usize = 300;
+const BUDGET: usize = 20;
 
 /// The suite runs twice: under `default = "allow"` the test paths are unmatched routes, under
 /// `default = "deny"` rules name them. Field filtering needs a rule naming the resource.
@@ -402,7 +405,10 @@ static CASES: &[Case<World>] = &[
         use_real(&flooder(0))?;
         use_real(bystander)?;
         let (mut invalid, mut throttled) = (0, 0);
-        for i in 0..300 {
+        // The budget is per minute of the client's: on a loaded machine the flood may span
+        // more than one, and each minute may spend its 20 lookups again.
+        let started = Instant::now();
+        for i in 0..FLOOD {
             let made_up = ApiKey::generate(&prefix).unwrap();
             let r = get(
                 &plain,
@@ -427,7 +433,12 @@ static CASES: &[Case<World>] = &[
                 use_real(bystander)?;
             }
         }
-        eq((invalid, throttled), (20, 280), "401s and 429s")?;
+        let minutes = started.elapsed().as_secs() / 60 + 1;
+        eq(invalid + throttled, FLOOD, "every made-up key refused")?;
+        check(
+            invalid >= BUDGET && invalid <= BUDGET * minutes as usize,
+            &format!("{invalid} lookups in {minutes} minute(s) of {BUDGET}"),
+        )?;
         // The bystander's own made-up key is looked up: it has its own budget.
         let stranger = ApiKey::generate(&prefix).unwrap();
         let r = get(
@@ -461,12 +472,19 @@ static CASES: &[Case<World>] = &[
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .map(|v| v["kv_reads"].as_u64().unwrap_or(0))
             .sum();
-        eq(kv_reads, 21, "KV reads for 301 made-up keys")?;
+        eq(
+            kv_reads,
+            invalid as u64 + 1,
+            "KV reads: the lookups plus the bystander's",
+        )?;
         let lines = log
             .lines()
             .filter(|l| l.contains(r#""event":"auth_failed""#) && l.contains("kg_flood_"))
             .count();
-        eq(lines, 2, "unknown-key log lines (one per client)")?;
+        check(
+            (2..=1 + minutes as usize).contains(&lines),
+            &format!("{lines} unknown-key log lines: one per client per minute"),
+        )?;
         no_panic(&plain)
     }),
 ];

@@ -6,6 +6,7 @@ mod admin;
 mod body;
 mod catalog;
 mod clock;
+mod gateway;
 mod guard;
 mod keystore;
 mod proxy;
@@ -17,9 +18,7 @@ mod verify;
 use serde::Serialize;
 use worker::{Context, Env, Request, Response, console_log, event};
 
-use crate::domain::request::{self, FORWARDED_METHODS, Headers, Method};
-use crate::domain::usage::{Cost, UsageEvent};
-use crate::domain::window;
+use crate::domain::usage::Cost;
 use crate::domain::{GateError, KeyId};
 
 #[event(fetch)]
@@ -58,7 +57,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 
 /// keygate's own routes under the admin prefix; everything else is verified and proxied.
 /// Both see the one canonical target: the form matched, forwarded and signed.
-async fn route(mut req: Request, env: &Env, trace: &mut Trace) -> Result<Response, GateError> {
+async fn route(req: Request, env: &Env, trace: &mut Trace) -> Result<Response, GateError> {
     let config = state::config(env)?;
     let url = req.url().map_err(respond::internal)?;
     // The method as sent: `req.method()` turns one it does not know (PROPFIND) into GET.
@@ -68,52 +67,7 @@ async fn route(mut req: Request, env: &Env, trace: &mut Trace) -> Result<Respons
         return admin::handle(req, env, &method, rest, trace).await;
     }
     trace.proxied = true;
-    let method = Method::parse(&method).ok_or(GateError::MethodNotAllowed(FORWARDED_METHODS))?;
-    let headers = Headers::new(req.headers().entries().collect());
-    if let Some(origin) = request::preflight_origin(method, &headers) {
-        let allowed = config
-            .cors
-            .preflight(origin, headers.get("access-control-request-headers"))?;
-        return Ok(respond::empty(204, &allowed));
-    }
-    let body = proxy::Body::read(&mut req, method, &headers).await?;
-    let request = request::Request {
-        method,
-        target: &target,
-        headers: &headers,
-        form: body.form(),
-    };
-    request::method_override(&request)?;
-    let route = config.policy.route(&request);
-    let event = UsageEvent {
-        at: clock::now(),
-        method: method.as_str().to_owned(),
-        path: target.path().to_owned(),
-        outcome: String::new(),
-        status: None,
-        country: req.cf().and_then(|cf| cf.country()),
-    };
-    let admitted = verify::admit(
-        env,
-        headers.get("authorization"),
-        headers.get("x-api-key"),
-        route,
-        event,
-        trace,
-    )
-    .await?;
-    let outbound = proxy::Outbound {
-        method,
-        target: &target,
-        headers: &headers,
-        body,
-    };
-    let response = proxy::forward(outbound, &admitted, config).await?;
-    let mut extra = window::headers(&admitted.windows, admitted.now);
-    if admitted.without_limiter {
-        extra.push(("x-keygate-limiter", "unavailable; allowed".to_owned()));
-    }
-    respond::with_extra_headers(response, &extra)
+    gateway::handle(req, env, config, &method, &target, trace).await
 }
 
 /// What one request touched, filled in as it goes: the key it named (as soon as known) and,

@@ -1,0 +1,67 @@
+//! The proxied pipeline: parse the rest of the request once (method, headers, body when it
+//! must be read), answer CORS preflights, refuse method overrides, match the policy, verify and
+//! admit the key, forward to the origin and add the rate-limit headers.
+
+use worker::{Env, Request, Response};
+
+use super::{Trace, clock, proxy, respond, verify};
+use crate::domain::request::{self, FORWARDED_METHODS, Headers, Method, Target};
+use crate::domain::usage::UsageEvent;
+use crate::domain::{Config, GateError, window};
+
+/// Serves one request of the protected API. `method` is the method as sent.
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    config: &Config,
+    method: &str,
+    target: &Target,
+    trace: &mut Trace,
+) -> Result<Response, GateError> {
+    let method = Method::parse(method).ok_or(GateError::MethodNotAllowed(FORWARDED_METHODS))?;
+    let headers = Headers::new(req.headers().entries().collect());
+    if let Some(origin) = request::preflight_origin(method, &headers) {
+        let allowed = config
+            .cors
+            .preflight(origin, headers.get("access-control-request-headers"))?;
+        return Ok(respond::empty(204, &allowed));
+    }
+    let body = proxy::Body::read(&mut req, method, &headers).await?;
+    let request = request::Request {
+        method,
+        target,
+        headers: &headers,
+        form: body.form(),
+    };
+    request::method_override(&request)?;
+    let route = config.policy.route(&request);
+    let event = UsageEvent {
+        at: clock::now(),
+        method: method.as_str().to_owned(),
+        path: target.path().to_owned(),
+        outcome: String::new(),
+        status: None,
+        country: req.cf().and_then(|cf| cf.country()),
+    };
+    let admitted = verify::admit(
+        env,
+        headers.get("authorization"),
+        headers.get("x-api-key"),
+        route,
+        event,
+        trace,
+    )
+    .await?;
+    let outbound = proxy::Outbound {
+        method,
+        target,
+        headers: &headers,
+        body,
+    };
+    let response = proxy::forward(outbound, &admitted, config).await?;
+    let mut extra = window::headers(&admitted.windows, admitted.now);
+    if admitted.without_limiter {
+        extra.push(("x-keygate-limiter", "unavailable; allowed".to_owned()));
+    }
+    respond::with_extra_headers(response, &extra)
+}
