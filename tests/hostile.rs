@@ -340,7 +340,41 @@ const CASES: &[Case<World>] = &[
             .lines()
             .filter(|l| l.contains("admin_auth_throttled") && l.contains(attacker))
             .count();
-        eq(lines, 1, "the burst is logged once")
+        eq(lines, 1, "the burst is logged once")?;
+        // One host holds a whole IPv6 /64: rotating through it is still one client.
+        let host = |i: u32| format!("2001:db8:44:7::{:x}", i + 1);
+        for i in 0..10 {
+            eq(
+                call(&format!("v6-guess-{i}"), &host(i)).status,
+                401,
+                "a wrong token",
+            )?;
+        }
+        eq(
+            call(TOKEN, &host(99)).status,
+            429,
+            "the same /64, a new address",
+        )?;
+        eq(call(TOKEN, "2001:db8:44:8::1").status, 200, "the next /64")?;
+        // A key-shaped guess refused for the made-up-key budget counts as a failure too.
+        let prefix: keygate::domain::KeyPrefix = "kg_live".parse().unwrap();
+        let guesser = "192.0.2.55";
+        let mut refusals = Vec::new();
+        for _ in 0..40 {
+            let guess = keygate::domain::ApiKey::generate(&prefix).unwrap();
+            refusals.push(call(guess.expose_secret(), guesser).status);
+        }
+        check(
+            refusals.iter().all(|s| matches!(s, 401 | 429))
+                && refusals.iter().filter(|s| **s == 401).count() <= 10,
+            &format!("key-shaped guesses: {refusals:?}"),
+        )?;
+        let r = call(TOKEN, guesser);
+        eq(
+            r.json()["error"].as_str(),
+            Some("too_many_failed_attempts"),
+            "the right token after key-shaped guesses",
+        )
     }),
 ];
 

@@ -224,6 +224,23 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         Ok(())
     }
 
+    /// `Err(milliseconds, at least 1)` while `key` has used its budget in its current minute:
+    /// checked before work whose failure is counted (an admin login), without counting.
+    ///
+    /// Worked example, budget 10 (failed admin logins): failures at 0 s … 9 s are each
+    /// [`take`](Throttle::take)n; a try at 20 s waits 40 s and is not looked at; at 60 s the
+    /// client's minute is over and it is checked again.
+    pub fn wait(&mut self, key: &K, now: UnixMillis) -> Result<(), u64> {
+        self.expire(now);
+        match self.periods.get(key) {
+            Some(period) if period.used >= self.budget => {
+                let ends = period.start.0.saturating_add(Self::PERIOD_MS);
+                Err(ends.saturating_sub(now.0).max(1))
+            }
+            Some(_) | None => Ok(()),
+        }
+    }
+
     /// Gives back one event of `key` (it turned out not to count, e.g. a lookup that found a
     /// real key).
     pub fn refund(&mut self, key: &K) {
@@ -263,108 +280,6 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
                 return;
             }
         }
-    }
-}
-
-/// Counts failed attempts per client and shuts a client out once it has failed `max` times
-/// within a minute: until that minute (counted from its first failure) is over, the caller
-/// answers without checking anything, so guessing runs at `max` tries per minute at most.
-///
-/// Clients are opaque keys (an IP address); `None` (no client known) is one shared tally. It
-/// remembers at most `capacity` clients: when full, clients whose minute is over are forgotten,
-/// and if that is not enough, further clients share the shared tally. Memory stays bounded, and
-/// a flood from many addresses can shut out only the clients it makes share, never unlock one.
-///
-/// Worked example, `max = 10`: failures at 0 s, 1 s, …, 9 s are each answered normally (the
-/// tenth shuts the client out, [`fail`](AttemptLimiter::fail) says so once); a try at 20 s is
-/// refused with 40 s to wait; at 60 s the client's minute is over and it is checked again.
-#[derive(Debug)]
-pub struct AttemptLimiter<K> {
-    clients: HashMap<K, Tally>,
-    shared: Tally,
-    capacity: usize,
-    max: u32,
-}
-
-/// One client's failures in its current minute.
-#[derive(Debug, Default, Clone, Copy)]
-struct Tally {
-    /// The minute's first failure.
-    since: UnixMillis,
-    /// Failures since then.
-    failures: u32,
-}
-
-impl Tally {
-    fn over(&self, now: UnixMillis) -> bool {
-        now.0.saturating_sub(self.since.0) >= AttemptLimiter::<()>::PERIOD_MS
-    }
-
-    /// Seconds to wait (rounded up, at least 1) when shut out at `now`.
-    fn wait(&self, now: UnixMillis, max: u32) -> Option<u64> {
-        (self.failures >= max && !self.over(now)).then(|| {
-            let end = self.since.0 + AttemptLimiter::<()>::PERIOD_MS;
-            end.saturating_sub(now.0).div_ceil(1000).max(1)
-        })
-    }
-
-    /// Counts a failure at `now`; true when it is the one that reaches `max`.
-    fn fail(&mut self, now: UnixMillis, max: u32) -> bool {
-        if self.over(now) {
-            *self = Tally {
-                since: now,
-                failures: 0,
-            };
-        }
-        self.failures = self.failures.saturating_add(1);
-        self.failures == max
-    }
-}
-
-impl<K: Hash + Eq> AttemptLimiter<K> {
-    /// The span in which `max` failures shut a client out.
-    pub const PERIOD_MS: u64 = 60_000;
-
-    /// A limiter allowing `max` failures per client per minute, remembering `capacity` clients.
-    pub fn new(max: u32, capacity: usize) -> AttemptLimiter<K> {
-        AttemptLimiter {
-            clients: HashMap::new(),
-            shared: Tally::default(),
-            capacity,
-            max: max.max(1),
-        }
-    }
-
-    /// `Err(seconds to wait)` when `client` is shut out at `now`; then do not check its
-    /// credential at all.
-    pub fn check(&mut self, client: Option<&K>, now: UnixMillis) -> Result<(), u64> {
-        let tally = match client.map(|c| self.clients.get(c).copied()) {
-            Some(Some(own)) => own,
-            Some(None) if !self.full(now) => return Ok(()),
-            Some(None) | None => self.shared,
-        };
-        tally.wait(now, self.max).map_or(Ok(()), Err)
-    }
-
-    /// Counts a failed attempt of `client` at `now`. True when this failure shuts it out: the
-    /// one moment to report the burst.
-    pub fn fail(&mut self, client: Option<K>, now: UnixMillis) -> bool {
-        let max = self.max;
-        let tally = match client {
-            Some(c) if self.clients.contains_key(&c) || !self.full(now) => {
-                self.clients.entry(c).or_default()
-            }
-            Some(_) | None => &mut self.shared,
-        };
-        tally.fail(now, max)
-    }
-
-    /// Whether no new client fits, after forgetting those whose minute is over.
-    fn full(&mut self, now: UnixMillis) -> bool {
-        if self.clients.len() >= self.capacity {
-            self.clients.retain(|_, t| !t.over(now));
-        }
-        self.clients.len() >= self.capacity
     }
 }
 
@@ -438,66 +353,43 @@ mod tests {
 
     #[test]
     fn ten_failures_a_minute_shut_a_client_out_until_the_minute_ends() {
-        let mut l = AttemptLimiter::new(10, 100);
+        let mut l = Throttle::with_budget(100, 10);
         let (a, b) = ("203.0.113.7", "198.51.100.1");
         for i in 0..10 {
-            assert_eq!(l.check(Some(&a), UnixMillis(i * 1000)), Ok(()), "try {i}");
-            assert_eq!(l.fail(Some(a), UnixMillis(i * 1000)), i == 9, "failure {i}");
+            assert_eq!(l.wait(&a, UnixMillis(i * 1000)), Ok(()), "try {i}");
+            assert_eq!(l.take(a, UnixMillis(i * 1000)), Ok(()), "failure {i}");
         }
-        assert_eq!(l.check(Some(&a), UnixMillis(9_000)), Err(51));
-        assert_eq!(l.check(Some(&a), UnixMillis(20_000)), Err(40));
-        assert_eq!(l.check(Some(&a), UnixMillis(59_001)), Err(1), "rounded up");
-        assert_eq!(
-            l.check(Some(&b), UnixMillis(20_000)),
-            Ok(()),
-            "others are not"
-        );
-        assert_eq!(
-            l.check(None, UnixMillis(20_000)),
-            Ok(()),
-            "nor the shared tally"
-        );
-        assert_eq!(
-            l.check(Some(&a), UnixMillis(60_000)),
-            Ok(()),
-            "the minute is over"
-        );
-        assert!(
-            !l.fail(Some(a), UnixMillis(60_000)),
-            "a new minute starts at 1"
-        );
-        assert_eq!(l.check(Some(&a), UnixMillis(60_001)), Ok(()));
+        assert_eq!(l.wait(&a, UnixMillis(9_000)), Err(51_000));
+        assert_eq!(l.wait(&a, UnixMillis(20_000)), Err(40_000));
+        assert_eq!(l.wait(&a, UnixMillis(59_999)), Err(1));
+        assert_eq!(l.wait(&b, UnixMillis(20_000)), Ok(()), "others are not");
+        assert_eq!(l.wait(&a, UnixMillis(60_000)), Ok(()), "the minute is over");
+        assert_eq!(l.take(a, UnixMillis(60_000)), Ok(()), "a new minute starts");
+        assert_eq!(l.wait(&a, UnixMillis(60_001)), Ok(()));
     }
 
     #[test]
     fn failures_spread_over_minutes_never_shut_out() {
-        let mut l = AttemptLimiter::new(10, 100);
+        let mut l = Throttle::with_budget(100, 10);
         for i in 0..100 {
             let now = UnixMillis(i * 7_000); // 8 or 9 per minute
-            assert_eq!(l.check(Some(&"c"), now), Ok(()), "try {i}");
-            assert!(!l.fail(Some("c"), now));
+            assert_eq!(l.wait(&"c", now), Ok(()), "try {i}");
+            assert_eq!(l.take("c", now), Ok(()));
         }
     }
 
     #[test]
-    fn unknown_clients_and_overflow_share_one_tally() {
-        let mut l = AttemptLimiter::new(2, 2);
-        assert!(!l.fail(None, UnixMillis(0)));
-        assert!(l.fail(None, UnixMillis(0)), "the shared tally reaches max");
-        assert_eq!(l.check(None, UnixMillis(1)), Err(60));
-        // Two remembered clients fill the limiter; a third counts in the shared tally.
-        assert!(!l.fail(Some("a"), UnixMillis(0)));
-        assert!(!l.fail(Some("b"), UnixMillis(0)));
-        assert_eq!(
-            l.check(Some(&"c"), UnixMillis(1)),
-            Err(60),
-            "c shares the tally"
-        );
-        assert_eq!(l.check(Some(&"a"), UnixMillis(1)), Ok(()), "a has its own");
-        // Once their minute is over, remembered clients make room again.
-        assert_eq!(l.check(Some(&"c"), UnixMillis(60_000)), Ok(()));
-        assert!(!l.fail(Some("c"), UnixMillis(60_000)));
-        assert_eq!(l.clients.len(), 1, "a and b were forgotten");
+    fn a_full_table_forgets_the_oldest_client_and_never_locks_out_a_new_one() {
+        let mut l = Throttle::with_budget(2, 2);
+        for client in ["a", "a", "b", "b"] {
+            assert_eq!(l.take(client, UnixMillis(0)), Ok(()));
+        }
+        assert!(l.wait(&"a", UnixMillis(1)).is_err());
+        // A third client is its own: the oldest is forgotten, nobody shares a tally.
+        assert_eq!(l.wait(&"operator", UnixMillis(1)), Ok(()));
+        assert_eq!(l.take("operator", UnixMillis(1)), Ok(()));
+        assert_eq!(l.wait(&"operator", UnixMillis(2)), Ok(()));
+        assert_eq!(l.len(), 2);
     }
 
     #[test]

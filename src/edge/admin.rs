@@ -11,8 +11,9 @@ use worker::{Env, Request, Response, console_log};
 
 use super::{Trace, body, clock, respond, rpc, state, verify};
 use crate::domain::actor::Actor;
-use crate::domain::audit::{self, AttemptLimiter, AuditQuery};
+use crate::domain::audit::{self, AuditQuery, Throttle};
 use crate::domain::catalog::OrgCommand;
+use crate::domain::client::ClientId;
 use crate::domain::credential::{self, is_admin_token};
 use crate::domain::endpoint::Endpoint;
 use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
@@ -23,14 +24,12 @@ const OPENAPI: &str = include_str!("../openapi.json");
 
 /// Failed authentications a client may make per minute before it is shut out.
 const MAX_FAILED_AUTH: u32 = 10;
-/// Clients whose failures an isolate remembers (then they share one tally).
+/// Clients whose failures an isolate remembers (then the oldest is forgotten).
 const MAX_CLIENTS: usize = 10_000;
-/// Longest client address kept (an IPv6 address has at most 45 characters).
-const MAX_CLIENT_LEN: usize = 64;
 
 thread_local! {
-    static FAILED_AUTH: RefCell<AttemptLimiter<String>> =
-        RefCell::new(AttemptLimiter::new(MAX_FAILED_AUTH, MAX_CLIENTS));
+    static FAILED_AUTH: RefCell<Throttle<ClientId>> =
+        RefCell::new(Throttle::with_budget(MAX_CLIENTS, MAX_FAILED_AUTH));
 }
 
 #[derive(Serialize)]
@@ -62,40 +61,46 @@ pub async fn handle(
     rpc::send(&catalog, &command, accept.as_deref()).await
 }
 
-/// [`authenticate`], unless the client failed too often lately: then 429 without looking at the
-/// credential. A 401 to a request that sent a credential counts as a failure (a request without
-/// any guesses nothing); the failure that shuts a client out is logged, once per burst.
+/// [`authenticate`], unless the client (an IPv6 /64 counts as one) failed too often lately:
+/// then 429 without looking at the credential. A 401 to a request that sent a credential counts
+/// as a failure (a request without any guesses nothing), and so does a key-shaped guess refused
+/// for the client's made-up-key budget; the failure that shuts a client out is logged, once per
+/// burst.
 async fn throttled_authenticate(
     req: &Request,
     env: &Env,
     trace: &mut Trace,
 ) -> Result<Actor, GateError> {
-    let client = req
-        .headers()
-        .get("cf-connecting-ip")
-        .ok()
-        .flatten()
-        .filter(|ip| !ip.is_empty() && ip.len() <= MAX_CLIENT_LEN);
-    let shut_out = FAILED_AUTH.with_borrow_mut(|l| l.check(client.as_ref(), clock::now()));
-    if let Err(retry_after) = shut_out {
-        return Err(GateError::TooManyFailedAttempts { retry_after });
+    let client = trace.client.clone();
+    let shut_out = FAILED_AUTH.with_borrow_mut(|l| l.wait(&client, clock::now()));
+    if let Err(ms) = shut_out {
+        return Err(GateError::TooManyFailedAttempts {
+            retry_after: ms.div_ceil(1000),
+        });
     }
     let outcome = authenticate(req, env, trace).await;
     let sent = ["authorization", "x-api-key"]
         .iter()
         .any(|h| req.headers().has(h).unwrap_or(false));
+    let failed =
+        |e: &GateError| e.status() == 401 || matches!(e, GateError::TooManyInvalidKeys { .. });
     if let Err(e) = &outcome
-        && e.status() == 401
         && sent
-        && FAILED_AUTH.with_borrow_mut(|l| l.fail(client.clone(), clock::now()))
+        && failed(e)
     {
-        let line = serde_json::json!({
-            "event": "admin_auth_throttled",
-            "client": client,
-            "failures": MAX_FAILED_AUTH,
-            "period_seconds": AttemptLimiter::<String>::PERIOD_MS / 1000,
+        let now = clock::now();
+        let shut = FAILED_AUTH.with_borrow_mut(|l| {
+            l.take(client.clone(), now).is_ok() && l.wait(&client, now).is_err()
         });
-        console_log!("{line}");
+        if shut {
+            let line = serde_json::json!({
+                "event": "admin_auth_throttled",
+                "client": client.to_string(),
+                "failures": MAX_FAILED_AUTH,
+                "period_seconds": Throttle::<ClientId>::PERIOD_MS / 1000,
+            });
+            console_log!("{line}");
+        }
     }
     outcome
 }
