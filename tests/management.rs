@@ -531,6 +531,29 @@ const CASES: &[Case<World>] = &[
             Some(false),
             "limits off",
         )?;
+        // Now the key carries the operator's settings: the org admin may not take it over by
+        // widening it or rotating it for a secret of its own, only switch it off.
+        let before = settings(&operator.call("GET", &path, None));
+        let r = as_admin.call("PATCH", &path, Some(r#"{"scopes":["read","write"]}"#));
+        let m = error(&r, 403, "forbidden")?;
+        check(
+            m.starts_with("Only the admin token can rotate this key"),
+            &m,
+        )?;
+        let r = as_admin.call(
+            "POST",
+            &format!("{path}/rotate"),
+            Some(r#"{"grace_period_hours":0}"#),
+        );
+        error(&r, 403, "forbidden")?;
+        eq(
+            settings(&operator.call("GET", &path, None)),
+            before,
+            "unchanged",
+        )?;
+        eq(w.use_key(&target_key), 200, "the old secret still works")?;
+        let r = as_admin.call("PATCH", &path, Some(r#"{"enabled":false}"#));
+        eq(r.status, 200, "the org admin may disable it")?;
         // Free allows 2 keys: make room, then the org admin creates one on the plan's defaults.
         eq(operator.call("DELETE", &path, None).status, 200, "revoke")?;
         let r = as_admin.call(

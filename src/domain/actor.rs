@@ -23,7 +23,7 @@ use super::endpoint::Endpoint;
 use super::error::GateError;
 use super::manage::{KeyPatch, NewKey};
 use super::plan::Plan;
-use super::record::{KeyId, LimiterFallback, OrgId, RateLimit};
+use super::record::{KeyId, KeyRecord, LimiterFallback, OrgId, RateLimit};
 
 /// Who is calling.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -49,6 +49,10 @@ pub enum Refusal {
     RateLimitingOff,
     /// `on_limiter_error: allow`.
     LimiterFallbackAllow,
+    /// Rotating a key that carries settings only the operator may make, or changing its scopes,
+    /// resources or fields: the new secret, or widened access, would hand an organization
+    /// admin what only the operator may grant.
+    OperatorKey,
     /// `rate_limits` that let more through than this window of the plan.
     BeyondPlan {
         /// The organization's plan.
@@ -68,6 +72,9 @@ impl fmt::Display for Refusal {
             Refusal::LimiterFallbackAllow => {
                 f.write_str("Only the admin token can set on_limiter_error to allow")
             }
+            Refusal::OperatorKey => f.write_str(
+                "Only the admin token can rotate this key or change its scopes, resources or fields: it has settings only the admin token can make (meta, rate_limiting off, on_limiter_error allow, or limits beyond the plan); an organization admin may rename, tighten, disable, enable or revoke it",
+            ),
             Refusal::BeyondPlan { plan, window } => write!(
                 f,
                 "rate_limits go beyond the {} plan's limit of {} requests per {} s: add a window that admits at most {} in {} s, such as {{\"name\":\"{}\",\"limit\":{},\"window_seconds\":{}}} (only the admin token can set limits beyond the plan)",
@@ -128,9 +135,18 @@ impl Actor {
         )
     }
 
-    /// Whether the actor may make `patch` to a key of an organization on `plan`. Only the
-    /// fields the patch sets are judged.
-    pub fn may_update(&self, patch: &KeyPatch, plan: Plan) -> Result<(), GateError> {
+    /// Whether the actor may make `patch` to `record`, a key of an organization on `plan`. Only
+    /// the fields the patch sets are judged; the access of a key set beyond what an
+    /// organization admin may ([`Actor::may_rotate`]) is the operator's to change.
+    pub fn may_update(
+        &self,
+        patch: &KeyPatch,
+        record: &KeyRecord,
+        plan: Plan,
+    ) -> Result<(), GateError> {
+        if patch.changes_access() {
+            self.may_rotate(record, plan)?;
+        }
         self.may_set(
             &Settings {
                 rate_limits: patch.rate_limits.as_deref(),
@@ -140,6 +156,22 @@ impl Actor {
             },
             plan,
         )
+    }
+
+    /// Whether the actor may rotate `record` (or change more than `enabled`): an organization
+    /// admin may not when the key carries any setting only the operator may make, since the new
+    /// secret would be a credential with privileges the admin could not grant itself.
+    pub fn may_rotate(&self, record: &KeyRecord, plan: Plan) -> Result<(), GateError> {
+        let operators = record.meta.is_some()
+            || !record.rate_limiting
+            || record.on_limiter_error == LimiterFallback::Allow
+            || within_plan(&record.rate_limits, plan).is_err();
+        match self {
+            Actor::OrgAdmin { .. } if operators => {
+                Err(GateError::NotPermitted(Refusal::OperatorKey))
+            }
+            Actor::Operator | Actor::OrgAdmin { .. } => Ok(()),
+        }
     }
 
     fn may_set(&self, settings: &Settings<'_>, plan: Plan) -> Result<(), GateError> {
@@ -227,11 +259,21 @@ mod tests {
         })
     }
 
+    /// A key of the organization as an organization admin would have set it up.
+    fn plain_key() -> KeyRecord {
+        KeyRecord::from_json(r#"{"id":"key_t1","org":"acme","name":"Target","created_at":0}"#)
+            .unwrap()
+    }
+
     fn update(actor: &Actor, plan: Plan, body: &str) -> Result<(), String> {
+        update_key(actor, plan, &plain_key(), body)
+    }
+
+    fn update_key(actor: &Actor, plan: Plan, key: &KeyRecord, body: &str) -> Result<(), String> {
         let patch = parse_body::<UpdateKey>(body.as_bytes())
             .and_then(|u| u.validate(&Policy::allow_all()))
             .map_err(|e| format!("invalid: {}", e.public_message()))?;
-        actor.may_update(&patch, plan).map_err(|e| {
+        actor.may_update(&patch, key, plan).map_err(|e| {
             assert_eq!((e.status(), e.code()), (403, "forbidden"));
             e.public_message()
         })
@@ -374,6 +416,56 @@ mod tests {
             most_in(&windows(&[(u32::MAX, 1)])[0], 86_400),
             86_400 * u64::from(u32::MAX),
             "no overflow"
+        );
+    }
+
+    #[test]
+    fn an_org_admin_may_not_rotate_or_widen_a_key_the_operator_set_beyond_it() {
+        let admin = org_admin();
+        let operator_keys = [
+            r#""meta":{"role":"superuser"}"#,
+            r#""rate_limiting":false"#,
+            r#""on_limiter_error":"allow""#,
+            r#""rate_limits":[{"name":"s","limit":5000,"window_seconds":1}]"#,
+        ];
+        for setting in operator_keys {
+            let key = KeyRecord::from_json(&format!(
+                r#"{{"id":"key_t1","org":"acme","name":"Target","created_at":0,{setting}}}"#
+            ))
+            .unwrap();
+            let refused = admin.may_rotate(&key, Plan::Free).unwrap_err();
+            assert!(
+                refused
+                    .public_message()
+                    .starts_with("Only the admin token can rotate"),
+                "{setting}"
+            );
+            for body in [
+                r#"{"scopes":["read","write"]}"#,
+                r#"{"resources":{"site":["s1"]}}"#,
+                r#"{"fields":{"employees":["name"]}}"#,
+            ] {
+                assert!(
+                    update_key(&admin, Plan::Free, &key, body).is_err(),
+                    "{setting} {body}"
+                );
+            }
+            // Taking access away, or renaming, stays possible.
+            for body in [r#"{"enabled":false}"#, r#"{"name":"Renamed"}"#] {
+                assert_eq!(update_key(&admin, Plan::Free, &key, body), Ok(()), "{body}");
+            }
+            assert_eq!(
+                Actor::Operator
+                    .may_rotate(&key, Plan::Free)
+                    .map_err(|e| e.code()),
+                Ok(())
+            );
+        }
+        assert_eq!(
+            admin
+                .may_rotate(&plain_key(), Plan::Free)
+                .map_err(|e| e.code()),
+            Ok(())
         );
     }
 

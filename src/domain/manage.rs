@@ -251,6 +251,13 @@ pub struct KeyPatch {
     pub meta: Option<Box<RawValue>>,
 }
 
+impl KeyPatch {
+    /// Whether the patch changes what the key may reach: its scopes, resources or fields.
+    pub fn changes_access(&self) -> bool {
+        self.scopes.is_some() || self.resources.is_some() || self.fields.is_some()
+    }
+}
+
 impl UpdateKey {
     /// Validates the change against the route policy.
     pub fn validate(self, policy: &Policy) -> Result<KeyPatch, GateError> {

@@ -186,7 +186,7 @@ impl OrgCatalog {
                 grace_hours,
                 actor,
                 ..
-            } => self.rotate_key(&id, grace_hours, &actor.name(), now).await,
+            } => self.rotate_key(&id, grace_hours, &actor, now).await,
             OrgCommand::RevokeAll { actor, .. } => self.revoke_all(&actor.name(), now).await,
             OrgCommand::KeyExpired { id, .. } => self.key_expired(&id, now),
             OrgCommand::AuthFailed {
@@ -401,7 +401,7 @@ impl OrgCatalog {
             secrets,
         } = self.live_key(id)?;
         let plan = parse_plan(&self.org_row()?.ok_or(GateError::OrgNotFound)?.plan)?;
-        actor.may_update(&patch, plan)?;
+        actor.may_update(&patch, &record, plan)?;
         let actor = &actor.name();
         let was_enabled = record.enabled;
         let mut changed = patch.apply(&mut record);
@@ -436,13 +436,16 @@ impl OrgCatalog {
         &self,
         id: &KeyId,
         grace_hours: u32,
-        actor: &str,
+        actor: &Actor,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
         let Stored {
             mut record,
             secrets,
         } = self.live_key(id)?;
+        let plan = parse_plan(&self.org_row()?.ok_or(GateError::OrgNotFound)?.plan)?;
+        actor.may_rotate(&record, plan)?;
+        let actor = &actor.name();
         let secret = self.new_secret()?;
         let rotated = catalog::rotate(&secrets, KeyHash::of(&secret), grace_hours, now);
         record.start = secret.mask();
