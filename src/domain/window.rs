@@ -31,6 +31,61 @@ pub const BUCKETS: u64 = 60;
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct WindowState {
     buckets: VecDeque<(u64, u32)>,
+    /// The window's length, seconds (0 in state stored before it was kept: matched by name).
+    #[serde(default)]
+    seconds: u32,
+}
+
+impl WindowState {
+    /// The state a window `limit` starts from when the key's windows change: its own (same name
+    /// and length), else one of the same length (a renamed window keeps its counts), else the
+    /// shortest longer one, else the longest shorter one (whose history is all there is).
+    /// Buckets taken from a window of another length are moved to the last instant they could
+    /// hold, so no admission is counted for less time than it happened.
+    fn inherit(old: &[(String, WindowState)], limit: &RateLimit) -> WindowState {
+        let own = old.iter().find(|(n, s)| {
+            *n == limit.name && (s.seconds == limit.window_seconds || s.seconds == 0)
+        });
+        let total = |s: &WindowState| s.buckets.iter().map(|(_, n)| u64::from(*n)).sum::<u64>();
+        let timed = || old.iter().map(|(_, s)| s).filter(|s| s.seconds > 0);
+        let source = own.map(|(_, s)| s).or_else(|| {
+            timed()
+                .filter(|s| s.seconds == limit.window_seconds)
+                .max_by_key(|s| total(s))
+                .or_else(|| {
+                    timed()
+                        .filter(|s| s.seconds > limit.window_seconds)
+                        .min_by_key(|s| s.seconds)
+                })
+                .or_else(|| timed().max_by_key(|s| s.seconds))
+        });
+        let Some(source) = source else {
+            return WindowState {
+                buckets: VecDeque::new(),
+                seconds: limit.window_seconds,
+            };
+        };
+        let mut buckets = VecDeque::with_capacity(source.buckets.len());
+        if source.seconds == limit.window_seconds || source.seconds == 0 {
+            buckets.clone_from(&source.buckets);
+        } else {
+            let (from, to) = (
+                (u64::from(source.seconds) * 1000 / BUCKETS).max(1),
+                bucket_ms(limit),
+            );
+            for &(start, n) in &source.buckets {
+                let at = (start + from - 1) / to * to;
+                match buckets.back_mut() {
+                    Some((s, c)) if *s == at => *c = c.saturating_add(n),
+                    _ => buckets.push_back((at, n)),
+                }
+            }
+        }
+        WindowState {
+            buckets,
+            seconds: limit.window_seconds,
+        }
+    }
 }
 
 /// Where one window stands after a decision.
@@ -320,25 +375,19 @@ impl Counters {
         decision
     }
 
-    /// Lines the windows up with `limits`, by name (names are unique per key): a window keeps
-    /// its counts when others are added or removed, and a removed one is forgotten. Usually they
-    /// already match, and nothing changes.
+    /// Lines the windows up with `limits` ([`WindowState::inherit`]): a window keeps its
+    /// counts when others are added or removed, or when it is renamed (renaming must not reset
+    /// a limit), and a new window starts from the counts of the closest window the key had.
+    /// Usually they already match, and nothing changes.
     fn align(&mut self, limits: &[RateLimit]) {
-        let names = self.windows.iter().map(|(n, _)| n.as_str());
-        if names.eq(limits.iter().map(|l| l.name.as_str())) {
+        let now = self.windows.iter().map(|(n, s)| (n.as_str(), s.seconds));
+        if now.eq(limits.iter().map(|l| (l.name.as_str(), l.window_seconds))) {
             return;
         }
-        let mut old = std::mem::take(&mut self.windows);
+        let old = std::mem::take(&mut self.windows);
         self.windows = limits
             .iter()
-            .map(|l| {
-                let state = old
-                    .iter_mut()
-                    .find(|(n, _)| *n == l.name)
-                    .map(|(_, s)| std::mem::take(s))
-                    .unwrap_or_default();
-                (l.name.clone(), state)
-            })
+            .map(|l| (l.name.clone(), WindowState::inherit(&old, l)))
             .collect();
     }
 }
@@ -371,11 +420,36 @@ mod tests {
         let both = [limit("burst", 10, 1), minute.clone()];
         assert!(admit(&both, 10));
         assert!(!admit(&both, 20));
-        // The burst goes again; the minute is still full, a new window starts empty.
-        let again = [minute, limit("hour", 1, 3600)];
+        // The burst goes again; the minute is still full, and a new window starts from the
+        // closest one the key had: the hour and then the day hold the minute's 3 admissions.
+        let again = [minute, limit("hour", 3, 3600)];
         assert!(!admit(&again, 30));
-        let fresh = [limit("day", 1, 86_400)];
-        assert!(admit(&fresh, 40));
+        let longer = [limit("day", 4, 86_400)];
+        assert!(admit(&longer, 40));
+        assert!(!admit(&longer, 50));
+    }
+
+    /// An organization admin renamed a full window (or swapped the plan's windows for identical
+    /// ones) to start it empty: the counts follow the window's length, not its name.
+    #[test]
+    fn a_renamed_or_resized_window_keeps_its_counts() {
+        let mut counters = Counters::default();
+        let mut stored = None;
+        let mut admit = |limits: &[RateLimit], t| {
+            admit_with_write(&mut counters, limits, t, false, &mut stored).0
+        };
+        let first = [limit("m0", 5, 60)];
+        for t in 0..5 {
+            assert!(admit(&first, t));
+        }
+        for (i, name) in ["m1", "m2", "minute"].iter().enumerate() {
+            let renamed = [limit(name, 5, 60)];
+            assert!(!admit(&renamed, 100 + i as u64), "{name}");
+        }
+        // A shorter window takes the longer one's counts at their latest possible instant.
+        let shorter = [limit("half", 5, 30)];
+        assert!(!admit(&shorter, 200));
+        assert!(admit(&[limit("half", 5, 30)], 32_000));
     }
 
     fn allowed(d: &Decision) -> bool {
