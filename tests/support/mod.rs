@@ -325,7 +325,10 @@ impl Gateway {
             .args(["--inspector-port", &free_port().to_string()])
             .args(["--persist-to", state_dir.to_str().unwrap()])
             .args(["--env-file", secrets.to_str().unwrap()])
-            .args(["--show-interactive-dev-session=false", "--log-level", "log"]);
+            .args(["--show-interactive-dev-session=false", "--log-level", "log"])
+            // build/ is bundled already; wrangler's own esbuild watcher deadlocked under load
+            // ("all goroutines are asleep") and took the runtime down mid-suite.
+            .arg("--no-bundle");
         for (name, value) in plain {
             command.args(["--var", &format!("{name}:{value}")]);
         }
