@@ -656,8 +656,28 @@ fn response_complete(bytes: &[u8]) -> bool {
     head.contains("transfer-encoding: chunked") && body.ends_with("0\r\n\r\n")
 }
 
-/// Sends one request to the gateway and reads the whole answer.
+/// The answer `wrangler dev`'s own proxy gives when its connection to workerd broke before the
+/// worker saw the request (after an earlier answer that left a request body unread). keygate
+/// never says this; workerd without the proxy, as on Cloudflare, never does either.
+const DEV_PROXY_RESTART: &str = "Your worker restarted mid-request";
+
+/// Sends one request to the gateway and reads the whole answer. A [`DEV_PROXY_RESTART`] answer
+/// (the request never reached the worker) is sent again, once.
 pub fn send(
+    gateway: &Gateway,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Reply {
+    let reply = send_once(gateway, method, path, headers, body);
+    if reply.status == 503 && String::from_utf8_lossy(&reply.body).starts_with(DEV_PROXY_RESTART) {
+        return send_once(gateway, method, path, headers, body);
+    }
+    reply
+}
+
+fn send_once(
     gateway: &Gateway,
     method: &str,
     path: &str,
