@@ -141,10 +141,25 @@ pub fn spare(limits: &[RateLimit], room_after: u32, ask: &Ask, period_ms: u64) -
     waiting.max(by_rate).min(room_after)
 }
 
+/// The guard's step for one lease request, as computed by [`grant`].
+#[derive(Debug)]
+pub struct Granted {
+    /// The decision on the request in hand; `None` when status or authorization refused it.
+    pub decision: Option<Decision>,
+    /// The lease lent, when the request was admitted.
+    pub grant: Option<Grant>,
+    /// The counters after the step.
+    pub next: Renewal,
+    /// Whether `next` must be written before it is relied on (a lease lent units beyond the
+    /// request in hand, or the request needed a new reservation of the guard's own batching).
+    /// Otherwise it may be committed at once: it differs from the stored counters only by
+    /// releases (losing one under-admits) and admissions the stored reservation covers.
+    pub write: bool,
+}
+
 /// The guard's step for a lease request: gives back the isolate's previous lease, then decides
 /// the request in hand (`allowed`: the key's status and authorization for it) and lends a new
-/// lease when it is admitted. `counters` is not touched: the result is the next state, which
-/// must be written before it is relied on when a lease was lent.
+/// lease when it is admitted. `counters` is not touched: see [`Granted`].
 pub fn grant(
     counters: &Counters,
     limits: &[RateLimit],
@@ -152,7 +167,7 @@ pub fn grant(
     ask: &Ask,
     period_ms: u64,
     now: UnixMillis,
-) -> (Option<Decision>, Option<Grant>, Renewal) {
+) -> Granted {
     let mut next = counters.clone();
     if let Some(Handback {
         lease: Some(id),
@@ -162,8 +177,14 @@ pub fn grant(
     {
         next.release(limits, id.0, *unused);
     }
+    let refused = |next: Counters, decision| Granted {
+        decision,
+        grant: None,
+        next: next.renewal(),
+        write: false,
+    };
     if allowed.is_err() {
-        return (None, None, next.renewal());
+        return refused(next, None);
     }
     let room = next.room(limits, now);
     if room == 0 {
@@ -173,30 +194,55 @@ pub fn grant(
             windows,
             retry_after,
         };
-        return (Some(decision), None, next.renewal());
+        return refused(next, Some(decision));
     }
-    let grant = if limits.is_empty() {
-        Grant {
+    if limits.is_empty() {
+        let grant = Grant {
             lease: None,
             spare: u32::MAX,
             period_ms,
-        }
-    } else {
-        let spare = spare(limits, room - 1, ask, period_ms);
-        let horizon = now.plus_millis(period_ms);
-        let id = next.lend(limits, spare + 1, horizon, now);
-        Grant {
+        };
+        let decision = Decision::Allowed {
+            windows: Vec::new(),
+        };
+        return Granted {
+            decision: Some(decision),
+            grant: Some(grant),
+            next: next.renewal(),
+            write: false,
+        };
+    }
+    let spare = spare(limits, room - 1, ask, period_ms);
+    if spare == 0 {
+        // Nothing lent: the request in hand is admitted as in strict mode, within the guard's
+        // own batched writes. The lease still carries the record for the period.
+        let (decision, renewal) = next.admit(limits, now);
+        let grant = Grant {
+            lease: None,
+            spare: 0,
+            period_ms,
+        };
+        let write = renewal.is_some();
+        let next = renewal.unwrap_or_else(|| next.renewal());
+        return Granted {
+            decision: Some(decision),
+            grant: Some(grant),
+            next,
+            write,
+        };
+    }
+    let id = next.lend(limits, spare, now.plus_millis(period_ms), now);
+    let windows = next.reports(limits, now);
+    Granted {
+        decision: Some(Decision::Allowed { windows }),
+        grant: Some(Grant {
             lease: Some(LeaseId(id)),
             spare,
             period_ms,
-        }
-    };
-    let windows = next.reports(limits, now);
-    (
-        Some(Decision::Allowed { windows }),
-        Some(grant),
-        next.renewal(),
-    )
+        }),
+        next: next.renewal(),
+        write: true,
+    }
 }
 
 /// Seconds until every full window has room again (at least 1).
@@ -269,14 +315,17 @@ impl Lease {
     }
 
     /// Decides a request to `route` at `now` under the lease, recording `event` when it is
-    /// decided here. Status and authorization first: a refusal uses no unit.
+    /// decided here. Status and authorization first: a refusal uses no unit. A key whose status
+    /// refuses it (expired since the grant) ends the lease: the guard decides that request, and
+    /// records and audits the refusal as it does for every authentication failure.
     pub fn admit(&mut self, route: &Route<'_>, mut event: UsageEvent, now: UnixMillis) -> Local {
         if !self.holds(now) {
             return Local::Over;
         }
-        let key = verify::check_status(self.record.clone(), now)
-            .and_then(|key| verify::authorize(key, route));
-        match key {
+        let Ok(active) = verify::check_status(self.record.clone(), now) else {
+            return Local::Over;
+        };
+        match verify::authorize(active, route) {
             Err(refusal) => {
                 event.outcome = refusal.code().into();
                 event.status = Some(refusal.status());
@@ -289,18 +338,32 @@ impl Lease {
                 event.outcome = "admitted".into();
                 event.status = None;
                 self.tally.record(event);
-                let left = if self.lease.is_some() { self.left } else { 0 };
-                let windows = self
-                    .windows
-                    .iter()
-                    .map(|w| WindowReport {
-                        remaining: w.remaining.saturating_add(left),
-                        ..w.clone()
-                    })
-                    .collect();
-                Local::Admitted(key, windows)
+                Local::Admitted(key, self.windows())
             }
         }
+    }
+
+    /// The windows as this isolate sees them: the guard's report, with the units this lease
+    /// still holds counted as room (they are this isolate's to use).
+    pub fn windows(&self) -> Vec<WindowReport> {
+        let left = if self.lease.is_some() { self.left } else { 0 };
+        self.windows
+            .iter()
+            .map(|w| WindowReport {
+                remaining: w.remaining.saturating_add(left),
+                ..w.clone()
+            })
+            .collect()
+    }
+
+    /// Which grant this is: its id and when it was asked for.
+    pub fn identity(&self) -> (Option<LeaseId>, UnixMillis) {
+        (self.lease, self.asked_at)
+    }
+
+    /// When the lease ends, on the isolate's clock.
+    pub fn ends(&self) -> UnixMillis {
+        self.until
     }
 
     /// Ends the lease at `now` (the isolate's clock): what goes back to the guard.
@@ -409,7 +472,7 @@ mod tests {
                 waiting: 1,
                 handback: None,
             };
-            let (decision, grant, renewal) = grant(
+            let step = grant(
                 &counters,
                 &limits,
                 Ok(()),
@@ -417,10 +480,10 @@ mod tests {
                 1_000,
                 UnixMillis(1_000 + i),
             );
-            counters.commit(renewal);
-            if matches!(decision, Some(Decision::Allowed { .. })) {
+            counters.commit(step.next);
+            if matches!(step.decision, Some(Decision::Allowed { .. })) {
                 admitted += 1;
-                assert_eq!(grant.unwrap().spare, 0);
+                assert_eq!(step.grant.unwrap().spare, 0);
             }
         }
         assert_eq!(admitted, 5);
@@ -434,12 +497,16 @@ mod tests {
             waiting: 3,
             handback: None,
         };
-        let (decision, Some(grant), renewal) =
-            grant(&counters, &limits, Ok(()), &ask, 1_000, UnixMillis(10_000))
+        let Granted {
+            decision,
+            grant: Some(grant),
+            next,
+            write: true,
+        } = grant(&counters, &limits, Ok(()), &ask, 1_000, UnixMillis(10_000))
         else {
-            panic!("not granted")
+            panic!("not granted, or not written")
         };
-        counters.commit(renewal);
+        counters.commit(next);
         let Some(Decision::Allowed { windows }) = decision else {
             panic!()
         };
@@ -460,12 +527,15 @@ mod tests {
             waiting: 1,
             handback: Some(handback),
         };
-        let (_, Some(second), renewal) =
-            super::grant(&counters, &limits, Ok(()), &ask, 1_000, UnixMillis(10_003))
+        let Granted {
+            grant: Some(second),
+            next,
+            ..
+        } = super::grant(&counters, &limits, Ok(()), &ask, 1_000, UnixMillis(10_003))
         else {
             panic!("not granted")
         };
-        counters.commit(renewal);
+        counters.commit(next);
         // 2 used of the first lease, its unused unit back, the second lease's units counted;
         // sized from the first lease's rate (2 admissions in 12 ms → 166 in a second).
         assert_eq!(second.spare, 166);
@@ -503,6 +573,20 @@ mod tests {
             Local::Refused(GateError::InsufficientScope { .. })
         ));
         assert_eq!(lease.hand_back(UnixMillis(5_002)).unused, 10);
+        // A key that expires during the lease goes back to its guard (which audits it).
+        let brief = KeyRecord {
+            expires_at: Some(UnixMillis(5_500)),
+            ..record()
+        };
+        let mut lease = Lease::new(&grant, brief, Vec::new(), UnixMillis(5_000));
+        assert!(matches!(
+            lease.admit(&route(), event(5_499), UnixMillis(5_499)),
+            Local::Admitted(..)
+        ));
+        assert!(matches!(
+            lease.admit(&route(), event(5_500), UnixMillis(5_500)),
+            Local::Over
+        ));
     }
 
     /// One step of the simulation.
@@ -614,16 +698,16 @@ mod tests {
                 let handback = isolate.lease.take().map(|l| l.hand_back(local_now));
                 let ask = Ask { waiting, handback };
                 let allowed = if revoked_at.is_some() { Err(GateError::InvalidKey) } else { Ok(()) };
-                let (decision, granted, renewal) =
+                let Granted { decision, grant: granted, next, write } =
                     grant(&counters, &limits, allowed, &ask, period, UnixMillis(real));
-                if granted.is_some() {
+                if write {
                     if std::mem::take(&mut fail_next) {
                         // Not stored: nothing counts, nothing is admitted.
                         continue;
                     }
-                    stored = serde_json::to_string(renewal.stored()).unwrap();
+                    stored = serde_json::to_string(next.stored()).unwrap();
                 }
-                counters.commit(renewal);
+                counters.commit(next);
                 if let (Some(Decision::Allowed { windows }), Some(grant)) = (decision, granted) {
                     admitted.push(real);
                     check(&admitted, real, window_ms, n, revoked_at, period)?;

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::admission::{self, Ask, Grant};
+use super::admission::{self, Ask, Grant, Handback};
 use super::error::GateError;
 use super::record::RateLimit;
 use super::time::UnixMillis;
@@ -43,7 +43,7 @@ pub struct Leased {
     pub decision: Option<Decision>,
     /// The lease lent, when the request was admitted.
     pub grant: Option<Grant>,
-    /// `Some` with a grant: write [`Pending::stored`], then [`Meter::commit`]; on a failed
+    /// `Some` when the step must be stored before it counts: write [`Pending::stored`], then [`Meter::commit`]; on a failed
     /// write, drop it, lend nothing and do not admit the request.
     pub pending: Option<Pending>,
 }
@@ -149,8 +149,12 @@ impl Meter {
         now: UnixMillis,
     ) -> Leased {
         let refusal = allowed.as_ref().err().map(|e| (e.code(), e.status()));
-        let (decision, grant, renewal) =
-            admission::grant(&self.counters, limits, allowed, ask, period_ms, now);
+        let admission::Granted {
+            decision,
+            grant,
+            next: renewal,
+            write,
+        } = admission::grant(&self.counters, limits, allowed, ask, period_ms, now);
         (event.outcome, event.status) = match (&decision, refusal) {
             (_, Some((code, status))) => (code.into(), Some(status)),
             (Some(Decision::Allowed { .. }), None) => ("admitted".into(), None),
@@ -162,21 +166,30 @@ impl Meter {
         }
         usage.record(event);
         let pending = Pending { renewal, usage };
-        match grant {
-            Some(grant) => Leased {
+        if write {
+            Leased {
                 decision,
-                grant: Some(grant),
+                grant,
                 pending: Some(pending),
-            },
-            None => {
-                self.commit(pending);
-                Leased {
-                    decision,
-                    grant: None,
-                    pending: None,
-                }
+            }
+        } else {
+            self.commit(pending);
+            Leased {
+                decision,
+                grant,
+                pending: None,
             }
         }
+    }
+
+    /// Takes back a lease an isolate gives back without a request (its period ended): its
+    /// unused units are released and its usage recorded, in memory (a restart loses them: the
+    /// units stay counted until they leave the windows, the usage is lost).
+    pub fn hand_back(&mut self, limits: &[RateLimit], handback: &Handback) {
+        if let Some(id) = handback.lease {
+            self.counters.release(limits, id.0, handback.unused);
+        }
+        self.usage.absorb(&handback.tally);
     }
 
     /// Makes a written [`Pending`] the current state.

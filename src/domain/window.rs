@@ -351,10 +351,11 @@ impl Counters {
             .collect()
     }
 
-    /// Lends `units` to a new lease ending at `horizon`: each counts in every window from now
-    /// until the horizon's bucket leaves the window, which covers every admission made with it
-    /// (all happen before the horizon). The caller has checked [`room`](Counters::room).
-    /// Returns the lease's id.
+    /// Counts the request in hand at `now` and lends `units` more to a new lease ending at
+    /// `horizon`: each counts in every window from now until the horizon's bucket leaves the
+    /// window, which covers every admission made with it (all happen before the horizon). The
+    /// caller has checked that [`room`](Counters::room) is at least `units + 1`. Returns the
+    /// lease's id.
     pub fn lend(
         &mut self,
         limits: &[RateLimit],
@@ -364,7 +365,10 @@ impl Counters {
     ) -> u64 {
         self.align(limits);
         for (limit, (_, state)) in limits.iter().zip(self.windows.iter_mut()) {
-            state.add_units(limit, horizon, units);
+            state.add_units(limit, now, 1);
+            if units > 0 {
+                state.add_units(limit, horizon, units);
+            }
         }
         let id = self.next_lease;
         self.next_lease += 1;

@@ -8,6 +8,7 @@ mod catalog;
 mod clock;
 mod guard;
 mod keystore;
+mod leases;
 mod proxy;
 mod respond;
 mod rpc;
@@ -23,7 +24,7 @@ use crate::domain::window;
 use crate::domain::{GateError, KeyId};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = clock::now();
     let problem_json = respond::wants_problem_json(&req);
     let method = req.method().to_string();
@@ -33,7 +34,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         client: verify::client(&req),
         ..Trace::default()
     };
-    let mut response = route(req, &env, &mut trace)
+    let mut response = route(req, &env, &ctx, &mut trace)
         .await
         .unwrap_or_else(|err| respond::error(&err, problem_json));
     // Every gateway answer to an allowed web origin, refusals too, is readable by its page.
@@ -58,7 +59,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 
 /// keygate's own routes under the admin prefix; everything else is verified and proxied.
 /// Both see the one canonical target: the form matched, forwarded and signed.
-async fn route(mut req: Request, env: &Env, trace: &mut Trace) -> Result<Response, GateError> {
+async fn route(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    trace: &mut Trace,
+) -> Result<Response, GateError> {
     let config = state::config(env)?;
     let url = req.url().map_err(respond::internal)?;
     // The method as sent: `req.method()` turns one it does not know (PROPFIND) into GET.
@@ -93,7 +99,7 @@ async fn route(mut req: Request, env: &Env, trace: &mut Trace) -> Result<Respons
         status: None,
         country: req.cf().and_then(|cf| cf.country()),
     };
-    let admitted = verify::admit(
+    let mut admitted = verify::admit(
         env,
         headers.get("authorization"),
         headers.get("x-api-key"),
@@ -102,6 +108,9 @@ async fn route(mut req: Request, env: &Env, trace: &mut Trace) -> Result<Respons
         trace,
     )
     .await?;
+    if let Some(flush) = admitted.flush.take() {
+        ctx.wait_until(verify::hand_back(env.clone(), flush));
+    }
     let outbound = proxy::Outbound {
         method,
         target: &target,
