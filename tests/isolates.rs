@@ -5,7 +5,8 @@
 //!
 //! - a 100/min key under 500 requests from 50 clients admits at most 100 and at least 90;
 //! - a revoke stops the key on every copy within the revocation bound (1 s) plus 100 ms;
-//! - with a bound of 0 (strict mode, a second runtime) a revoke acts on the next request.
+//! - with a bound of 0 (strict mode: a second runtime, or a key's own `revocation_bound_ms`) a
+//!   revoke acts on the next request.
 
 mod support;
 
@@ -46,14 +47,15 @@ impl Copies {
         Copies { gateway, ports }
     }
 
-    /// A key of a fresh organization allowing `per_minute` requests a minute.
-    fn key(&self, org: &str, per_minute: u32) -> (String, String) {
+    /// A key of a fresh organization allowing `per_minute` requests a minute, with `extra`
+    /// fields (`,"name":value…` or nothing).
+    fn key(&self, org: &str, per_minute: u32, extra: &str) -> (String, String) {
         let admin = Admin::bearer(&self.gateway, TOKEN);
         admin.put_org(org, r#"{"plan":"enterprise"}"#);
         admin.create_key(
             org,
             &format!(
-                r#"{{"name":"Spread","scopes":["read"],"rate_limits":[{{"name":"minute","limit":{per_minute},"window_seconds":60}}]}}"#
+                r#"{{"name":"Spread","scopes":["read"],"rate_limits":[{{"name":"minute","limit":{per_minute},"window_seconds":60}}]{extra}}}"#
             ),
         )
     }
@@ -126,8 +128,13 @@ fn load(
 /// Revokes a key under load on every copy, and returns, per copy, the last request sent that
 /// was admitted, in ms after the revoke's answer (negative: before it), and the statuses seen
 /// after the bound.
-fn revoke_under_load(copies: &Copies, org: &str, path: &str) -> Result<Vec<i64>, Failed> {
-    let (key, id) = copies.key(org, 1_000_000);
+fn revoke_under_load(
+    copies: &Copies,
+    org: &str,
+    path: &str,
+    extra: &str,
+) -> Result<Vec<i64>, Failed> {
+    let (key, id) = copies.key(org, 1_000_000, extra);
     let stop = AtomicBool::new(false);
     let start = Instant::now();
     let revoked_at = Mutex::new(None);
@@ -173,7 +180,7 @@ const CASES: &[Case<World>] = &[
     (
         "a_hundred_per_minute_key_admits_90_to_100_across_four_isolates",
         |w| {
-            let (key, _) = w.leased.key("iso-a", 100);
+            let (key, _) = w.leased.key("iso-a", 100, "");
             let statuses: Vec<u16> = thread::scope(|s| {
                 let handles: Vec<_> = (0..50)
                     .map(|c| {
@@ -212,7 +219,7 @@ const CASES: &[Case<World>] = &[
     (
         "a_revoke_stops_the_key_on_every_copy_within_the_bound_plus_100_ms",
         |w| {
-            let last = revoke_under_load(&w.leased, "iso-b", "/iso-b")?;
+            let last = revoke_under_load(&w.leased, "iso-b", "/iso-b", "")?;
             for (port, last) in w.leased.ports.iter().zip(&last) {
                 check(
                     *last <= 1_100,
@@ -223,7 +230,7 @@ const CASES: &[Case<World>] = &[
         },
     ),
     ("a_bound_of_zero_acts_on_the_next_request", |w| {
-        let last = revoke_under_load(&w.strict, "iso-c", "/iso-c")?;
+        let last = revoke_under_load(&w.strict, "iso-c", "/iso-c", "")?;
         for (port, last) in w.strict.ports.iter().zip(&last) {
             check(
                 *last <= 0,
@@ -232,6 +239,21 @@ const CASES: &[Case<World>] = &[
         }
         no_panic(&w.strict.gateway)
     }),
+    (
+        "a_key_with_its_own_bound_of_zero_acts_on_the_next_request",
+        |w| {
+            // On the leased copies (deployment bound 1 s): the key's own bound wins.
+            let own = r#","revocation_bound_ms":0"#;
+            let last = revoke_under_load(&w.leased, "iso-d", "/iso-d", own)?;
+            for (port, last) in w.leased.ports.iter().zip(&last) {
+                check(
+                    *last <= 0,
+                    &format!("copy {port} admitted a request sent {last} ms after the revoke"),
+                )?;
+            }
+            no_panic(&w.leased.gateway)
+        },
+    ),
 ];
 
 fn main() -> ExitCode {

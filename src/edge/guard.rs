@@ -242,19 +242,32 @@ impl KeyGuard {
                     })?),
                 };
                 let limits = guard.record.effective_limits();
-                let period = match lease {
-                    Some(_) => state::config(&self.env)?.revocation_bound.as_millis(),
-                    None => 0,
+                // The key's own bound, else the deployment's.
+                let period = match (lease.is_some(), guard.record.revocation_bound_ms) {
+                    (false, _) => 0,
+                    (true, Some(own)) => u64::from(own),
+                    (true, None) => state::config(&self.env)?.revocation_bound.as_millis(),
                 };
                 let (decision, grant) = match lease {
                     Some(ask) if period > 0 => {
                         self.lease(allowed, limits, event, &ask, period, now, &mut cost)
                             .await?
                     }
-                    _ => (
-                        self.meter(allowed, limits, event, now, &mut cost).await?,
-                        None,
-                    ),
+                    _ => {
+                        // A key switched to strict mode: its last lease still comes back.
+                        if let Some(Ask {
+                            handback: Some(handback),
+                            ..
+                        }) = &lease
+                            && let Some(meter) = self.meter.borrow_mut().as_mut()
+                        {
+                            meter.hand_back(limits, handback);
+                        }
+                        (
+                            self.meter(allowed, limits, event, now, &mut cost).await?,
+                            None,
+                        )
+                    }
                 };
                 if let Some(
                     e @ (KeyRefusal::InvalidKey | KeyRefusal::ExpiredKey | KeyRefusal::DisabledKey),

@@ -32,6 +32,9 @@ const WAITS: usize = 3;
 struct Entry {
     lease: Option<Lease>,
     asking: Option<Rc<Signal>>,
+    /// The guard's last answer lent no lease (the key's own bound is 0): its requests ask the
+    /// guard each, side by side, without waiting for one another.
+    strict: bool,
     /// Requests of the key in the isolate right now.
     active: u32,
 }
@@ -81,6 +84,16 @@ impl Presence {
     ) -> Step {
         LEASES.with_borrow_mut(|leases| {
             let entry = leases.entry(self.0).or_default();
+            if entry.strict {
+                return Step::Ask {
+                    handback: None,
+                    waiting: 1,
+                    asking: Asking {
+                        hash: Some(self.0),
+                        signal: None,
+                    },
+                };
+            }
             if let Some(signal) = &entry.asking {
                 if waited < WAITS {
                     return Step::Wait(Waiting(signal.clone()));
@@ -89,7 +102,10 @@ impl Presence {
                 return Step::Ask {
                     handback: None,
                     waiting: 1,
-                    asking: Asking(None),
+                    asking: Asking {
+                        hash: None,
+                        signal: None,
+                    },
                 };
             }
             if let Some(lease) = entry.lease.as_mut() {
@@ -104,7 +120,10 @@ impl Presence {
             Step::Ask {
                 handback,
                 waiting: entry.active.max(1),
-                asking: Asking(Some((self.0, signal))),
+                asking: Asking {
+                    hash: Some(self.0),
+                    signal: Some(signal),
+                },
             }
         })
     }
@@ -120,22 +139,37 @@ impl Drop for Presence {
     }
 }
 
-/// The key's call in flight. Dropping it ends the call for the waiters, whatever happened.
-pub struct Asking(Option<(KeyHash, Rc<Signal>)>);
+/// A call to the key's guard: the key's shared one (with a signal: dropping it ends the call for
+/// the waiters, whatever happened), or one alongside (`hash`: it may still store what it gets).
+pub struct Asking {
+    hash: Option<KeyHash>,
+    signal: Option<Rc<Signal>>,
+}
 
 impl Asking {
+    /// The guard lent no lease for the request it admitted: the key is in strict mode.
+    pub fn strict(&self) {
+        if let Some(hash) = &self.hash {
+            LEASES.with_borrow_mut(|leases| leases.entry(*hash).or_default().strict = true);
+        }
+    }
+
     /// Stores the lease the call brought back. When it lends units beyond the request in hand,
     /// the [`Flush`] that gives it back once it ends (unless a request renews it first), so its
     /// unused units and usage reach the guard within the lease period.
     pub fn store(&self, lease: Lease, spare: u32) -> Option<Flush> {
-        let (hash, _) = self.0.as_ref()?;
+        let hash = self.hash.as_ref()?;
         let flush = (spare > 0).then(|| Flush {
             hash: *hash,
             guard: lease.record().id.clone(),
             identity: lease.identity(),
             at: lease.ends(),
         });
-        LEASES.with_borrow_mut(|leases| leases.entry(*hash).or_default().lease = Some(lease));
+        LEASES.with_borrow_mut(|leases| {
+            let entry = leases.entry(*hash).or_default();
+            entry.lease = Some(lease);
+            entry.strict = false;
+        });
         flush
     }
 }
@@ -178,7 +212,7 @@ impl Flush {
 
 impl Drop for Asking {
     fn drop(&mut self) {
-        if let Some((hash, signal)) = self.0.take() {
+        if let (Some(hash), Some(signal)) = (self.hash, self.signal.take()) {
             LEASES.with_borrow_mut(|leases| {
                 if let Some(entry) = leases.get_mut(&hash)
                     && entry

@@ -112,10 +112,11 @@ pub async fn active_key<'a>(
 /// Verifies, authorizes and rate-limits a request to `route`, counting it when admitted. The
 /// route's own refusal (no rule matched) comes after the key's: a bad key is a 401 first.
 ///
-/// With a revocation bound above 0 the isolate admits under the key's lease when it holds one
-/// (no call), and otherwise asks the guard for the request in hand and a new lease, sharing one
-/// call per key with the requests that arrive meanwhile (`leases`). With a bound of 0 (strict
-/// mode) the guard decides every request.
+/// The isolate admits under the key's lease when it holds one (no call), and otherwise asks the
+/// guard for the request in hand and a new lease, sharing one call per key with the requests
+/// that arrive meanwhile (`leases`). The guard sets the lease's period: the key's own
+/// `revocation_bound_ms`, else `REVOCATION_BOUND_MS`; with 0 it lends none (strict mode) and
+/// the key's requests each ask it.
 pub async fn admit<'a, 'p>(
     env: &Env,
     authorization: Option<&'a str>,
@@ -126,10 +127,6 @@ pub async fn admit<'a, 'p>(
 ) -> Result<Admitted<'a, 'p>, GateError> {
     let found = identify(env, authorization, x_api_key, trace).await?;
     let route = route?;
-    let leased = state::config(env)?.revocation_bound.as_millis() > 0;
-    if !leased {
-        return ask_guard(env, found, route, event, None, trace).await;
-    }
     let presence = leases::Presence::enter(found.hash);
     let mut waited = 0;
     loop {
@@ -223,6 +220,10 @@ async fn ask_guard<'a, 'p>(
                 (Some(grant), Some(asking)) => {
                     let lease = Lease::new(grant, record.clone(), windows, asked_at);
                     (lease.windows(), asking.store(lease, grant.spare))
+                }
+                (None, Some(asking)) => {
+                    asking.strict();
+                    (windows, None)
                 }
                 _ => (windows, None),
             };
