@@ -15,7 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use keygate::domain::catalog::{self, Access, GuardCommand, GuardVerdict, Secret, Standing};
 use keygate::domain::request::{Headers, Method, Request, Target};
 use keygate::domain::usage::{Usage, UsageEvent};
-use keygate::domain::window::{self, Counters, Decision};
+use keygate::domain::window::{self, Counters};
 use keygate::domain::{
     ApiKey, FieldScope, KeyHash, KeyPrefix, KeyRecord, Policy, UnixMillis, fields, verify,
 };
@@ -232,6 +232,7 @@ fn admitted_request(c: &mut Criterion, name: &str, encode: bool) {
                     country: None,
                 },
                 known: Some(known),
+                lease: None,
             };
             // Guard: the command, the secret, status and authorization, windows, usage; its
             // verdict.
@@ -263,15 +264,16 @@ fn admitted_request(c: &mut Criterion, name: &str, encode: bool) {
             let verdict = GuardVerdict {
                 standing: Standing::of(&record, digest, known),
                 now: at,
-                decision: Some(decision),
+                outcome: catalog::Outcome::of(Some(decision), None),
+                lease: None,
                 cost: Default::default(),
             };
-            // Worker: the verdict read back, the checks repeated at the guard's instant, headers.
+            // Worker: the verdict read back and rendered (the guard's checks are not repeated),
+            // headers.
             let verdict = wire(verdict, encode);
             let current = verdict.standing.record(cached).unwrap();
-            let key = verify::check_status(current, verdict.now).unwrap();
-            black_box(verify::authorize(key, &route).unwrap());
-            let Some(Decision::Allowed { windows }) = verdict.decision else {
+            black_box(verify::admitted_by_guard(current, &route));
+            let Some(catalog::Outcome::Admitted { windows }) = verdict.outcome else {
                 panic!("the bench limits never refuse");
             };
             black_box(window::headers(&windows, verdict.now))

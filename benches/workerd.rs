@@ -62,6 +62,10 @@ fn main() {
         Gateway::start_miniflare("passthrough", options(vars())),
         Gateway::start_miniflare("keygate", options(vars())),
     );
+    // The same keygate in strict mode (the guard decides every request), beside the leased one.
+    let mut strict_vars = vars();
+    strict_vars.push(("REVOCATION_BOUND_MS", "0".to_owned()));
+    direct.strict = Some(Gateway::start_miniflare("keygate", options(strict_vars)));
     let mut wrangler_pass = Gateway::spawn_with_config(options(vars()), &passthrough_config());
     let mut wrangler_keygate = Gateway::spawn(options(vars()));
     wrangler_pass.wait_ready();
@@ -90,6 +94,8 @@ fn main() {
         }
     }
     report.load(&lines);
+    report.guard_calls(&direct);
+    report.hot_key(&origin.url(), seconds);
     report.size();
     report.restart(&mut direct, &origin.url());
     report.cost(&direct);
@@ -114,7 +120,17 @@ struct Runtime {
     unlimited: String,
     /// Three windows far above what the load reaches: every request is counted, none refused.
     limited: String,
+    /// The limited key's id (hand-back log lines name it).
+    limited_id: String,
+    /// The same keygate with `REVOCATION_BOUND_MS=0`, on the same state: strict mode.
+    strict: Option<Gateway>,
 }
+
+/// The limited key's windows: far above what the load reaches.
+const LIMITED_KEY: &str = r#"{"name":"Bench limited","scopes":["read"],"rate_limits":[
+    {"name":"burst","limit":1000000,"window_seconds":1},
+    {"name":"minute","limit":60000000,"window_seconds":60},
+    {"name":"day","limit":2000000000,"window_seconds":86400}]}"#;
 
 impl Runtime {
     fn new(name: &'static str, passthrough: Gateway, keygate: Gateway) -> Runtime {
@@ -124,19 +140,15 @@ impl Runtime {
             "bench",
             r#"{"name":"Bench unlimited","scopes":["read"],"rate_limiting":false}"#,
         );
-        let (limited, _) = admin.create_key(
-            "bench",
-            r#"{"name":"Bench limited","scopes":["read"],"rate_limits":[
-                {"name":"burst","limit":1000000,"window_seconds":1},
-                {"name":"minute","limit":60000000,"window_seconds":60},
-                {"name":"day","limit":2000000000,"window_seconds":86400}]}"#,
-        );
+        let (limited, limited_id) = admin.create_key("bench", LIMITED_KEY);
         Runtime {
             name,
             passthrough,
             keygate,
             unlimited,
             limited,
+            limited_id,
+            strict: None,
         }
     }
 
@@ -169,7 +181,7 @@ impl Runtime {
         expect(&self.limited, 200, "");
         expect("kg_live_not_a_key", 401, "malformed_api_key");
         expect(unknown.expose_secret(), 401, "invalid_api_key");
-        vec![
+        let mut lines = vec![
             Line::new(
                 PASS_THROUGH,
                 self.name,
@@ -183,7 +195,7 @@ impl Runtime {
                 &self.unlimited,
             ),
             keygate(
-                "keygate, valid key, 3 rate-limit windows",
+                "keygate leased (1 s), valid key, 3 rate-limit windows",
                 "/bench/limited",
                 &self.limited,
             ),
@@ -197,7 +209,24 @@ impl Runtime {
                 "/bench/unknown",
                 unknown.expose_secret(),
             ),
-        ]
+        ];
+        if let Some(strict) = &self.strict {
+            // Its own key: an organization and key created through the strict copy.
+            let admin = Admin::bearer(strict, ADMIN_TOKEN);
+            admin.put_org("bench-strict", r#"{"plan":"enterprise"}"#);
+            let (key, _) = admin.create_key("bench-strict", LIMITED_KEY);
+            lines.insert(
+                3,
+                Line::new(
+                    "keygate strict (bound 0), valid key, 3 rate-limit windows",
+                    self.name,
+                    strict.url("/bench/strict"),
+                    Some(format!("Authorization: Bearer {key}")),
+                    Some(PASS_THROUGH),
+                ),
+            );
+        }
+        lines
     }
 }
 
@@ -255,11 +284,15 @@ struct Wrk {
 }
 
 fn wrk(url: &str, header: Option<&String>, seconds: u64) -> Wrk {
+    wrk_with(url, header, seconds, CONNECTIONS)
+}
+
+fn wrk_with(url: &str, header: Option<&String>, seconds: u64, connections: &str) -> Wrk {
     let mut command = Command::new("wrk");
     command.args([
         "-t1",
         "-c",
-        CONNECTIONS,
+        connections,
         "--latency",
         "-d",
         &format!("{seconds}s"),
@@ -405,6 +438,74 @@ impl Report {
                 ratio.unwrap_or_else(|| "-".into()),
             ]);
         }
+    }
+
+    /// Guard requests per verified request of the leased limited key over all the rounds:
+    /// those its requests made (their log lines) plus the leases given back when they ended.
+    fn guard_calls(&mut self, runtime: &Runtime) {
+        self.section(
+            "Guard requests per verified request under steady load (counted from the log)",
+            "| line | verified requests | guard requests | per request |",
+        );
+        let (sum, requests) = sum_cost(&runtime.keygate, "/bench/limited");
+        let handbacks = hand_backs(&runtime.keygate, &runtime.limited_id);
+        let calls = sum[1] + handbacks;
+        self.row(&[
+            "keygate leased (1 s), valid key, 3 windows (workerd via Miniflare)".into(),
+            requests.to_string(),
+            format!("{calls} ({handbacks} hand-backs)"),
+            format!("{:.4}", calls as f64 / requests.max(1) as f64),
+        ]);
+    }
+
+    /// One key through four isolates (four copies of keygate in one workerd sharing the guard
+    /// namespace), loaded at once by four wrk processes: the key's requests/s and its guard's.
+    fn hot_key(&mut self, origin: &str, seconds: u64) {
+        let more: Vec<u16> = (0..3).map(|_| support::free_port()).collect();
+        let copies = Gateway::start_miniflare_copies(
+            "keygate",
+            GatewayOptions {
+                vars: vec![
+                    ("ORIGIN", origin.to_owned()),
+                    ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+                ],
+                state_dir: None,
+                port: None,
+                show_output: false,
+            },
+            &more,
+        );
+        let admin = Admin::bearer(&copies, ADMIN_TOKEN);
+        admin.put_org("bench-hot", r#"{"plan":"enterprise"}"#);
+        let (key, id) = admin.create_key("bench-hot", LIMITED_KEY);
+        let header = format!("Authorization: Bearer {key}");
+        let ports: Vec<u16> = std::iter::once(copies.port).chain(more).collect();
+        eprintln!("bench: one key through four isolates ({seconds} s)");
+        let runs: Vec<Wrk> = std::thread::scope(|s| {
+            let handles: Vec<_> = ports
+                .iter()
+                .map(|port| {
+                    let url = format!("http://127.0.0.1:{port}/bench/hot");
+                    let header = header.clone();
+                    s.spawn(move || wrk_with(&url, Some(&header), seconds, "2"))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let rps: f64 = runs.iter().map(|w| w.rps).sum();
+        let p99 = runs.iter().map(|w| w.p99_ms).fold(0.0, f64::max);
+        let (sum, requests) = sum_cost(&copies, "/bench/hot");
+        let calls = sum[1] + hand_backs(&copies, &id);
+        self.section(
+            "One hot key through four isolates (4 × wrk -t1 -c2 at once, one run)",
+            "| requests/s (sum) | worst p99 ms | guard requests/s | guard requests per request |",
+        );
+        self.row(&[
+            format!("{rps:.0}"),
+            format!("{p99:.2}"),
+            format!("{:.1}", calls as f64 / seconds as f64),
+            format!("{:.4}", calls as f64 / requests.max(1) as f64),
+        ]);
     }
 
     /// wrangler's own size count of the bundle it would upload.
@@ -569,6 +670,16 @@ fn sum_cost(gateway: &Gateway, path: &str) -> ([u64; 3], usize) {
         std::thread::sleep(Duration::from_millis(300));
     }
     last
+}
+
+/// Leases of key `id` given back when they ended (their log lines), each one guard request.
+fn hand_backs(gateway: &Gateway, id: &str) -> u64 {
+    let key = format!(r#""key_id":"{id}""#);
+    gateway
+        .log()
+        .lines()
+        .filter(|l| l.contains(r#""event":"hand_back""#) && l.contains(&key))
+        .count() as u64
 }
 
 fn nanos(ns: f64) -> String {

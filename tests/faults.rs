@@ -162,7 +162,8 @@ const CASES: &[Case<World>] = &[
         let (k, _) = key(
             &w.gateway,
             "faults-a",
-            r#"{"name":"Load","scopes":["read"]}"#,
+            // Far above what one client sends here: this case is about the origin, not limits.
+            r#"{"name":"Load","scopes":["read"],"rate_limits":[{"name":"minute","limit":1000000,"window_seconds":60}]}"#,
         );
         let stop = Arc::new(AtomicBool::new(false));
         let loader = load(w.gateway.port, vec![k], stop.clone());

@@ -496,12 +496,14 @@ const CASES: &[Case<World>] = &[
         },
     ),
     ("the_log_line_counts_what_a_request_cost", |w| {
-        // A key no isolate has seen: its first request reads KV once, the second is served
-        // from the isolate cache. Each asks the key's guard once; the guard writes its counters
-        // on the first admission and then, inside its lease, not again.
+        // A key no isolate has seen: its first request reads KV once, the others are served
+        // from the isolate cache. The first asks the key's guard, which writes its counters and
+        // lends nothing beyond the request (no rate known yet). The second asks again, and the
+        // guard lends a lease sized from that rate: written before it counts. The third is
+        // admitted under that lease: no call, no write.
         let (key, _) = Admin::bearer(&w.gateway, ADMIN_TOKEN)
             .create_key("acme", r#"{"name":"Cost key","scopes":["read"]}"#);
-        for path in ["/t/cost/first", "/t/cost/second"] {
+        for path in ["/t/cost/first", "/t/cost/second", "/t/cost/third"] {
             eq(w.get(path, &[("x-api-key", &key)]).status, 200, path)?;
         }
         let _ = w.get("/t/cost/malformed", &[("x-api-key", "kg_live_nope")]);
@@ -529,8 +531,13 @@ const CASES: &[Case<World>] = &[
         )?;
         eq(
             cost("/t/cost/second")?,
-            serde_json::json!([0, 1, 0]),
+            serde_json::json!([0, 1, 1]),
             "second request",
+        )?;
+        eq(
+            cost("/t/cost/third")?,
+            serde_json::json!([0, 0, 0]),
+            "third request",
         )?;
         eq(
             cost("/t/cost/malformed")?,

@@ -314,18 +314,28 @@ fn soak(w: &World) -> Result<(), Failed> {
         &format!("the limited key was admitted {limited_admitted} times in {elapsed:.0} s"),
     )?;
 
-    // The usage counters equal the admissions the clients saw, key by key.
+    // The usage counters equal the admissions the clients saw, key by key, once every lease
+    // has been given back: at the latest when it ends, REVOCATION_BOUND_MS (1 s) after its
+    // grant.
     for (kind, id) in [
         (Kind::Steady, &ids.steady),
         (Kind::Limited, &ids.limited),
         (Kind::Toggled, &ids.toggled),
         (Kind::Rotated, &ids.rotated),
     ] {
-        let usage = admin
-            .call("GET", &format!("/orgs/soak/keys/{id}/usage"), None)
-            .json();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let total = loop {
+            let usage = admin
+                .call("GET", &format!("/orgs/soak/keys/{id}/usage"), None)
+                .json();
+            let total = usage["requests_total"].as_u64();
+            if total == Some(all.admitted[&kind]) || Instant::now() > deadline {
+                break total;
+            }
+            thread::sleep(Duration::from_millis(100));
+        };
         eq(
-            usage["requests_total"].as_u64(),
+            total,
             Some(all.admitted[&kind]),
             &format!("{kind:?} usage vs admitted"),
         )?;

@@ -19,6 +19,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::config::RevocationBound;
 use super::endpoint::Endpoint;
 use super::error::GateError;
 use super::manage::{KeyPatch, NewKey};
@@ -53,6 +54,8 @@ pub enum Refusal {
     /// resources or fields: the new secret, or widened access, would hand an organization
     /// admin what only the operator may grant.
     OperatorKey,
+    /// `revocation_bound_ms` longer than the default bound: revocation would take longer.
+    LongRevocationBound,
     /// `rate_limits` that let more through than this window of the plan.
     BeyondPlan {
         /// The organization's plan.
@@ -74,6 +77,11 @@ impl fmt::Display for Refusal {
             }
             Refusal::OperatorKey => f.write_str(
                 "Only the admin token can rotate this key or change its scopes, resources or fields: it has settings only the admin token can make (meta, rate_limiting off, on_limiter_error allow, or limits beyond the plan); an organization admin may rename, tighten, disable, enable or revoke it",
+            ),
+            Refusal::LongRevocationBound => write!(
+                f,
+                "Only the admin token can set revocation_bound_ms above {}",
+                RevocationBound::DEFAULT_MS
             ),
             Refusal::BeyondPlan { plan, window } => write!(
                 f,
@@ -97,6 +105,7 @@ struct Settings<'a> {
     rate_limits: Option<&'a [RateLimit]>,
     rate_limiting: Option<bool>,
     on_limiter_error: Option<LimiterFallback>,
+    revocation_bound_ms: Option<u32>,
     meta: bool,
 }
 
@@ -129,6 +138,7 @@ impl Actor {
                 rate_limits: Some(&key.rate_limits),
                 rate_limiting: Some(key.rate_limiting),
                 on_limiter_error: Some(key.on_limiter_error),
+                revocation_bound_ms: key.revocation_bound_ms,
                 meta: key.meta.is_some(),
             },
             plan,
@@ -152,6 +162,7 @@ impl Actor {
                 rate_limits: patch.rate_limits.as_deref(),
                 rate_limiting: patch.rate_limiting,
                 on_limiter_error: patch.on_limiter_error,
+                revocation_bound_ms: patch.revocation_bound_ms,
                 meta: patch.meta.is_some(),
             },
             plan,
@@ -187,6 +198,11 @@ impl Actor {
             Refusal::RateLimitingOff
         } else if settings.on_limiter_error == Some(LimiterFallback::Allow) {
             Refusal::LimiterFallbackAllow
+        } else if settings
+            .revocation_bound_ms
+            .is_some_and(|ms| u64::from(ms) > RevocationBound::DEFAULT_MS)
+        {
+            Refusal::LongRevocationBound
         } else if settings.meta {
             Refusal::Meta
         } else {
@@ -324,6 +340,10 @@ mod tests {
                 "Only the admin token can set on_limiter_error to allow",
             ),
             (
+                r#""revocation_bound_ms":1001"#,
+                "Only the admin token can set revocation_bound_ms above 1000",
+            ),
+            (
                 r#""rate_limits":[{"name":"s","limit":4294967295,"window_seconds":1}]"#,
                 "rate_limits go beyond the free plan's limit of 20 requests per 1 s: add a window that admits at most 20 in 1 s, such as {\"name\":\"burst\",\"limit\":20,\"window_seconds\":1} (only the admin token",
             ),
@@ -359,6 +379,8 @@ mod tests {
             r#""rate_limits":[{"name":"burst","limit":20,"window_seconds":1},{"name":"minute","limit":60,"window_seconds":60},{"name":"day","limit":10000,"window_seconds":86400}]"#,
             r#""rate_limits":[{"name":"slow","limit":1,"window_seconds":10}]"#,
             r#""enabled":false"#,
+            r#""revocation_bound_ms":0"#,
+            r#""revocation_bound_ms":1000"#,
         ] {
             assert_eq!(
                 create(

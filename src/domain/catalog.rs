@@ -5,14 +5,18 @@
 //!   organization's plan, its keys and its audit log. It enforces the key limit in one
 //!   synchronous SQL section, so concurrent creates cannot exceed it.
 //! - The **key guard** (one per key id, so it survives rotation) holds the authoritative
-//!   record and the hashes of the secrets that may be used. The verification path asks it on
-//!   every request, so revoking or disabling acts on the next request even while KV and the
-//!   isolate cache still hold the old record.
+//!   record and the hashes of the secrets that may be used. The verification path asks it
+//!   whenever the isolate holds no admission lease of the key (`domain::admission`), and a lease
+//!   lasts at most the revocation bound, so revoking or disabling acts everywhere within that
+//!   bound (on the next request with a bound of 0) even while KV and the isolate cache still hold
+//!   the old record.
 
 use serde::{Deserialize, Serialize};
 
 use super::actor::Actor;
+use super::admission::{Ask, Grant, Handback};
 use super::audit::AuditQuery;
+use super::error::GateError;
 use super::hash::KeyHash;
 use super::manage::{KeyPatch, NewKey, PutOrg};
 use super::policy::Route;
@@ -20,7 +24,7 @@ use super::record::{KeyId, KeyRecord, OrgId, RecordDigest};
 use super::scope::Action;
 use super::time::UnixMillis;
 use super::usage::{Cost, UsageEvent};
-use super::window::Decision;
+use super::window::{Decision, WindowReport};
 
 /// A request to an organization catalog. `org` is the catalog's own organization, `id` a key
 /// of it, and `actor` who asks (the catalog judges what the actor may set against the plan).
@@ -114,7 +118,14 @@ pub enum GuardCommand {
         event: UsageEvent,
         #[serde(default)]
         known: Option<RecordDigest>,
+        /// Asks for an admission lease (see `domain::admission`), handing back the previous
+        /// one; `None` keeps strict mode (the guard decides every request).
+        #[serde(default)]
+        lease: Option<Ask>,
     },
+    /// A lease given back without a request (its period ended): release its unused units and
+    /// record its usage. Answers `{}`.
+    HandBack { handback: Handback },
     /// The key's usage.
     Usage,
 }
@@ -201,14 +212,108 @@ impl Standing {
 pub struct GuardVerdict {
     /// Whether the secret is accepted, and the record when the worker's is not current.
     pub standing: Standing,
-    /// The guard's clock when it decided: the worker repeats the status and authorization
-    /// checks at this instant, so both sides reach the same answer.
+    /// The guard's clock when it decided.
     pub now: UnixMillis,
-    /// For `Admit`, when status and authorization passed: the rate-limit decision.
-    pub decision: Option<Decision>,
+    /// For `Admit` of an accepted secret: what the guard decided. The worker renders it and
+    /// never repeats the checks behind it.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    /// For `Admit` with a lease asked for, when the request was admitted: the lease lent.
+    #[serde(default)]
+    pub lease: Option<Grant>,
     /// What the guard spent answering: its storage writes and its own calls to the catalog.
     #[serde(default)]
     pub cost: Cost,
+}
+
+/// What the guard decided of a request.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Admitted and counted; every window after counting it (and any lease lent with it).
+    Admitted {
+        /// The windows, for the rate-limit headers.
+        windows: Vec<WindowReport>,
+    },
+    /// A window is full; nothing counted.
+    Limited {
+        /// The windows, for the rate-limit headers.
+        windows: Vec<WindowReport>,
+        /// Seconds until every full window has room (at least 1).
+        retry_after: u64,
+    },
+    /// Refused by the key's status or its authorization for the request.
+    Refused(KeyRefusal),
+}
+
+impl Outcome {
+    /// The outcome of a rate-limit decision, or of the refusal that came before it.
+    pub fn of(decision: Option<Decision>, refusal: Option<KeyRefusal>) -> Option<Outcome> {
+        match (refusal, decision) {
+            (Some(refusal), _) => Some(Outcome::Refused(refusal)),
+            (None, Some(Decision::Allowed { windows })) => Some(Outcome::Admitted { windows }),
+            (
+                None,
+                Some(Decision::Limited {
+                    windows,
+                    retry_after,
+                }),
+            ) => Some(Outcome::Limited {
+                windows,
+                retry_after,
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The refusals of the key's status and authorization checks, as they cross from the guard to
+/// the worker: typed, never an error code to parse.
+#[allow(missing_docs)] // the fields of the `GateError` variants of the same names
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRefusal {
+    InvalidKey,
+    ExpiredKey,
+    DisabledKey,
+    ApiPlanRequired,
+    InsufficientScope { needed: String, read_only: bool },
+    ResourceForbidden { kind: String, id: Option<String> },
+}
+
+impl KeyRefusal {
+    /// The refusal behind `error`, if it is one of the status or authorization checks.
+    pub fn of(error: &GateError) -> Option<KeyRefusal> {
+        Some(match error {
+            GateError::InvalidKey => KeyRefusal::InvalidKey,
+            GateError::ExpiredKey => KeyRefusal::ExpiredKey,
+            GateError::DisabledKey => KeyRefusal::DisabledKey,
+            GateError::ApiPlanRequired => KeyRefusal::ApiPlanRequired,
+            GateError::InsufficientScope { needed, read_only } => KeyRefusal::InsufficientScope {
+                needed: needed.clone(),
+                read_only: *read_only,
+            },
+            GateError::ResourceForbidden { kind, id } => KeyRefusal::ResourceForbidden {
+                kind: kind.clone(),
+                id: id.clone(),
+            },
+            _ => return None,
+        })
+    }
+
+    /// The error the worker answers with.
+    pub fn error(self) -> GateError {
+        match self {
+            KeyRefusal::InvalidKey => GateError::InvalidKey,
+            KeyRefusal::ExpiredKey => GateError::ExpiredKey,
+            KeyRefusal::DisabledKey => GateError::DisabledKey,
+            KeyRefusal::ApiPlanRequired => GateError::ApiPlanRequired,
+            KeyRefusal::InsufficientScope { needed, read_only } => {
+                GateError::InsufficientScope { needed, read_only }
+            }
+            KeyRefusal::ResourceForbidden { kind, id } => GateError::ResourceForbidden { kind, id },
+        }
+    }
 }
 
 /// Whether `hash` is an accepted secret at `now`. A retired secret stops at `until` exactly.

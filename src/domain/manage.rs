@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::config::RevocationBound;
 use super::error::GateError;
 use super::plan::Plan;
 use super::policy::Policy;
@@ -120,6 +121,7 @@ pub struct CreateKey {
     rate_limits: Option<Vec<RateLimit>>,
     rate_limiting: Option<bool>,
     on_limiter_error: Option<LimiterFallback>,
+    revocation_bound_ms: Option<u32>,
     meta: Option<Box<RawValue>>,
     enabled: Option<bool>,
 }
@@ -143,6 +145,8 @@ pub struct NewKey {
     pub rate_limiting: bool,
     /// When the guard cannot be reached.
     pub on_limiter_error: LimiterFallback,
+    /// Own revocation bound, ms.
+    pub revocation_bound_ms: Option<u32>,
     /// Meta JSON object.
     pub meta: Option<Box<RawValue>>,
     /// Starts enabled?
@@ -197,6 +201,10 @@ impl CreateKey {
             rate_limits: valid_rate_limits(self.rate_limits.unwrap_or_default())?,
             rate_limiting: self.rate_limiting.unwrap_or(true),
             on_limiter_error: self.on_limiter_error.unwrap_or_default(),
+            revocation_bound_ms: self
+                .revocation_bound_ms
+                .map(valid_revocation_bound)
+                .transpose()?,
             meta: self.meta.map(valid_meta).transpose()?,
             enabled: self.enabled.unwrap_or(true),
         })
@@ -214,6 +222,7 @@ pub struct UpdateKey {
     rate_limits: Option<Vec<RateLimit>>,
     rate_limiting: Option<bool>,
     on_limiter_error: Option<LimiterFallback>,
+    revocation_bound_ms: Option<u32>,
     enabled: Option<bool>,
     meta: Option<Box<RawValue>>,
     // Named so the refusal can say why instead of "unknown field"; present even as null.
@@ -245,6 +254,8 @@ pub struct KeyPatch {
     pub rate_limiting: Option<bool>,
     /// When the guard cannot be reached.
     pub on_limiter_error: Option<LimiterFallback>,
+    /// New own revocation bound, ms.
+    pub revocation_bound_ms: Option<u32>,
     /// Enable or disable.
     pub enabled: Option<bool>,
     /// New meta.
@@ -280,6 +291,10 @@ impl UpdateKey {
             rate_limits: self.rate_limits.map(valid_rate_limits).transpose()?,
             rate_limiting: self.rate_limiting,
             on_limiter_error: self.on_limiter_error,
+            revocation_bound_ms: self
+                .revocation_bound_ms
+                .map(valid_revocation_bound)
+                .transpose()?,
             enabled: self.enabled,
             meta: self.meta.map(valid_meta).transpose()?,
         };
@@ -329,6 +344,12 @@ impl KeyPatch {
             &mut record.on_limiter_error,
             self.on_limiter_error,
             "on_limiter_error",
+            &mut changed,
+        );
+        set(
+            &mut record.revocation_bound_ms,
+            self.revocation_bound_ms.map(Some),
+            "revocation_bound_ms",
             &mut changed,
         );
         set(&mut record.enabled, self.enabled, "enabled", &mut changed);
@@ -443,6 +464,18 @@ fn valid_restrictions(
     Ok(map)
 }
 
+/// A key's own revocation bound: 0 to [`RevocationBound::MAX_MS`].
+fn valid_revocation_bound(ms: u32) -> Result<u32, GateError> {
+    RevocationBound::from_millis(u64::from(ms))
+        .map(|_| ms)
+        .ok_or_else(|| {
+            invalid(format!(
+                "revocation_bound_ms must be from 0 to {} (milliseconds)",
+                RevocationBound::MAX_MS
+            ))
+        })
+}
+
 fn valid_rate_limits(limits: Vec<RateLimit>) -> Result<Vec<RateLimit>, GateError> {
     if limits.len() > 10 {
         return Err(invalid("rate_limits may have at most 10 windows"));
@@ -529,6 +562,8 @@ pub struct KeyView {
     pub rate_limiting: bool,
     /// When the guard cannot be reached.
     pub on_limiter_error: LimiterFallback,
+    /// The key's own revocation bound, ms; `None` = the deployment's.
+    pub revocation_bound_ms: Option<u32>,
     /// Enabled flag.
     pub enabled: bool,
     /// Expiry, or `null` = never.
@@ -575,6 +610,7 @@ impl KeyView {
             rate_limits: r.rate_limits,
             rate_limiting: r.rate_limiting,
             on_limiter_error: r.on_limiter_error,
+            revocation_bound_ms: r.revocation_bound_ms,
             enabled: r.enabled,
             expires_at: r.expires_at,
             created_at: r.created_at,
@@ -607,9 +643,10 @@ mod tests {
             r#"{"name":" Reporting ","scopes":["read","employees:read","read"],"expires_in_days":30,
                "resources":{"site":["site_abc123"]},"fields":{"employees":["name","address.city"]},
                "rate_limits":[{"name":"minute","limit":300,"window_seconds":60}],
-               "meta":{ "team": "data" },"enabled":false}"#,
+               "meta":{ "team": "data" },"enabled":false,"revocation_bound_ms":0}"#,
         )
         .unwrap();
+        assert_eq!(k.revocation_bound_ms, Some(0));
         assert_eq!(k.name, "Reporting");
         assert_eq!(k.scopes.len(), 2);
         assert_eq!(k.expires_at, Some(NOW.plus_millis(30 * UnixMillis::DAY)));
@@ -657,6 +694,10 @@ mod tests {
             (
                 r#"{"name":"abc","scopes":["read"],"expires_in_days":0}"#,
                 "expires_in_days must be",
+            ),
+            (
+                r#"{"name":"abc","scopes":["read"],"revocation_bound_ms":60001}"#,
+                "revocation_bound_ms must be from 0 to 60000",
             ),
             (
                 r#"{"name":"abc","scopes":["read"],"expires_in_days":"30"}"#,

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::admission::{self, Ask, Grant, Handback};
 use super::error::GateError;
 use super::record::RateLimit;
 use super::time::UnixMillis;
@@ -32,6 +33,18 @@ pub struct Metered {
     pub outcome: String,
     /// `Some` when the decision counts only once written: write [`Pending::stored`], then
     /// [`Meter::commit`]; on a failed write, drop it and do not admit the request.
+    pub pending: Option<Pending>,
+}
+
+/// What a lease request did to the meter.
+#[derive(Debug)]
+pub struct Leased {
+    /// The decision on the request in hand; `None` when status or authorization refused it.
+    pub decision: Option<Decision>,
+    /// The lease lent, when the request was admitted.
+    pub grant: Option<Grant>,
+    /// `Some` when the step must be stored before it counts: write [`Pending::stored`], then [`Meter::commit`]; on a failed
+    /// write, drop it, lend nothing and do not admit the request.
     pub pending: Option<Pending>,
 }
 
@@ -118,6 +131,65 @@ impl Meter {
             outcome,
             pending,
         }
+    }
+
+    /// The guard's step for a lease request (see [`admission::grant`]): takes back the
+    /// isolate's previous lease and records its usage, then decides the request in hand
+    /// (`allowed`: the key's status and authorization for it), records `event`, and lends a new
+    /// lease when it is admitted. A new lease comes back [`Pending`], and counts (with all of
+    /// this step) only once written and committed; a step that lends nothing is applied at once
+    /// (a release or usage lost in a restart only under-admits and under-counts).
+    pub fn lease(
+        &mut self,
+        allowed: Result<(), GateError>,
+        limits: &[RateLimit],
+        mut event: UsageEvent,
+        ask: &Ask,
+        period_ms: u64,
+        now: UnixMillis,
+    ) -> Leased {
+        let refusal = allowed.as_ref().err().map(|e| (e.code(), e.status()));
+        let admission::Granted {
+            decision,
+            grant,
+            next: renewal,
+            write,
+        } = admission::grant(&self.counters, limits, allowed, ask, period_ms, now);
+        (event.outcome, event.status) = match (&decision, refusal) {
+            (_, Some((code, status))) => (code.into(), Some(status)),
+            (Some(Decision::Allowed { .. }), None) => ("admitted".into(), None),
+            (_, None) => ("rate_limit_exceeded".into(), Some(429)),
+        };
+        let mut usage = self.usage.clone();
+        if let Some(handback) = &ask.handback {
+            usage.absorb(&handback.tally);
+        }
+        usage.record(event);
+        let pending = Pending { renewal, usage };
+        if write {
+            Leased {
+                decision,
+                grant,
+                pending: Some(pending),
+            }
+        } else {
+            self.commit(pending);
+            Leased {
+                decision,
+                grant,
+                pending: None,
+            }
+        }
+    }
+
+    /// Takes back a lease an isolate gives back without a request (its period ended): its
+    /// unused units are released and its usage recorded, in memory (a restart loses them: the
+    /// units stay counted until they leave the windows, the usage is lost).
+    pub fn hand_back(&mut self, limits: &[RateLimit], handback: &Handback) {
+        if let Some(id) = handback.lease {
+            self.counters.release(limits, id.0, handback.unused);
+        }
+        self.usage.absorb(&handback.tally);
     }
 
     /// Makes a written [`Pending`] the current state.

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+pub mod admission;
 pub mod audit;
 pub mod catalog;
 pub mod client;

@@ -162,6 +162,10 @@ pub struct KeyRecord {
     /// What happens when the key's guard cannot be reached.
     #[serde(default)]
     pub on_limiter_error: LimiterFallback,
+    /// The key's own revocation bound, ms (0 to 60 000): how long an isolate's admission lease
+    /// of it lasts; `None` = the deployment's `REVOCATION_BOUND_MS`; 0 = strict mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_bound_ms: Option<u32>,
     /// A disabled key is refused with `disabled_api_key` until enabled again.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use super::admission::Tally;
 use super::time::{self, UnixMillis};
 
 /// Recent events kept.
@@ -175,6 +176,33 @@ impl Usage {
         self.recent.push_back(event);
         if self.recent.len() > RECENT {
             self.recent.pop_front();
+        }
+    }
+
+    /// Records what an isolate did under a lease: its admissions (counted in the hour of the
+    /// last one: a lease lasts at most a minute), its refusals, and its sampled events.
+    pub fn absorb(&mut self, tally: &Tally) {
+        if let Some(at) = tally.last_admitted_at {
+            let admitted = u64::from(tally.admitted);
+            self.last_used_at = self.last_used_at.max(Some(at));
+            self.total += admitted;
+            let hour = at.0 / UnixMillis::HOUR;
+            match self.hourly.iter_mut().rev().find(|(h, _)| *h <= hour) {
+                Some((h, n)) if *h == hour => *n += admitted,
+                _ => {
+                    let at = self.hourly.partition_point(|(h, _)| *h < hour);
+                    self.hourly.insert(at, (hour, admitted));
+                }
+            }
+        }
+        for (code, n) in &tally.refused {
+            *self.refused.entry(code.clone()).or_default() += u64::from(*n);
+        }
+        for event in &tally.sample {
+            self.recent.push_back(event.clone().bounded());
+            if self.recent.len() > RECENT {
+                self.recent.pop_front();
+            }
         }
     }
 

@@ -93,6 +93,23 @@ pub fn authorize(key: ActiveKey, route: &Route<'_>) -> Result<AuthorizedKey, Gat
     Ok(AuthorizedKey { key, fields })
 }
 
+/// The key the guard admitted for `route` (its status and authorization checked there, not
+/// repeated here), with the field restriction of the route's resource.
+pub fn admitted_by_guard(record: KeyRecord, route: &Route<'_>) -> AuthorizedKey {
+    let fields = field_scope(&record, route);
+    AuthorizedKey {
+        key: ActiveKey(record),
+        fields,
+    }
+}
+
+fn field_scope(record: &KeyRecord, route: &Route<'_>) -> Option<FieldScope> {
+    record.fields.get(route.resource).map(|allowed| FieldScope {
+        allowed: allowed.clone(),
+        envelope: route.envelope.map(str::to_owned),
+    })
+}
+
 /// Stages 3 and 4 on a borrowed record: the same rules, for the guard, which needs the verdict
 /// and not the key (no copy of the record per request).
 pub fn permits(record: &KeyRecord, now: UnixMillis, route: &Route<'_>) -> Result<(), GateError> {
@@ -128,10 +145,7 @@ fn authorization(record: &KeyRecord, route: &Route<'_>) -> Result<Option<FieldSc
             }
         }
     }
-    Ok(record.fields.get(route.resource).map(|allowed| FieldScope {
-        allowed: allowed.clone(),
-        envelope: route.envelope.map(str::to_owned),
-    }))
+    Ok(field_scope(record, route))
 }
 
 /// When the key's guard cannot be reached (`detail` says why): the key's `on_limiter_error`

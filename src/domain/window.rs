@@ -160,11 +160,31 @@ impl WindowState {
     }
 
     fn add(&mut self, limit: &RateLimit, now: UnixMillis) {
+        self.add_units(limit, now, 1);
+    }
+
+    /// Counts `units` in the bucket of `at`, keeping the buckets in order (`at` may lie ahead of
+    /// the newest bucket: a lease's units are counted at its horizon).
+    fn add_units(&mut self, limit: &RateLimit, at: UnixMillis, units: u32) {
         let bucket = bucket_ms(limit);
-        let start = now.0 / bucket * bucket;
-        match self.buckets.back_mut() {
-            Some((s, n)) if *s == start => *n = n.saturating_add(1),
-            _ => self.buckets.push_back((start, 1)),
+        let start = at.0 / bucket * bucket;
+        let at = self.buckets.partition_point(|(s, _)| *s < start);
+        match self.buckets.get_mut(at) {
+            Some((s, n)) if *s == start => *n = n.saturating_add(units),
+            _ => self.buckets.insert(at, (start, units)),
+        }
+    }
+
+    /// Takes back up to `units` from the bucket of `at`, if it is still counted.
+    fn remove_units(&mut self, limit: &RateLimit, at: UnixMillis, units: u32) {
+        let bucket = bucket_ms(limit);
+        let start = at.0 / bucket * bucket;
+        if let Some(i) = self.buckets.iter().position(|(s, _)| *s == start) {
+            let n = &mut self.buckets[i].1;
+            *n = n.saturating_sub(units);
+            if *n == 0 {
+                self.buckets.remove(i);
+            }
         }
     }
 }
@@ -274,6 +294,35 @@ pub struct Counters {
     /// Admissions since the last write, per window; memory only.
     #[serde(skip)]
     unwritten: Vec<(String, u32)>,
+    /// Admission leases lent to isolates and not given back yet (see `domain::admission`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    lent: Vec<Lent>,
+    /// The id of the next lease.
+    #[serde(default)]
+    next_lease: u64,
+}
+
+/// Leases remembered for release; older ones are forgotten (their units stay counted until
+/// they leave the windows: under-admission, never over-admission).
+pub const MAX_LENT: usize = 64;
+
+/// A lease lent to an isolate: `units` counted in every window in the bucket of `horizon`
+/// (when the lease ends), under the windows `shape` of that moment.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+struct Lent {
+    id: u64,
+    horizon: UnixMillis,
+    units: u32,
+    /// `(name, window_seconds)` of every window when lent: a release into windows of another
+    /// shape could take back units that are not the lease's, so it is ignored.
+    shape: Vec<(String, u32)>,
+}
+
+fn shape(limits: &[RateLimit]) -> Vec<(String, u32)> {
+    limits
+        .iter()
+        .map(|l| (l.name.clone(), l.window_seconds))
+        .collect()
 }
 
 /// An admission that counts only once written: the counters with it and a fresh lease.
@@ -331,6 +380,93 @@ impl Counters {
             .collect();
         next.unwritten.clear();
         (decision, Some(Renewal(next)))
+    }
+
+    /// The admissions every window can still take at `now` (`u32::MAX` without windows).
+    pub fn room(&mut self, limits: &[RateLimit], now: UnixMillis) -> u32 {
+        self.align(limits);
+        limits
+            .iter()
+            .zip(self.windows.iter_mut())
+            .map(|(l, (_, s))| l.limit.saturating_sub(s.count(l, now)))
+            .min()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// Every window as it stands at `now`, for the rate-limit headers.
+    pub fn reports(&mut self, limits: &[RateLimit], now: UnixMillis) -> Vec<WindowReport> {
+        self.align(limits);
+        limits
+            .iter()
+            .zip(self.windows.iter_mut())
+            .map(|(l, (_, s))| {
+                let counted = s.count(l, now);
+                s.report(l, counted, now)
+            })
+            .collect()
+    }
+
+    /// Counts the request in hand at `now` and lends `units` more to a new lease ending at
+    /// `horizon`: each counts in every window from now until the horizon's bucket leaves the
+    /// window, which covers every admission made with it (all happen before the horizon). The
+    /// caller has checked that [`room`](Counters::room) is at least `units + 1`. Returns the
+    /// lease's id.
+    pub fn lend(
+        &mut self,
+        limits: &[RateLimit],
+        units: u32,
+        horizon: UnixMillis,
+        now: UnixMillis,
+    ) -> u64 {
+        self.align(limits);
+        for (limit, (_, state)) in limits.iter().zip(self.windows.iter_mut()) {
+            state.add_units(limit, now, 1);
+            if units > 0 {
+                state.add_units(limit, horizon, units);
+            }
+        }
+        let id = self.next_lease;
+        self.next_lease += 1;
+        // A lease whose bucket has left every window has nothing left to release.
+        let longest = limits
+            .iter()
+            .map(|l| u64::from(l.window_seconds) * 1000 + bucket_ms(l))
+            .max()
+            .unwrap_or(0);
+        self.lent.retain(|l| l.horizon.0 + longest > now.0);
+        self.lent.push(Lent {
+            id,
+            horizon,
+            units,
+            shape: shape(limits),
+        });
+        if self.lent.len() > MAX_LENT {
+            self.lent.remove(0);
+        }
+        id
+    }
+
+    /// Gives back `unused` units of lease `id` (at most what it was lent). A lease given back
+    /// already, forgotten, or lent under windows of another shape gives back nothing: a
+    /// release is never applied twice, nor to units that are not the lease's.
+    pub fn release(&mut self, limits: &[RateLimit], id: u64, unused: u32) {
+        let Some(at) = self.lent.iter().position(|l| l.id == id) else {
+            return;
+        };
+        let lent = self.lent.remove(at);
+        if lent.shape != shape(limits) {
+            return;
+        }
+        self.align(limits);
+        let units = unused.min(lent.units);
+        for (limit, (_, state)) in limits.iter().zip(self.windows.iter_mut()) {
+            state.remove_units(limit, lent.horizon, units);
+        }
+    }
+
+    /// The counters as they are, to be written before they are relied on (see [`Renewal`]).
+    pub fn renewal(self) -> Renewal {
+        Renewal(self)
     }
 
     /// Makes a written renewal the current state.

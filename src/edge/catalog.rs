@@ -352,6 +352,7 @@ impl OrgCatalog {
             rate_limits: new.rate_limits,
             rate_limiting: new.rate_limiting,
             on_limiter_error: new.on_limiter_error,
+            revocation_bound_ms: new.revocation_bound_ms,
             enabled: new.enabled,
             revoked_at: None,
             expires_at: new.expires_at,

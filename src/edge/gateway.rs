@@ -2,7 +2,7 @@
 //! must be read), answer CORS preflights, refuse method overrides, match the policy, verify and
 //! admit the key, forward to the origin and add the rate-limit headers.
 
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 use super::{Trace, clock, proxy, respond, verify};
 use crate::domain::request::{self, FORWARDED_METHODS, Headers, Method, Target};
@@ -13,6 +13,7 @@ use crate::domain::{Config, GateError, window};
 pub async fn handle(
     mut req: Request,
     env: &Env,
+    ctx: &Context,
     config: &Config,
     method: &str,
     target: &Target,
@@ -43,7 +44,7 @@ pub async fn handle(
         status: None,
         country: req.cf().and_then(|cf| cf.country()),
     };
-    let admitted = verify::admit(
+    let mut admitted = verify::admit(
         env,
         headers.get("authorization"),
         headers.get("x-api-key"),
@@ -52,6 +53,10 @@ pub async fn handle(
         trace,
     )
     .await?;
+    // Unused allowance and usage go back to the guard after the answer, off the hot path.
+    if let Some(flush) = admitted.flush.take() {
+        ctx.wait_until(verify::hand_back(env.clone(), flush));
+    }
     let outbound = proxy::Outbound {
         method,
         target,

@@ -3,10 +3,14 @@
 //! and usage. A Durable Object runs one request at a time, so a decision and its count are one
 //! step: concurrent requests cannot both take the last unit of a window.
 //!
+//! It lends isolates **admission leases** (`domain::admission`): units counted at once, valid
+//! for the revocation bound, written before they are lent; and takes them back (`HandBack`, or
+//! with the isolate's next call) with the usage made under them.
+//!
 //! State stays in memory after the first read. The counters are written in batches: a write
-//! carries a lease (a few units per window for the next 10 s) that covers the admissions after
-//! it, so most requests write nothing, and a restart still never forgets an admission (see
-//! `window::Counters`). Usage is written with the counters (`domain::meter`). A new lease counts
+//! carries a reservation of the guard's own (a few units per window for the next 10 s) that
+//! covers the admissions after it, so most strict-mode requests write nothing, and a restart
+//! still never forgets an admission (see `window::Counters`). Usage is written with the counters (`domain::meter`). A new lease counts
 //! only once its write succeeded, and every stored text is bounded (`UsageEvent::bounded`), so a
 //! write cannot fail for size.
 
@@ -16,11 +20,12 @@ use serde::{Deserialize, Serialize};
 use worker::{DurableObject, Env, Request, Response, State, durable_object};
 
 use super::{clock, respond, rpc, state};
+use crate::domain::admission::{Ask, Grant, Handback};
 use crate::domain::audit::Throttle;
 use crate::domain::catalog::{
-    self, Access, GuardCommand, GuardVerdict, OrgCommand, Secret, Standing,
+    self, Access, GuardCommand, GuardVerdict, KeyRefusal, OrgCommand, Outcome, Secret, Standing,
 };
-use crate::domain::meter::{Meter, Metered};
+use crate::domain::meter::{Leased, Meter, Metered};
 use crate::domain::usage::{Cost, Usage, UsageEvent};
 use crate::domain::window::Decision;
 use crate::domain::{
@@ -55,6 +60,15 @@ impl GuardState {
     }
 }
 
+/// What `Admit` asks beyond `Check`: the key's mask (for the audit log), the route, the usage
+/// event, and whether a lease is wanted.
+struct Admission {
+    start: String,
+    access: Access,
+    event: UsageEvent,
+    lease: Option<Ask>,
+}
+
 #[durable_object]
 pub struct KeyGuard {
     state: State,
@@ -87,7 +101,17 @@ impl DurableObject for KeyGuard {
                 access,
                 event,
                 known,
-            }) => self.check(&hash, Some((start, access, event)), known).await,
+                lease,
+            }) => {
+                let admit = Admission {
+                    start,
+                    access,
+                    event,
+                    lease,
+                };
+                self.check(&hash, Some(admit), known).await
+            }
+            Ok(GuardCommand::HandBack { handback }) => self.hand_back(&handback).await,
             Ok(GuardCommand::Usage) => self.usage().await,
             Err(e) => Err(e),
         };
@@ -174,7 +198,7 @@ impl KeyGuard {
     async fn check(
         &self,
         hash: &KeyHash,
-        admit: Option<(String, Access, UsageEvent)>,
+        admit: Option<Admission>,
         known: Option<RecordDigest>,
     ) -> Result<Response, GateError> {
         let now = clock::now();
@@ -184,7 +208,7 @@ impl KeyGuard {
         };
         if !catalog::accepts(&guard.secrets, hash, now) {
             // A rotated-out or revoked secret of this key.
-            if let Some((start, ..)) = &admit {
+            if let Some(Admission { start, .. }) = &admit {
                 self.report_failure(&guard.record, "invalid_api_key", start, now, &mut cost)
                     .await?;
             }
@@ -201,20 +225,59 @@ impl KeyGuard {
             guard.expiry_reported = true;
             self.store(guard.clone(), &mut cost).await?;
         }
-        let decision = match admit {
-            None => None,
-            Some((start, access, event)) => {
+        let (outcome, lease) = match admit {
+            None => (None, None),
+            Some(Admission {
+                start,
+                access,
+                event,
+                lease,
+            }) => {
                 self.ensure_meter().await?;
                 let allowed = verify::permits(&guard.record, now, &access.route());
+                let refusal = match &allowed {
+                    Ok(()) => None,
+                    Err(e) => Some(KeyRefusal::of(e).ok_or_else(|| {
+                        GateError::Internal(format!("unexpected refusal {}", e.code()))
+                    })?),
+                };
                 let limits = guard.record.effective_limits();
-                let (decision, outcome) =
-                    self.meter(allowed, limits, event, now, &mut cost).await?;
-                let authentication = ["invalid_api_key", "expired_api_key", "disabled_api_key"];
-                if authentication.contains(&outcome.as_str()) {
-                    self.report_failure(&guard.record, &outcome, &start, now, &mut cost)
+                // The key's own bound, else the deployment's.
+                let period = match (lease.is_some(), guard.record.revocation_bound_ms) {
+                    (false, _) => 0,
+                    (true, Some(own)) => u64::from(own),
+                    (true, None) => state::config(&self.env)?.revocation_bound.as_millis(),
+                };
+                let (decision, grant) = match lease {
+                    Some(ask) if period > 0 => {
+                        self.lease(allowed, limits, event, &ask, period, now, &mut cost)
+                            .await?
+                    }
+                    _ => {
+                        // A key switched to strict mode: its last lease still comes back.
+                        if let Some(Ask {
+                            handback: Some(handback),
+                            ..
+                        }) = &lease
+                            && let Some(meter) = self.meter.borrow_mut().as_mut()
+                        {
+                            meter.hand_back(limits, handback);
+                        }
+                        (
+                            self.meter(allowed, limits, event, now, &mut cost).await?,
+                            None,
+                        )
+                    }
+                };
+                if let Some(
+                    e @ (KeyRefusal::InvalidKey | KeyRefusal::ExpiredKey | KeyRefusal::DisabledKey),
+                ) = &refusal
+                {
+                    let code = e.clone().error().code();
+                    self.report_failure(&guard.record, code, &start, now, &mut cost)
                         .await?;
                 }
-                decision
+                (Outcome::of(decision, refusal), grant)
             }
         };
         Ok(respond::json(
@@ -226,10 +289,43 @@ impl KeyGuard {
                     known,
                 ),
                 now,
-                decision,
+                outcome,
+                lease,
                 cost,
             },
         ))
+    }
+
+    /// The lease step on the in-memory meter (see `domain::admission`): a lease lent is
+    /// written first and counts, with the rest of the step, only once the write succeeded; a
+    /// failed write is an error and leaves the meter as it was.
+    #[allow(clippy::too_many_arguments)] // one step, its inputs named as in `Meter::lease`
+    async fn lease(
+        &self,
+        allowed: Result<(), GateError>,
+        limits: &[RateLimit],
+        event: UsageEvent,
+        ask: &Ask,
+        period_ms: u64,
+        now: UnixMillis,
+        cost: &mut Cost,
+    ) -> Result<(Option<Decision>, Option<Grant>), GateError> {
+        let Leased {
+            decision,
+            grant,
+            pending,
+        } = self
+            .meter
+            .borrow_mut()
+            .get_or_insert_with(Meter::default)
+            .lease(allowed, limits, event, ask, period_ms, now);
+        if let Some(pending) = pending {
+            self.write(METER_KEY, &pending.stored(), cost).await?;
+            if let Some(meter) = self.meter.borrow_mut().as_mut() {
+                meter.commit(pending);
+            }
+        }
+        Ok((decision, grant))
     }
 
     /// Decides, counts and records one request on the in-memory meter, in one synchronous step:
@@ -244,11 +340,9 @@ impl KeyGuard {
         event: UsageEvent,
         now: UnixMillis,
         cost: &mut Cost,
-    ) -> Result<(Option<Decision>, String), GateError> {
+    ) -> Result<Option<Decision>, GateError> {
         let Metered {
-            decision,
-            outcome,
-            pending,
+            decision, pending, ..
         } = self
             .meter
             .borrow_mut()
@@ -260,7 +354,7 @@ impl KeyGuard {
                 meter.commit(pending);
             }
         }
-        Ok((decision, outcome))
+        Ok(decision)
     }
 
     /// Tells the catalog about a refused request, at most once per reason and key prefix per
@@ -304,6 +398,17 @@ impl KeyGuard {
             .map(drop)
     }
 
+    async fn hand_back(&self, handback: &Handback) -> Result<Response, GateError> {
+        let Some(guard) = self.load().await? else {
+            return Ok(respond::json(200, &serde_json::json!({})));
+        };
+        self.ensure_meter().await?;
+        if let Some(meter) = self.meter.borrow_mut().as_mut() {
+            meter.hand_back(guard.record.effective_limits(), handback);
+        }
+        Ok(respond::json(200, &serde_json::json!({})))
+    }
+
     async fn usage(&self) -> Result<Response, GateError> {
         self.ensure_meter().await?;
         let now = clock::now();
@@ -322,7 +427,8 @@ fn unknown(now: UnixMillis, cost: Cost) -> Response {
         &GuardVerdict {
             standing: Standing::Unknown,
             now,
-            decision: None,
+            outcome: None,
+            lease: None,
             cost,
         },
     )

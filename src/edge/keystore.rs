@@ -1,8 +1,8 @@
 //! Finding a key's record by hash: the isolate's [`KeyCache`] in front of KV, and what the
 //! key's guard said of the records it holds.
 //!
-//! Nothing here decides access on its own: the key's guard is asked on every request and has
-//! the last word on status and secrets. The record found here names the guard to ask, and is
+//! Nothing here decides access on its own: the key's guard (or a lease it granted, for at most
+//! the revocation bound) has the last word on status and secrets. The record found here names the guard to ask, and is
 //! what a guard outage may fail open on, only within the revocation bound after the guard
 //! last confirmed it (see `domain::keycache`).
 

@@ -9,6 +9,7 @@ mod clock;
 mod gateway;
 mod guard;
 mod keystore;
+mod leases;
 mod proxy;
 mod respond;
 mod rpc;
@@ -22,7 +23,7 @@ use crate::domain::usage::Cost;
 use crate::domain::{GateError, KeyId};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = clock::now();
     let problem_json = respond::wants_problem_json(&req);
     let method = req.method().to_string();
@@ -32,7 +33,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         client: verify::client(&req),
         ..Trace::default()
     };
-    let mut response = route(req, &env, &mut trace)
+    let mut response = route(req, &env, &ctx, &mut trace)
         .await
         .unwrap_or_else(|err| respond::error(&err, problem_json));
     // Every gateway answer to an allowed web origin, refusals too, is readable by its page.
@@ -57,7 +58,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 
 /// keygate's own routes under the admin prefix; everything else is verified and proxied.
 /// Both see the one canonical target: the form matched, forwarded and signed.
-async fn route(req: Request, env: &Env, trace: &mut Trace) -> Result<Response, GateError> {
+async fn route(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    trace: &mut Trace,
+) -> Result<Response, GateError> {
     let config = state::config(env)?;
     let url = req.url().map_err(respond::internal)?;
     // The method as sent: `req.method()` turns one it does not know (PROPFIND) into GET.
@@ -67,7 +73,7 @@ async fn route(req: Request, env: &Env, trace: &mut Trace) -> Result<Response, G
         return admin::handle(req, env, &method, rest, trace).await;
     }
     trace.proxied = true;
-    gateway::handle(req, env, config, &method, &target, trace).await
+    gateway::handle(req, env, ctx, config, &method, &target, trace).await
 }
 
 /// What one request touched, filled in as it goes: the key it named (as soon as known) and,

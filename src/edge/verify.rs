@@ -1,16 +1,18 @@
 //! The verification path in the worker: format (memory) → record (isolate cache / KV) → the
-//! key's guard (authoritative: secret, status, authorization, rate limits) → the same status
-//! and authorization checks repeated here on the guard's record at the guard's instant, which
-//! turns a refusal into its error.
+//! key's admission lease in this isolate (`domain::admission::Lease`: status, authorization and
+//! a unit on the guard's record, no call) or, when there is none or it is over, the key's guard
+//! (authoritative: secret, status, authorization, rate limits), whose typed outcome is rendered
+//! here, never decided again. With `REVOCATION_BOUND_MS=0` the guard decides every request.
 
 use worker::{Env, Request};
 
-use super::{Trace, keystore, rpc, state};
-use crate::domain::catalog::{Access, GuardCommand, GuardVerdict};
+use super::{Trace, keystore, leases, rpc, state};
+use crate::domain::admission::{Ask, Lease, Local};
+use crate::domain::catalog::{Access, GuardCommand, GuardVerdict, Outcome};
 use crate::domain::client::ClientId;
 use crate::domain::keycache::Held;
 use crate::domain::usage::UsageEvent;
-use crate::domain::window::{self, Decision, WindowReport};
+use crate::domain::window::{self, WindowReport};
 use crate::domain::{
     ActiveKey, AuthorizedKey, Credential, GateError, KeyHash, KeyId, Route, verify,
 };
@@ -29,6 +31,31 @@ pub struct Admitted<'a, 'p> {
     pub now: crate::domain::UnixMillis,
     /// The guard could not be reached and the key allows requests without it: uncounted.
     pub without_limiter: bool,
+    /// A lease to give back when it ends (schedule with `wait_until`, see [`hand_back`]).
+    pub flush: Option<leases::Flush>,
+}
+
+/// Gives `flush`'s lease back to its guard once it has ended, unless a request renewed it
+/// first. Best effort: a lease not given back keeps its units counted until they leave the
+/// windows, and its usage is lost.
+pub async fn hand_back(env: Env, flush: leases::Flush) {
+    worker::Delay::from(flush.wait(super::clock::now())).await;
+    let Some(handback) = flush.take(super::clock::now()) else {
+        return;
+    };
+    let Ok(guard) = rpc::stub(&env, state::GUARDS_BINDING, flush.guard().as_str()) else {
+        return;
+    };
+    let command = GuardCommand::HandBack { handback };
+    let failed = rpc::ask::<_, serde::de::IgnoredAny>(&guard, &command)
+        .await
+        .err()
+        .map(|e| e.log_detail());
+    // One line per lease given back: `make bench` counts guard requests from them.
+    worker::console_log!(
+        "{}",
+        serde_json::json!({"event": "hand_back", "key_id": flush.guard().as_str(), "failed": failed})
+    );
 }
 
 /// The client the request came from, for per-client budgets.
@@ -84,6 +111,12 @@ pub async fn active_key<'a>(
 
 /// Verifies, authorizes and rate-limits a request to `route`, counting it when admitted. The
 /// route's own refusal (no rule matched) comes after the key's: a bad key is a 401 first.
+///
+/// The isolate admits under the key's lease when it holds one (no call), and otherwise asks the
+/// guard for the request in hand and a new lease, sharing one call per key with the requests
+/// that arrive meanwhile (`leases`). The guard sets the lease's period: the key's own
+/// `revocation_bound_ms`, else `REVOCATION_BOUND_MS`; with 0 it lends none (strict mode) and
+/// the key's requests each ask it.
 pub async fn admit<'a, 'p>(
     env: &Env,
     authorization: Option<&'a str>,
@@ -92,19 +125,69 @@ pub async fn admit<'a, 'p>(
     event: UsageEvent,
     trace: &mut Trace,
 ) -> Result<Admitted<'a, 'p>, GateError> {
+    let found = identify(env, authorization, x_api_key, trace).await?;
+    let route = route?;
+    let presence = leases::Presence::enter(found.hash);
+    let mut waited = 0;
+    loop {
+        let now = super::clock::now();
+        match presence.step(&route, event.clone(), now, waited) {
+            leases::Step::Decided(Local::Admitted(key, windows)) => {
+                return Ok(Admitted {
+                    credential: found.credential,
+                    route,
+                    key,
+                    windows,
+                    now,
+                    without_limiter: false,
+                    flush: None,
+                });
+            }
+            leases::Step::Decided(Local::Refused(refusal)) => return Err(refusal),
+            leases::Step::Decided(Local::Over) => {
+                return Err(GateError::Internal("a lease over, yet decided".into()));
+            }
+            leases::Step::Wait(call) => {
+                call.ended().await;
+                waited += 1;
+            }
+            leases::Step::Ask {
+                handback,
+                waiting,
+                asking,
+            } => {
+                let ask = Ask { waiting, handback };
+                return ask_guard(env, found, route, event, Some((ask, asking)), trace).await;
+            }
+        }
+    }
+}
+
+/// Asks the key's guard to decide the request (and, with `lease`, to lend a lease, which is
+/// stored for the isolate's next requests), and renders its typed outcome. A guard that cannot
+/// be reached leaves the decision to `verify::without_guard`.
+async fn ask_guard<'a, 'p>(
+    env: &Env,
+    found: Identified<'a>,
+    route: Route<'p>,
+    event: UsageEvent,
+    lease: Option<(Ask, leases::Asking)>,
+    trace: &mut Trace,
+) -> Result<Admitted<'a, 'p>, GateError> {
     let Identified {
         credential,
         hash,
         start,
         held,
-    } = identify(env, authorization, x_api_key, trace).await?;
-    let route = route?;
+    } = found;
+    let (wanted, asking) = lease.unzip();
     let command = GuardCommand::Admit {
         hash,
         start,
         access: Access::of(&route),
         event,
         known: Some(held.digest),
+        lease: wanted,
     };
     let asked_at = super::clock::now();
     let verdict = match ask(env, &held.record.id, command, trace).await {
@@ -122,6 +205,7 @@ pub async fn admit<'a, 'p>(
                 windows: Vec::new(),
                 now,
                 without_limiter: true,
+                flush: None,
             });
         }
     };
@@ -130,25 +214,39 @@ pub async fn admit<'a, 'p>(
         .standing
         .record(held.record)
         .ok_or(GateError::InvalidKey)?;
-    let key = verify::authorize(verify::check_status(record, verdict.now)?, &route)?;
-    match verdict.decision {
-        Some(Decision::Allowed { windows }) => Ok(Admitted {
-            credential,
-            route,
-            key,
-            windows,
-            now: verdict.now,
-            without_limiter: false,
-        }),
-        Some(Decision::Limited {
+    match verdict.outcome {
+        Some(Outcome::Admitted { windows }) => {
+            let (windows, flush) = match (&verdict.lease, &asking) {
+                (Some(grant), Some(asking)) => {
+                    let lease = Lease::new(grant, record.clone(), windows, asked_at);
+                    (lease.windows(), asking.store(lease, grant.spare))
+                }
+                (None, Some(asking)) => {
+                    asking.strict();
+                    (windows, None)
+                }
+                _ => (windows, None),
+            };
+            Ok(Admitted {
+                credential,
+                key: verify::admitted_by_guard(record, &route),
+                route,
+                windows,
+                now: verdict.now,
+                without_limiter: false,
+                flush,
+            })
+        }
+        Some(Outcome::Limited {
             windows,
             retry_after,
         }) => Err(GateError::RateLimited {
             retry_after,
             headers: window::headers(&windows, verdict.now),
         }),
+        Some(Outcome::Refused(refusal)) => Err(refusal.error()),
         None => Err(GateError::Internal(
-            "the guard admitted a key without deciding".into(),
+            "the guard answered Admit without an outcome".into(),
         )),
     }
 }

@@ -357,16 +357,32 @@ impl Gateway {
     /// (`benches/miniflare.mjs`): the same runtime and local storage as `wrangler dev`, without
     /// its reload proxy. Waits until it answers.
     pub fn start_miniflare(worker: &str, options: GatewayOptions<'_>) -> Gateway {
+        Self::start_miniflare_copies(worker, options, &[])
+    }
+
+    /// [`Gateway::start_miniflare`] with `more` copies of the worker in the same workerd, each
+    /// its own isolate listening on its own port, bound to the Durable Object namespaces of the
+    /// first copy (which listens on [`Gateway::port`]) and to the same KV namespace.
+    pub fn start_miniflare_copies(
+        worker: &str,
+        options: GatewayOptions<'_>,
+        more: &[u16],
+    ) -> Gateway {
         let state_dir = options.state_dir.unwrap_or_else(fresh_state_dir);
         std::fs::create_dir_all(&state_dir).unwrap();
         let port = options.port.unwrap_or_else(free_port);
+        let ports = std::iter::once(port)
+            .chain(more.iter().copied())
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let log = state_dir.join(format!("miniflare-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let mut command = Command::new("node");
         command
             .current_dir(project_dir())
             .arg("benches/miniflare.mjs")
-            .args([worker, &port.to_string(), state_dir.to_str().unwrap()])
+            .args([worker, &ports, state_dir.to_str().unwrap()])
             // The variables arrive as the first line on stdin; the runner stops when this pipe
             // closes, i.e. when this process is gone.
             .stdin(Stdio::piped())
