@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::Failed;
 use support::admin::Admin;
-use support::{Case, Gateway, GatewayOptions, Origin, check, client, eq, no_panic, run_cases};
+use support::{
+    Case, Gateway, GatewayOptions, Origin, check, client, eq, fan_out, no_panic, run_cases,
+};
 
 const TOKEN: &str = "isolates-test-admin-token";
 const COPIES: usize = 4;
@@ -181,25 +183,9 @@ const CASES: &[Case<World>] = &[
         "a_hundred_per_minute_key_admits_90_to_100_across_four_isolates",
         |w| {
             let (key, _) = w.leased.key("iso-a", 100, "");
-            let statuses: Vec<u16> = thread::scope(|s| {
-                let handles: Vec<_> = (0..50)
-                    .map(|c| {
-                        let (copies, key) = (&w.leased, &key);
-                        s.spawn(move || {
-                            let agent = client();
-                            (0..10)
-                                .map(|i| {
-                                    let port = copies.ports[(c + i) % COPIES];
-                                    get(&agent, port, key, &format!("/iso-a/{c}/{i}"))
-                                })
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap())
-                    .collect()
+            let statuses = fan_out(50, 10, |c, i| {
+                let port = w.leased.ports[(c + i) % COPIES];
+                get(&client(), port, &key, &format!("/iso-a/{c}/{i}"))
             });
             let admitted = statuses.iter().filter(|&&s| s == 200).count();
             let limited = statuses.iter().filter(|&&s| s == 429).count();

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use libtest_mimic::Failed;
 use serde_json::Value;
 use support::admin::Admin;
-use support::{Case, Gateway, GatewayOptions, Origin, Reply, check, eq, run_cases, send};
+use support::{Case, Gateway, GatewayOptions, Origin, Reply, check, eq, fan_out, run_cases, send};
 
 const TOKEN: &str = "ratelimit-test-admin-token";
 
@@ -104,21 +104,8 @@ const CASES: &[Case<World>] = &[
                 "enterprise",
                 r#"{"name":"Hundred","scopes":["read"],"rate_limits":[{"name":"minute","limit":100,"window_seconds":60}]}"#,
             );
-            let statuses: Vec<u16> = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..50)
-                    .map(|c| {
-                        let (g, k) = (&w.gateway, &k);
-                        s.spawn(move || {
-                            (0..10)
-                                .map(|i| get(g, k, &format!("/rl-a/{c}/{i}")).status)
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap())
-                    .collect()
+            let statuses = fan_out(50, 10, |c, i| {
+                get(&w.gateway, &k, &format!("/rl-a/{c}/{i}")).status
             });
             let admitted = statuses.iter().filter(|&&s| s == 200).count();
             let limited = statuses.iter().filter(|&&s| s == 429).count();

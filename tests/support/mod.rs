@@ -75,6 +75,24 @@ pub fn no_panic(gateway: &Gateway) -> Result<(), libtest_mimic::Failed> {
     Ok(())
 }
 
+/// `clients` threads at once, each making `per_client` calls of `request(client, i)` in turn;
+/// every status, all together (how the limit tests load a key).
+pub fn fan_out<F>(clients: usize, per_client: usize, request: F) -> Vec<u16>
+where
+    F: Fn(usize, usize) -> u16 + Sync,
+{
+    std::thread::scope(|s| {
+        let request = &request;
+        let handles: Vec<_> = (0..clients)
+            .map(|c| s.spawn(move || (0..per_client).map(|i| request(c, i)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
 /// A port free right now on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
