@@ -54,8 +54,12 @@ pub enum Refusal {
     /// resources or fields: the new secret, or widened access, would hand an organization
     /// admin what only the operator may grant.
     OperatorKey,
-    /// `revocation_bound_ms` longer than the default bound: revocation would take longer.
-    LongRevocationBound,
+    /// `revocation_bound_ms` longer than the deployment's bound, or than the key's own: an
+    /// organization admin may only shorten how long a revoked key can still be used.
+    LongRevocationBound {
+        /// The longest bound the actor may set, milliseconds.
+        ceiling: u64,
+    },
     /// `rate_limits` that let more through than this window of the plan.
     BeyondPlan {
         /// The organization's plan.
@@ -78,10 +82,9 @@ impl fmt::Display for Refusal {
             Refusal::OperatorKey => f.write_str(
                 "Only the admin token can rotate this key or change its scopes, resources or fields: it has settings only the admin token can make (meta, rate_limiting off, on_limiter_error allow, or limits beyond the plan); an organization admin may rename, tighten, disable, enable or revoke it",
             ),
-            Refusal::LongRevocationBound => write!(
+            Refusal::LongRevocationBound { ceiling } => write!(
                 f,
-                "Only the admin token can set revocation_bound_ms above {}",
-                RevocationBound::DEFAULT_MS
+                "Only the admin token can set revocation_bound_ms above {ceiling} (this deployment's bound, or the key's own if shorter)"
             ),
             Refusal::BeyondPlan { plan, window } => write!(
                 f,
@@ -131,8 +134,14 @@ impl Actor {
         }
     }
 
-    /// Whether the actor may create `key` in an organization on `plan`.
-    pub fn may_create(&self, key: &NewKey, plan: Plan) -> Result<(), GateError> {
+    /// Whether the actor may create `key` in an organization on `plan`, under the deployment's
+    /// revocation bound `deployment`.
+    pub fn may_create(
+        &self,
+        key: &NewKey,
+        plan: Plan,
+        deployment: RevocationBound,
+    ) -> Result<(), GateError> {
         self.may_set(
             &Settings {
                 rate_limits: Some(&key.rate_limits),
@@ -142,6 +151,7 @@ impl Actor {
                 meta: key.meta.is_some(),
             },
             plan,
+            deployment.as_millis(),
         )
     }
 
@@ -153,7 +163,13 @@ impl Actor {
         patch: &KeyPatch,
         record: &KeyRecord,
         plan: Plan,
+        deployment: RevocationBound,
     ) -> Result<(), GateError> {
+        let ceiling = record
+            .revocation_bound_ms
+            .map_or(deployment.as_millis(), |own| {
+                u64::from(own).min(deployment.as_millis())
+            });
         if patch.changes_access() {
             self.may_rotate(record, plan)?;
         }
@@ -166,6 +182,7 @@ impl Actor {
                 meta: patch.meta.is_some(),
             },
             plan,
+            ceiling,
         )
     }
 
@@ -185,7 +202,8 @@ impl Actor {
         }
     }
 
-    fn may_set(&self, settings: &Settings<'_>, plan: Plan) -> Result<(), GateError> {
+    /// `ceiling`: the longest revocation bound the actor may set, milliseconds.
+    fn may_set(&self, settings: &Settings<'_>, plan: Plan, ceiling: u64) -> Result<(), GateError> {
         if *self == Actor::Operator {
             return Ok(());
         }
@@ -200,9 +218,9 @@ impl Actor {
             Refusal::LimiterFallbackAllow
         } else if settings
             .revocation_bound_ms
-            .is_some_and(|ms| u64::from(ms) > RevocationBound::DEFAULT_MS)
+            .is_some_and(|ms| u64::from(ms) > ceiling)
         {
-            Refusal::LongRevocationBound
+            Refusal::LongRevocationBound { ceiling }
         } else if settings.meta {
             Refusal::Meta
         } else {
@@ -269,10 +287,12 @@ mod tests {
         let key = parse_body::<CreateKey>(body.as_bytes())
             .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all()))
             .map_err(|e| format!("invalid: {}", e.public_message()))?;
-        actor.may_create(&key, plan).map_err(|e| {
-            assert_eq!((e.status(), e.code()), (403, "forbidden"));
-            e.public_message()
-        })
+        actor
+            .may_create(&key, plan, RevocationBound::default())
+            .map_err(|e| {
+                assert_eq!((e.status(), e.code()), (403, "forbidden"));
+                e.public_message()
+            })
     }
 
     /// A key of the organization as an organization admin would have set it up.
@@ -289,10 +309,12 @@ mod tests {
         let patch = parse_body::<UpdateKey>(body.as_bytes())
             .and_then(|u| u.validate(&Policy::allow_all()))
             .map_err(|e| format!("invalid: {}", e.public_message()))?;
-        actor.may_update(&patch, key, plan).map_err(|e| {
-            assert_eq!((e.status(), e.code()), (403, "forbidden"));
-            e.public_message()
-        })
+        actor
+            .may_update(&patch, key, plan, RevocationBound::default())
+            .map_err(|e| {
+                assert_eq!((e.status(), e.code()), (403, "forbidden"));
+                e.public_message()
+            })
     }
 
     fn windows(list: &[(u32, u32)]) -> Vec<RateLimit> {
@@ -488,6 +510,42 @@ mod tests {
                 .may_rotate(&plain_key(), Plan::Free)
                 .map_err(|e| e.code()),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn an_org_admin_may_only_shorten_a_revocation_bound() {
+        let admin = org_admin();
+        let strict = RevocationBound::from_millis(0).unwrap();
+        let key = |body: &str| {
+            parse_body::<CreateKey>(body.as_bytes())
+                .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all()))
+                .unwrap()
+        };
+        let own = key(r#"{"name":"Own","scopes":["read"],"revocation_bound_ms":1000}"#);
+        // Under a strict deployment, an org admin may not give a key a longer bound.
+        assert!(admin.may_create(&own, Plan::Free, strict).is_err());
+        assert!(Actor::Operator.may_create(&own, Plan::Free, strict).is_ok());
+        // A key the operator set to 0 stays at 0 for the org admin, whatever the deployment.
+        let zero = KeyRecord::from_json(
+            r#"{"id":"key_t1","org":"acme","name":"Target","created_at":0,"revocation_bound_ms":0}"#,
+        )
+        .unwrap();
+        let raise = parse_body::<UpdateKey>(br#"{"revocation_bound_ms":500}"#)
+            .and_then(|u| u.validate(&Policy::allow_all()))
+            .unwrap();
+        let refused = admin
+            .may_update(&raise, &zero, Plan::Free, RevocationBound::default())
+            .unwrap_err();
+        assert!(
+            refused.public_message().contains("above 0"),
+            "{}",
+            refused.public_message()
+        );
+        assert!(
+            admin
+                .may_update(&raise, &plain_key(), Plan::Free, RevocationBound::default())
+                .is_ok()
         );
     }
 

@@ -333,7 +333,7 @@ impl OrgCatalog {
     ) -> Result<Response, GateError> {
         let org_row = self.org_row()?.ok_or(GateError::OrgNotFound)?;
         let plan = parse_plan(&org_row.plan)?;
-        actor.may_create(&new, plan)?;
+        actor.may_create(&new, plan, state::config(&self.env)?.revocation_bound)?;
         let actor = &actor.name();
         // Checked under the writer lock, so concurrent creates cannot both pass it.
         let live = self.live_count()?;
@@ -402,7 +402,8 @@ impl OrgCatalog {
             secrets,
         } = self.live_key(id)?;
         let plan = parse_plan(&self.org_row()?.ok_or(GateError::OrgNotFound)?.plan)?;
-        actor.may_update(&patch, &record, plan)?;
+        let deployment = state::config(&self.env)?.revocation_bound;
+        actor.may_update(&patch, &record, plan, deployment)?;
         let actor = &actor.name();
         let was_enabled = record.enabled;
         let mut changed = patch.apply(&mut record);

@@ -10,6 +10,7 @@ use super::{Trace, keystore, leases, rpc, state};
 use crate::domain::admission::{Ask, Lease, Local};
 use crate::domain::catalog::{Access, GuardCommand, GuardVerdict, Outcome};
 use crate::domain::client::ClientId;
+use crate::domain::config::RevocationBound;
 use crate::domain::keycache::Held;
 use crate::domain::usage::UsageEvent;
 use crate::domain::window::{self, WindowReport};
@@ -194,7 +195,12 @@ async fn ask_guard<'a, 'p>(
         Ok(verdict) => verdict,
         Err(unreachable) => {
             let now = super::clock::now();
-            let bound = state::config(env)?.revocation_bound;
+            // The key's own bound when it has one: a key set to 0 is never served from cache.
+            let bound = held
+                .record
+                .revocation_bound_ms
+                .and_then(|ms| RevocationBound::from_millis(ms.into()))
+                .unwrap_or(state::config(env)?.revocation_bound);
             let detail = unreachable.log_detail();
             let key =
                 verify::without_guard(held.record, held.confirmed_at, now, bound, &route, detail)?;
