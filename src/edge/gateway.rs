@@ -28,11 +28,12 @@ pub async fn handle(
         return Ok(respond::empty(204, &allowed));
     }
     let body = proxy::Body::read(&mut req, method, &headers).await?;
+    let fields = body.form().map(request::form_names);
     let request = request::Request {
         method,
         target,
         headers: &headers,
-        form: body.form(),
+        form: fields.as_deref(),
     };
     request::method_override(&request)?;
     let route = config.policy.route(&request);

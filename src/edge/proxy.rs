@@ -1,5 +1,6 @@
 //! Forwarding an admitted request to the origin: the method, the canonical target and the
-//! body (streamed; only a form body is read first, to look for `_method`), the credential
+//! body (streamed; only a form, or a body without a content type, is read first, to look for
+//! `_method` and ids), the credential
 //! removed, signed identity headers added, redirects passed back to the client rather than
 //! followed. The response streams back untouched, unless the key is field-restricted for the
 //! route: then the whole body is fetched (no range, no conditional request; a HEAD asks for
