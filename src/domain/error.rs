@@ -401,6 +401,11 @@ impl From<ConfigError> for GateError {
     }
 }
 
+/// Whether a client's `Accept` asks for RFC 9457 problem documents.
+pub fn wants_problem_json(accept: Option<&str>) -> bool {
+    accept.is_some_and(|accept| accept.contains("application/problem+json"))
+}
+
 /// A response ready for the edge to send.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Rendered {

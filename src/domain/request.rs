@@ -19,6 +19,21 @@ use std::borrow::Cow;
 
 use super::error::GateError;
 
+/// The raw path and query of an absolute URL as the runtime serialized it (WHATWG): the path
+/// starts at the first `/` after the authority, the query after the first `?`, and a fragment is
+/// never sent. Read from the string, not parsed again.
+pub fn split_url(url: &str) -> (&str, Option<&str>) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = url[after_scheme..]
+        .find('/')
+        .map_or("/", |i| &url[after_scheme + i..]);
+    let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+    match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    }
+}
+
 /// The methods keygate forwards. Any other (PROPFIND, PURGE, a lower-case `patch`…) is a 405:
 /// the runtime would silently turn it into a GET.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -465,6 +480,22 @@ fn form_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_url_reads_the_raw_path_and_query() {
+        let cases = [
+            ("http://127.0.0.1:8787/a/b?x=1&y", "/a/b", Some("x=1&y")),
+            ("https://api.example.com/", "/", None),
+            ("https://api.example.com", "/", None),
+            ("https://h/a%2Fb?", "/a%2Fb", Some("")),
+            ("https://h/a?b?c", "/a", Some("b?c")),
+            ("https://h/a#frag", "/a", None),
+            ("https://user@h:1/p/?q=%2F", "/p/", Some("q=%2F")),
+        ];
+        for (url, path, query) in cases {
+            assert_eq!(split_url(url), (path, query), "{url}");
+        }
+    }
 
     fn canon(path: &str) -> Result<String, String> {
         Target::parse(path, None, MatrixParams::Refuse)

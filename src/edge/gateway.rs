@@ -2,37 +2,38 @@
 //! must be read), answer CORS preflights, refuse method overrides, match the policy, verify and
 //! admit the key, forward to the origin and add the rate-limit headers.
 
-use worker::{Context, Env, Request, Response};
+use worker::worker_sys::ext::RequestExt;
+use worker::{Cf, Context, Env, Response};
 
-use super::{Trace, clock, proxy, respond, verify};
-use crate::domain::request::{self, FORWARDED_METHODS, Headers, Method, Target};
+use super::{Incoming, Trace, clock, proxy, respond, verify};
+use crate::domain::request::{self, FORWARDED_METHODS, Method, Target};
 use crate::domain::usage::UsageEvent;
 use crate::domain::{Config, GateError, window};
 
-/// Serves one request of the protected API. `method` is the method as sent.
+/// Serves one request of the protected API.
 pub async fn handle(
-    mut req: Request,
+    incoming: &Incoming,
     env: &Env,
     ctx: &Context,
     config: &Config,
-    method: &str,
     target: &Target,
     trace: &mut Trace,
 ) -> Result<Response, GateError> {
-    let method = Method::parse(method).ok_or(GateError::MethodNotAllowed(FORWARDED_METHODS))?;
-    let headers = Headers::new(req.headers().entries().collect());
-    if let Some(origin) = request::preflight_origin(method, &headers) {
+    let method =
+        Method::parse(&incoming.method).ok_or(GateError::MethodNotAllowed(FORWARDED_METHODS))?;
+    let headers = &incoming.headers;
+    if let Some(origin) = request::preflight_origin(method, headers) {
         let allowed = config
             .cors
             .preflight(origin, headers.get("access-control-request-headers"))?;
         return Ok(respond::empty(204, &allowed));
     }
-    let body = proxy::Body::read(&mut req, method, &headers).await?;
+    let body = proxy::Body::read(&incoming.raw, method, headers).await?;
     let fields = body.form().map(request::form_names);
     let request = request::Request {
         method,
         target,
-        headers: &headers,
+        headers,
         form: fields.as_deref(),
     };
     request::method_override(&request)?;
@@ -43,7 +44,7 @@ pub async fn handle(
         path: target.path().to_owned(),
         outcome: String::new(),
         status: None,
-        country: req.cf().and_then(|cf| cf.country()),
+        country: incoming.raw.cf().and_then(|cf| Cf::from(cf).country()),
     };
     let mut admitted = verify::admit(
         env,
@@ -61,7 +62,7 @@ pub async fn handle(
     let outbound = proxy::Outbound {
         method,
         target,
-        headers: &headers,
+        incoming,
         body,
     };
     let response = proxy::forward(outbound, &admitted, config).await?;

@@ -17,36 +17,54 @@ mod state;
 mod verify;
 
 use serde::Serialize;
+use worker::worker_sys::web_sys;
 use worker::{Context, Env, Request, Response, console_log, event};
 
+use crate::domain::client::ClientId;
+use crate::domain::request::{self, Headers};
 use crate::domain::usage::Cost;
-use crate::domain::{GateError, KeyId};
+use crate::domain::{GateError, KeyId, error};
 
+/// A request as the fetch entry read it: the runtime's object, with the method as sent and the
+/// headers copied out once (each read of the runtime's object crosses the wasm boundary).
+pub struct Incoming {
+    pub raw: web_sys::Request,
+    /// As sent: the runtime's typed method turns one it does not know (PROPFIND) into GET.
+    pub method: String,
+    pub headers: Headers,
+}
+
+// The runtime's request, not `worker::Request`: converting one reads and parses `cf` and the
+// URL on every request, which the verified path does not need.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(raw: web_sys::Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = clock::now();
-    let problem_json = respond::wants_problem_json(&req);
-    let method = req.method().to_string();
-    let path = req.path();
-    let web_origin = req.headers().get("origin").ok().flatten();
+    let incoming = Incoming {
+        method: raw.method(),
+        headers: Headers::new(worker::Headers(raw.headers()).entries().collect()),
+        raw,
+    };
+    let url = incoming.raw.url();
+    let (path, query) = request::split_url(&url);
+    let problem_json = error::wants_problem_json(incoming.headers.get("accept"));
     let mut trace = Trace {
-        client: verify::client(&req),
+        client: ClientId::from_header(incoming.headers.get(ClientId::HEADER)),
         ..Trace::default()
     };
-    let mut response = route(req, &env, &ctx, &mut trace)
+    let mut response = route(&incoming, path, query, &env, &ctx, &mut trace)
         .await
         .unwrap_or_else(|err| respond::error(&err, problem_json));
     // Every gateway answer to an allowed web origin, refusals too, is readable by its page.
     if trace.proxied
         && let Ok(config) = state::config(&env)
     {
-        let cors = config.cors.response_headers(web_origin.as_deref());
+        let cors = config.cors.response_headers(incoming.headers.get("origin"));
         response = respond::with_extra_headers(response, &cors)
             .unwrap_or_else(|err| respond::error(&err, problem_json));
     }
     let line = LogLine {
-        method: &method,
-        path: &path,
+        method: &incoming.method,
+        path,
         status: response.status_code(),
         key_id: trace.key_id.as_ref().map(KeyId::as_str),
         ms: clock::now().0.saturating_sub(started.0),
@@ -59,21 +77,21 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 /// keygate's own routes under the admin prefix; everything else is verified and proxied.
 /// Both see the one canonical target: the form matched, forwarded and signed.
 async fn route(
-    req: Request,
+    incoming: &Incoming,
+    path: &str,
+    query: Option<&str>,
     env: &Env,
     ctx: &Context,
     trace: &mut Trace,
 ) -> Result<Response, GateError> {
     let config = state::config(env)?;
-    let url = req.url().map_err(respond::internal)?;
-    // The method as sent: `req.method()` turns one it does not know (PROPFIND) into GET.
-    let method = req.inner().method();
-    let target = config.policy.target(url.path(), url.query())?;
+    let target = config.policy.target(path, query)?;
     if let Some(rest) = config.admin_prefix.strip(target.path()) {
-        return admin::handle(req, env, &method, rest, trace).await;
+        let req = Request::from(Clone::clone(&incoming.raw));
+        return admin::handle(req, env, &incoming.method, rest, trace).await;
     }
     trace.proxied = true;
-    gateway::handle(req, env, ctx, config, &method, &target, trace).await
+    gateway::handle(incoming, env, ctx, config, &target, trace).await
 }
 
 /// What one request touched, filled in as it goes: the key it named (as soon as known) and,

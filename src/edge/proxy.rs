@@ -7,16 +7,15 @@
 //! the body too), filtered, and marked private.
 
 use futures_util::future::{Either, select};
-use worker::js_sys::Uint8Array;
-use worker::wasm_bindgen::JsValue;
-use worker::{
-    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
-    ResponseBody,
-};
+use worker::js_sys::{self, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::web_sys;
+use worker::{AbortController, Delay, Headers, Request, RequestRedirect, Response, ResponseBody};
 
 use super::body::{read_capped, request_body};
 use super::verify::Admitted;
-use super::{clock, respond::internal};
+use super::{Incoming, clock, respond::internal};
 use crate::domain::forward::{self, FILTERED_RESPONSE_HEADERS, Identity};
 use crate::domain::request::{self, Method, Target};
 use crate::domain::{Config, FieldScope, GateError, fields};
@@ -40,23 +39,22 @@ impl Body {
     /// read whole, up to 8 MiB, so that `_method` and ids in it can be checked
     /// ([`request::reads_form`]); any other body streams.
     pub async fn read(
-        req: &mut Request,
+        raw: &web_sys::Request,
         method: Method,
         headers: &request::Headers,
     ) -> Result<Body, GateError> {
-        let stream = req.inner().body();
-        if stream.is_none() {
+        let Some(stream) = raw.body() else {
             return Ok(Body::Stream(None));
-        }
+        };
         if matches!(method, Method::Get | Method::Head) {
             return Err(GateError::AmbiguousRequest(
                 "A GET or HEAD request cannot carry a body".into(),
             ));
         }
         if !request::reads_form(method, headers.get("content-type")) {
-            return Ok(Body::Stream(stream.map(JsValue::from)));
+            return Ok(Body::Stream(Some(stream.into())));
         }
-        let bytes = request_body(req, MAX_FORM_BYTES)
+        let bytes = request_body(&mut Request::from(Clone::clone(raw)), MAX_FORM_BYTES)
             .await?
             .ok_or(GateError::BodyTooLarge(MAX_FORM_BYTES))?;
         Ok(Body::Read(bytes))
@@ -84,10 +82,15 @@ pub struct Outbound<'r> {
     pub method: Method,
     /// The canonical target keygate matched.
     pub target: &'r Target,
-    /// The client's headers.
-    pub headers: &'r request::Headers,
+    /// The client's request (its headers are copied, less the ones keygate drops).
+    pub incoming: &'r Incoming,
     /// The client's body.
     pub body: Body,
+}
+
+/// A runtime exception as an internal error.
+fn js(e: JsValue) -> GateError {
+    internal(format!("{e:?}"))
 }
 
 /// Sends the request to the origin and returns its response.
@@ -106,10 +109,12 @@ pub async fn forward(
         out.method
     };
     let path_and_query = out.target.path_and_query();
-    let headers = Headers::new();
-    for (name, value) in out.headers.iter() {
-        if forward::keeps_header(name, &admitted.credential, scope.is_some()) {
-            headers.append(name, value).map_err(internal)?;
+    // The client's headers are copied inside the runtime; only the few keygate drops and the
+    // identity headers it sets cross the wasm boundary.
+    let headers = web_sys::Headers::new_with_headers(&out.incoming.raw.headers()).map_err(js)?;
+    for (name, _) in out.incoming.headers.iter() {
+        if !forward::keeps_header(name, &admitted.credential, scope.is_some()) {
+            headers.delete(name).map_err(js)?;
         }
     }
     let request_id = forward::request_id().map_err(internal)?;
@@ -122,27 +127,25 @@ pub async fn forward(
     };
     let secret = config.signing_secret.as_ref().map(|s| s.expose());
     for (name, value) in forward::identity_headers(key, &identity, secret) {
-        headers.set(name, &value).map_err(internal)?;
+        headers.set(name, &value).map_err(js)?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(worker::Method::from(method.as_str().to_owned()))
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(if head_filtered {
-            None
-        } else {
-            out.body.into_js()
-        });
-    let destination = config.origin.join(&path_and_query);
-    let outbound = Request::new_with_init(&destination, &init).map_err(internal)?;
-
     let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(outbound);
-    let send = Box::pin(fetch.send_with_signal(&signal));
+    let init = web_sys::RequestInit::new();
+    init.set_method(method.as_str());
+    init.set_headers(&headers);
+    init.set_redirect(RequestRedirect::Manual.into());
+    init.set_signal(Some(&controller.signal()));
+    if !head_filtered && let Some(body) = out.body.into_js() {
+        init.set_body(&body);
+    }
+    let destination = config.origin.join(&path_and_query);
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let send = JsFuture::from(global.fetch_with_str_and_init(&destination, &init));
     let response = match select(send, Delay::from(config.origin_timeout)).await {
-        Either::Left((Ok(response), _)) => response,
-        Either::Left((Err(e), _)) => return Err(GateError::OriginUnavailable(e.to_string())),
+        Either::Left((Ok(response), _)) => {
+            Response::from(response.unchecked_into::<web_sys::Response>())
+        }
+        Either::Left((Err(e), _)) => return Err(GateError::OriginUnavailable(format!("{e:?}"))),
         Either::Right(_) => {
             controller.abort();
             return Err(GateError::OriginTimeout);

@@ -3,17 +3,14 @@
 use std::fmt::Display;
 
 use serde::Serialize;
+use worker::worker_sys::web_sys;
 use worker::{Headers, Request, Response, console_log};
 
 use crate::domain::GateError;
 
 /// Whether the client asked for RFC 9457 problem documents.
 pub fn wants_problem_json(req: &Request) -> bool {
-    req.headers()
-        .get("accept")
-        .ok()
-        .flatten()
-        .is_some_and(|accept| accept.contains("application/problem+json"))
+    crate::domain::error::wants_problem_json(req.headers().get("accept").ok().flatten().as_deref())
 }
 
 /// The error response, with its detail logged. Infallible: it must not turn into the
@@ -59,10 +56,10 @@ pub fn with_extra_headers(
     if extra.is_empty() {
         return Ok(response);
     }
-    let headers = Headers::new();
-    for (name, value) in response.headers().entries() {
-        headers.append(&name, &value).map_err(internal)?;
-    }
+    // One copy inside the runtime, not a boundary crossing per header.
+    let headers = web_sys::Headers::new_with_headers(&response.headers().0)
+        .map(Headers)
+        .map_err(|e| internal(format!("{e:?}")))?;
     for (name, value) in extra {
         if *name == "vary" {
             headers.append(name, value).map_err(internal)?;

@@ -1,5 +1,6 @@
 //! Per-isolate state: the parsed configuration and the names of the bindings.
 
+use std::cell::OnceCell;
 use std::sync::OnceLock;
 
 use worker::{Env, KvStore};
@@ -36,10 +37,23 @@ fn lookup(env: &Env, name: &str) -> Option<String> {
     })
 }
 
+thread_local! {
+    /// Bindings cannot change within an isolate either; looking one up checks its type across
+    /// the wasm boundary, so the verified path does it once.
+    static KEYS: OnceCell<KvStore> = const { OnceCell::new() };
+}
+
 /// The KV namespace of verification records.
 pub fn keys(env: &Env) -> Result<KvStore, GateError> {
-    env.kv(KEYS_BINDING)
-        .map_err(|e| GateError::Internal(format!("KV binding {KEYS_BINDING}: {e}")))
+    KEYS.with(|cell| {
+        if let Some(kv) = cell.get() {
+            return Ok(kv.clone());
+        }
+        let kv = env
+            .kv(KEYS_BINDING)
+            .map_err(|e| GateError::Internal(format!("KV binding {KEYS_BINDING}: {e}")))?;
+        Ok(cell.get_or_init(|| kv).clone())
+    })
 }
 
 /// The admin token, if the deployment set one (an empty one counts as unset).

@@ -9,7 +9,6 @@ use worker::{Env, Request};
 use super::{Trace, keystore, leases, rpc, state};
 use crate::domain::admission::{Ask, Lease, Local};
 use crate::domain::catalog::{Access, GuardCommand, GuardVerdict, Outcome};
-use crate::domain::client::ClientId;
 use crate::domain::config::RevocationBound;
 use crate::domain::keycache::Held;
 use crate::domain::usage::UsageEvent;
@@ -57,17 +56,6 @@ pub async fn hand_back(env: Env, flush: leases::Flush) {
         "{}",
         serde_json::json!({"event": "hand_back", "key_id": flush.guard().as_str(), "failed": failed})
     );
-}
-
-/// The client the request came from, for per-client budgets.
-pub fn client(req: &Request) -> ClientId {
-    ClientId::from_header(
-        req.headers()
-            .get(ClientId::HEADER)
-            .ok()
-            .flatten()
-            .as_deref(),
-    )
 }
 
 /// The two headers a key may come in: `Authorization` and `X-API-Key`.
