@@ -13,9 +13,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keygate::domain::catalog::{self, Access, GuardCommand, GuardVerdict, Secret, Standing};
+use keygate::domain::limits::lease::Counters;
 use keygate::domain::request::{Headers, Method, Request, Target};
 use keygate::domain::usage::{Usage, UsageEvent};
-use keygate::domain::window::{self, Counters};
+use keygate::domain::window;
 use keygate::domain::{
     ApiKey, FieldScope, KeyHash, KeyPrefix, KeyRecord, Policy, UnixMillis, fields, verify,
 };

@@ -32,19 +32,21 @@
 //! refusals); the recent events of leased admissions are sampled ([`SAMPLE`] per call, the
 //! latest ones).
 //!
-//! [`Counters::lend`]: super::window::Counters::lend
-//! [`Counters::release`]: super::window::Counters::release
-//! [`Renewal`]: super::window::Renewal
+//! [`Counters::lend`]: crate::domain::limits::window::Counters::lend
+//! [`Counters::release`]: crate::domain::limits::window::Counters::release
+//! [`Renewal`]: crate::domain::limits::window::Renewal
 
 use serde::{Deserialize, Serialize};
 
-use super::error::GateError;
-use super::policy::Route;
-use super::record::{KeyRecord, RateLimit};
-use super::time::UnixMillis;
-use super::usage::UsageEvent;
-use super::verify::{self, AuthorizedKey};
-use super::window::{Counters, Decision, Renewal, WindowReport};
+use crate::domain::authz::policy::Route;
+use crate::domain::authz::verify::{self, AuthorizedKey};
+use crate::domain::error::GateError;
+use crate::domain::key::record::KeyRecord;
+use crate::domain::limits::lease::{Counters, Renewal};
+use crate::domain::limits::usage::UsageEvent;
+use crate::domain::limits::window::RateLimit;
+use crate::domain::limits::window::{Decision, WindowReport};
+use crate::domain::time::UnixMillis;
 
 /// Windows with a limit below this lend no units beyond the requests waiting.
 pub const LOW_LIMIT: u32 = 50;
@@ -128,7 +130,7 @@ pub struct Grant {
 /// `room_after / SHARE` beyond the requests waiting, never more than `room_after`.
 pub fn spare(limits: &[RateLimit], room_after: u32, ask: &Ask, period_ms: u64) -> u32 {
     let waiting = ask.waiting.saturating_sub(1);
-    let low = limits.iter().any(|l| l.limit < LOW_LIMIT);
+    let low = limits.iter().any(|l| l.limit.get() < LOW_LIMIT);
     let by_rate = match &ask.handback {
         Some(h) if !low && h.held_ms > 0 => {
             let rate = (u64::from(h.tally.admitted) + 1) * period_ms / h.held_ms;
@@ -380,15 +382,11 @@ impl Lease {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::scope::Action;
+    use crate::domain::authz::scope::Action;
     use proptest::prelude::*;
 
     fn limit(n: u32, window_seconds: u32) -> RateLimit {
-        RateLimit {
-            name: "w".into(),
-            limit: n,
-            window_seconds,
-        }
+        RateLimit::new("w", n, window_seconds).unwrap()
     }
 
     fn record() -> KeyRecord {

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::cors::Cors;
-use super::key::KeyPrefix;
-use super::policy::Policy;
+use crate::domain::authz::policy::Policy;
+use crate::domain::http::cors::Cors;
+use crate::domain::key::format::KeyPrefix;
 
 /// A variable that is missing or invalid, named so the deploying team knows what to fix.
 #[derive(Clone, Debug, PartialEq, Eq)]

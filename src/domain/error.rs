@@ -8,9 +8,10 @@
 
 use serde::Serialize;
 
-use super::actor::Refusal;
-use super::config::ConfigError;
-use super::key::KeyFormatError;
+use crate::domain::config::ConfigError;
+use crate::domain::key::format::KeyFormatError;
+use crate::domain::key::record::LimiterFallback;
+use crate::domain::manage::actor::Refusal;
 
 /// A failed request. Client faults are 4xx, origin faults 502/504, keygate's own 500.
 #[allow(missing_docs)] // variant fields are described on their variants
@@ -367,7 +368,7 @@ impl GateError {
         let mut headers = vec![("content-type", content_type.to_owned())];
         headers.extend(self.www_authenticate().map(|v| ("www-authenticate", v)));
         if let GateError::LimiterUnavailable(_) = self {
-            headers.push(("x-keygate-limiter", "unavailable; denied".to_owned()));
+            headers.push(LimiterFallback::Deny.header());
         }
         if let GateError::MethodNotAllowed(allow) = self {
             headers.push(("allow", (*allow).to_owned()));

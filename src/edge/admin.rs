@@ -10,13 +10,13 @@ use serde::Serialize;
 use worker::{Env, Request, Response, console_log};
 
 use super::{Trace, body, clock, respond, rpc, state, verify};
-use crate::domain::actor::Actor;
-use crate::domain::audit::{self, AuditQuery, Throttle};
-use crate::domain::catalog::OrgCommand;
-use crate::domain::client::ClientId;
-use crate::domain::credential::{self, is_admin_token};
-use crate::domain::endpoint::Endpoint;
+use crate::domain::http::client::ClientId;
+use crate::domain::key::credential::{self, is_admin_token};
+use crate::domain::manage::actor::Actor;
+use crate::domain::manage::audit::{self, AuditQuery, Throttle};
+use crate::domain::manage::route::Endpoint;
 use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
+use crate::domain::protocol::{OrgChange, OrgCommand, OrgQuery};
 use crate::domain::{ApiKey, GateError, Policy};
 
 /// The OpenAPI 3.1 description of these routes, served as is.
@@ -143,35 +143,41 @@ async fn command(
     actor: Actor,
     policy: &Policy,
 ) -> Result<OrgCommand, GateError> {
-    Ok(match endpoint {
-        Endpoint::PutOrg(org) => OrgCommand::PutOrg {
+    let change = match endpoint {
+        Endpoint::GetOrg(org) => return Ok(OrgCommand::Query(OrgQuery::GetOrg { org })),
+        Endpoint::ListKeys(org) => {
+            let query = query(req, false)?;
+            return Ok(OrgCommand::Query(OrgQuery::ListKeys { org, query }));
+        }
+        Endpoint::GetKey(org, id) => return Ok(OrgCommand::Query(OrgQuery::GetKey { org, id })),
+        Endpoint::KeyUsage(org, id) => {
+            return Ok(OrgCommand::Query(OrgQuery::KeyUsage { org, id }));
+        }
+        Endpoint::Audit(org) => {
+            let query = query(req, true)?;
+            return Ok(OrgCommand::Query(OrgQuery::Audit { org, query }));
+        }
+        Endpoint::PutOrg(org) => OrgChange::PutOrg {
             org,
             change: manage::parse_body::<PutOrg>(&read_body(req).await?)?,
             actor,
         },
-        Endpoint::GetOrg(org) => OrgCommand::GetOrg { org },
         Endpoint::CreateKey(org) => {
             let key = manage::parse_body::<CreateKey>(&read_body(req).await?)?
                 .validate(clock::now(), policy)?;
-            OrgCommand::CreateKey { org, key, actor }
+            OrgChange::CreateKey { org, key, actor }
         }
-        Endpoint::ListKeys(org) => OrgCommand::ListKeys {
-            org,
-            query: query(req, false)?,
-        },
-        Endpoint::GetKey(org, id) => OrgCommand::GetKey { org, id },
         Endpoint::UpdateKey(org, id) => {
             let patch =
                 manage::parse_body::<UpdateKey>(&read_body(req).await?)?.validate(policy)?;
-            OrgCommand::UpdateKey {
+            OrgChange::UpdateKey {
                 org,
                 id,
                 patch,
                 actor,
             }
         }
-        Endpoint::RevokeKey(org, id) => OrgCommand::RevokeKey { org, id, actor },
-        Endpoint::KeyUsage(org, id) => OrgCommand::KeyUsage { org, id },
+        Endpoint::RevokeKey(org, id) => OrgChange::RevokeKey { org, id, actor },
         Endpoint::RotateKey(org, id) => {
             let bytes = read_body(req).await?;
             // The body is optional here: an empty POST rotates with the default grace period.
@@ -180,28 +186,25 @@ async fn command(
             } else {
                 manage::parse_body::<RotateKey>(&bytes)?
             };
-            OrgCommand::RotateKey {
+            OrgChange::RotateKey {
                 org,
                 id,
                 grace_hours: rotate.grace_hours()?,
                 actor,
             }
         }
-        Endpoint::RevokeAll(org) => OrgCommand::RevokeAll { org, actor },
-        Endpoint::Audit(org) => OrgCommand::Audit {
-            org,
-            query: query(req, true)?,
-        },
+        Endpoint::RevokeAll(org) => OrgChange::RevokeAll { org, actor },
         Endpoint::Health | Endpoint::OpenApi => return Err(GateError::NotFound),
-    })
+    };
+    Ok(OrgCommand::Change(change))
 }
 
 /// The request body: refused (400, nothing read past the limit) when longer than 64 KiB,
 /// whether it declares its length or comes chunked.
 async fn read_body(req: &mut Request) -> Result<Vec<u8>, GateError> {
-    body::request_body(req, manage::MAX_BODY_BYTES)
+    body::request_body(req, manage::body::MAX_BODY_BYTES)
         .await?
-        .ok_or_else(|| GateError::InvalidRequest("Request body must be at most 64 KiB".into()))
+        .ok_or_else(manage::body::body_too_large)
 }
 
 fn query(req: &Request, audit: bool) -> Result<AuditQuery, GateError> {

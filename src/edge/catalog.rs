@@ -15,11 +15,12 @@ use worker::{
 
 use super::respond::{self, internal};
 use super::{clock, rpc, state};
-use crate::domain::actor::Actor;
-use crate::domain::audit::{AuditEvent, AuditKind, AuditQuery};
-use crate::domain::catalog::{self, GuardCommand, OrgCommand, Secret};
-use crate::domain::manage::{KeyPatch, KeyView, NewKey, OrgView, PutOrg};
-use crate::domain::usage::UsageSummary;
+use crate::domain::key::secret::{self, Secret};
+use crate::domain::limits::usage::UsageSummary;
+use crate::domain::manage::actor::Actor;
+use crate::domain::manage::audit::{AuditEvent, AuditKind, AuditQuery};
+use crate::domain::manage::body::{KeyPatch, KeyView, NewKey, OrgView, PutOrg};
+use crate::domain::protocol::{GuardCommand, OrgChange, OrgCommand, OrgNotice, OrgQuery};
 use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, Plan, UnixMillis};
 
 const SCHEMA: &str = "
@@ -38,6 +39,8 @@ CREATE INDEX IF NOT EXISTS audit_key ON audit (key_id, seq);
 #[durable_object]
 pub struct OrgCatalog {
     sql: SqlStorage,
+    /// The outcome of creating the tables, reported by every command if it failed.
+    schema: Result<(), String>,
     env: Env,
     writer: Mutex<()>,
 }
@@ -45,10 +48,14 @@ pub struct OrgCatalog {
 impl DurableObject for OrgCatalog {
     fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
-        // A failure here resurfaces as an error on the first query, which reports it.
-        let _ = sql.exec(SCHEMA, None);
+        // Kept, not discarded: every command reports it rather than failing on a missing table.
+        let schema = sql
+            .exec(SCHEMA, None)
+            .map(drop)
+            .map_err(|e| format!("SQL schema: {e}"));
         OrgCatalog {
             sql,
+            schema,
             env,
             writer: Mutex::new(()),
         }
@@ -133,44 +140,56 @@ struct RevokedAll {
 
 impl OrgCatalog {
     async fn run(&self, command: OrgCommand) -> Result<Response, GateError> {
+        self.schema.clone().map_err(GateError::Internal)?;
         let now = clock::now();
         match command {
-            OrgCommand::GetOrg { org } => Ok(respond::json(
+            OrgCommand::Query(query) => self.read(query, now).await,
+            // Changes and notices run one at a time: the guard, KV and SQL see one sequence.
+            OrgCommand::Change(change) => {
+                let _writer = self.writer.lock().await;
+                self.change(change, now).await
+            }
+            OrgCommand::Notice(notice) => {
+                let _writer = self.writer.lock().await;
+                self.notice(notice, now)
+            }
+        }
+    }
+
+    async fn read(&self, query: OrgQuery, now: UnixMillis) -> Result<Response, GateError> {
+        match query {
+            OrgQuery::GetOrg { org } => Ok(respond::json(
                 200,
                 &self.org_view(&org)?.ok_or(GateError::OrgNotFound)?,
             )),
-            OrgCommand::ListKeys { query, .. } => self.list_keys(&query, now).await,
-            OrgCommand::GetKey { id, .. } => {
+            OrgQuery::ListKeys { query, .. } => self.list_keys(&query, now).await,
+            OrgQuery::GetKey { id, .. } => {
                 let view = self
                     .view_with_usage(&self.live_key(&id)?.record, now)
                     .await?;
                 Ok(respond::json(200, &view))
             }
-            OrgCommand::Audit { query, .. } => self.audit(&query),
-            OrgCommand::KeyUsage { id, .. } => {
+            OrgQuery::Audit { query, .. } => self.audit(&query),
+            OrgQuery::KeyUsage { id, .. } => {
                 self.live_key(&id)?;
                 let guard = rpc::stub(&self.env, state::GUARDS_BINDING, id.as_str())?;
                 rpc::send(&guard, &GuardCommand::Usage, None).await
             }
-            mutation => {
-                let _writer = self.writer.lock().await;
-                self.mutate(mutation, now).await
-            }
         }
     }
 
-    async fn mutate(&self, command: OrgCommand, now: UnixMillis) -> Result<Response, GateError> {
-        match command {
-            OrgCommand::PutOrg { org, change, actor } => {
+    async fn change(&self, change: OrgChange, now: UnixMillis) -> Result<Response, GateError> {
+        match change {
+            OrgChange::PutOrg { org, change, actor } => {
                 self.put_org(&org, change, &actor.name(), now).await
             }
-            OrgCommand::CreateKey { org, key, actor } => {
+            OrgChange::CreateKey { org, key, actor } => {
                 self.create_key(&org, key, &actor, now).await
             }
-            OrgCommand::UpdateKey {
+            OrgChange::UpdateKey {
                 id, patch, actor, ..
             } => self.update_key(&id, patch, &actor, now).await,
-            OrgCommand::RevokeKey { id, actor, .. } => {
+            OrgChange::RevokeKey { id, actor, .. } => {
                 let key = self.live_key(&id)?;
                 self.revoke(key, &actor.name(), now).await?;
                 Ok(respond::json(
@@ -181,27 +200,25 @@ impl OrgCatalog {
                     },
                 ))
             }
-            OrgCommand::RotateKey {
+            OrgChange::RotateKey {
                 id,
                 grace_hours,
                 actor,
                 ..
             } => self.rotate_key(&id, grace_hours, &actor, now).await,
-            OrgCommand::RevokeAll { actor, .. } => self.revoke_all(&actor.name(), now).await,
-            OrgCommand::KeyExpired { id, .. } => self.key_expired(&id, now),
-            OrgCommand::AuthFailed {
+            OrgChange::RevokeAll { actor, .. } => self.revoke_all(&actor.name(), now).await,
+        }
+    }
+
+    fn notice(&self, notice: OrgNotice, now: UnixMillis) -> Result<Response, GateError> {
+        match notice {
+            OrgNotice::KeyExpired { id, .. } => self.key_expired(&id, now),
+            OrgNotice::AuthFailed {
                 id, reason, start, ..
             } => {
                 let details = serde_json::json!({"reason": reason, "start": start});
                 self.record_event(now, AuditKind::AuthFailed, "keygate", Some(&id), &details)?;
                 Ok(respond::json(200, &serde_json::json!({"ok": true})))
-            }
-            OrgCommand::GetOrg { .. }
-            | OrgCommand::ListKeys { .. }
-            | OrgCommand::GetKey { .. }
-            | OrgCommand::Audit { .. }
-            | OrgCommand::KeyUsage { .. } => {
-                Err(GateError::Internal("read routed as a mutation".into()))
             }
         }
     }
@@ -248,19 +265,19 @@ impl OrgCatalog {
                 let access = change.api_access.unwrap_or(true);
                 self.exec(
                     "INSERT INTO org (id, plan, api_access, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    vec![org.as_str().into(), plan_name(plan).into(), i64::from(access).into(), ms(now), ms(now)],
+                    vec![org.as_str().into(), plan.as_str().into(), i64::from(access).into(), ms(now), ms(now)],
                 )?;
                 (201, AuditKind::OrgCreated)
             }
             Some(row) => {
                 let plan = change.plan.map_or_else(|| parse_plan(&row.plan), Ok)?;
                 let access = change.api_access.unwrap_or(row.api_access != 0);
-                if access != (row.api_access != 0) || plan_name(plan) != row.plan {
+                if access != (row.api_access != 0) || plan.as_str() != row.plan {
                     self.republish_org(plan, access).await?;
                 }
                 self.exec(
                     "UPDATE org SET plan = ?, api_access = ?, updated_at = ?",
-                    vec![plan_name(plan).into(), i64::from(access).into(), ms(now)],
+                    vec![plan.as_str().into(), i64::from(access).into(), ms(now)],
                 )?;
                 (200, AuditKind::OrgUpdated)
             }
@@ -336,10 +353,7 @@ impl OrgCatalog {
         actor.may_create(&new, plan, state::config(&self.env)?.revocation_bound)?;
         let actor = &actor.name();
         // Checked under the writer lock, so concurrent creates cannot both pass it.
-        let live = self.live_count()?;
-        if plan.key_limit().is_some_and(|limit| live >= limit) {
-            return Err(GateError::KeyLimitReached);
-        }
+        plan.admits_another_key(self.live_count()?)?;
         let secret = self.new_secret()?;
         let record = KeyRecord {
             id: KeyId::generate().map_err(internal)?,
@@ -449,7 +463,7 @@ impl OrgCatalog {
         actor.may_rotate(&record, plan)?;
         let actor = &actor.name();
         let secret = self.new_secret()?;
-        let rotated = catalog::rotate(&secrets, KeyHash::of(&secret), grace_hours, now);
+        let rotated = secret::rotate(&secrets, KeyHash::of(&secret), grace_hours, now);
         record.start = secret.mask();
         record.rotated_at = Some(now);
         self.publish(&record, &rotated).await?;
@@ -592,12 +606,11 @@ impl OrgCatalog {
         key_id: Option<&KeyId>,
         details: &serde_json::Value,
     ) -> Result<(), GateError> {
-        let kind_name = serde_json::to_value(kind).map_err(internal)?;
         self.exec(
             "INSERT INTO audit (at, type, actor, key_id, details) VALUES (?, ?, ?, ?, ?)",
             vec![
                 ms(at),
-                kind_name.as_str().unwrap_or_default().into(),
+                kind.as_str().into(),
                 actor.into(),
                 key_id.map_or(SqlStorageValue::Null, |k| k.as_str().into()),
                 details.to_string().into(),
@@ -607,10 +620,6 @@ impl OrgCatalog {
 
     fn audit(&self, q: &AuditQuery) -> Result<Response, GateError> {
         self.org_row()?.ok_or(GateError::OrgNotFound)?;
-        let kind = q
-            .kind
-            .map(|k| serde_json::to_value(k).map_err(internal))
-            .transpose()?;
         let text = |v: Option<String>| v.map_or(SqlStorageValue::Null, SqlStorageValue::from);
         let rows: Vec<AuditRow> = self.query(
             "SELECT seq, at, type, actor, key_id, details FROM audit
@@ -619,7 +628,7 @@ impl OrgCatalog {
              ORDER BY seq DESC LIMIT ?6",
             vec![
                 q.page.cursor.map_or(i64::MAX, |c| c as i64).into(),
-                text(kind.and_then(|k| k.as_str().map(str::to_owned))),
+                text(q.kind.map(|k| k.as_str().to_owned())),
                 text(q.key_id.as_ref().map(|k| k.as_str().to_owned())),
                 q.since.map_or(0, |t| t.0 as i64).into(),
                 q.until.map_or(i64::MAX, |t| t.0 as i64).into(),
@@ -632,8 +641,7 @@ impl OrgCatalog {
             events.push(AuditEvent {
                 seq: row.seq as u64,
                 at: UnixMillis(row.at as u64),
-                kind: serde_json::from_value(serde_json::Value::String(row.kind))
-                    .map_err(internal)?,
+                kind: row.kind.parse()?,
                 actor: row.actor,
                 key_id: row.key_id.as_deref().and_then(KeyId::parse),
                 details: serde_json::value::RawValue::from_string(row.details).map_err(internal)?,
@@ -741,13 +749,7 @@ fn ms(t: UnixMillis) -> SqlStorageValue {
     SqlStorageValue::Integer(t.0 as i64)
 }
 
-fn plan_name(plan: Plan) -> String {
-    serde_json::to_value(plan)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn parse_plan(name: &str) -> Result<Plan, GateError> {
-    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(internal)
+    name.parse()
+        .map_err(|_| GateError::Internal(format!("stored plan {name:?}")))
 }

@@ -6,9 +6,10 @@ use worker::worker_sys::ext::RequestExt;
 use worker::{Cf, Context, Env, Response};
 
 use super::{Incoming, Trace, clock, proxy, respond, verify};
-use crate::domain::request::{self, FORWARDED_METHODS, Method, Target};
-use crate::domain::usage::UsageEvent;
-use crate::domain::{Config, GateError, window};
+use crate::domain::http::request::{self, FORWARDED_METHODS, Method, Target};
+use crate::domain::limits::usage::UsageEvent;
+use crate::domain::limits::window;
+use crate::domain::{Config, GateError, LimiterFallback};
 
 /// Serves one request of the protected API.
 pub async fn handle(
@@ -68,7 +69,7 @@ pub async fn handle(
     let response = proxy::forward(outbound, &admitted, config).await?;
     let mut extra = window::headers(&admitted.windows, admitted.now);
     if admitted.without_limiter {
-        extra.push(("x-keygate-limiter", "unavailable; allowed".to_owned()));
+        extra.push(LimiterFallback::Allow.header());
     }
     respond::with_extra_headers(response, &extra)
 }

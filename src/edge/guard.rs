@@ -21,13 +21,14 @@ use worker::{DurableObject, Env, Request, Response, State, durable_object};
 
 use super::{clock, respond, rpc, state};
 use crate::domain::admission::{Ask, Grant, Handback};
-use crate::domain::audit::Throttle;
-use crate::domain::catalog::{
-    self, Access, GuardCommand, GuardVerdict, KeyRefusal, OrgCommand, Outcome, Secret, Standing,
+use crate::domain::key::secret::{self, Secret};
+use crate::domain::limits::meter::{Leased, Meter, Metered};
+use crate::domain::limits::usage::{Cost, Usage, UsageEvent};
+use crate::domain::limits::window::Decision;
+use crate::domain::manage::audit::Throttle;
+use crate::domain::protocol::{
+    Access, GuardCommand, GuardVerdict, KeyRefusal, OrgCommand, OrgNotice, Outcome, Standing,
 };
-use crate::domain::meter::{Leased, Meter, Metered};
-use crate::domain::usage::{Cost, Usage, UsageEvent};
-use crate::domain::window::Decision;
 use crate::domain::{
     GateError, KeyHash, KeyRecord, KeyStatus, RateLimit, RecordDigest, UnixMillis, verify,
 };
@@ -206,7 +207,7 @@ impl KeyGuard {
         let Some(mut guard) = self.load().await? else {
             return Ok(unknown(now, cost));
         };
-        if !catalog::accepts(&guard.secrets, hash, now) {
+        if !secret::accepts(&guard.secrets, hash, now) {
             // A rotated-out or revoked secret of this key.
             if let Some(Admission { start, .. }) = &admit {
                 self.report_failure(&guard.record, "invalid_api_key", start, now, &mut cost)
@@ -216,10 +217,10 @@ impl KeyGuard {
         }
         if KeyStatus::of(&guard.record, now) == KeyStatus::Expired && !guard.expiry_reported {
             // First sight of the expiry: the organization's audit log records it once.
-            let command = OrgCommand::KeyExpired {
+            let command = OrgCommand::Notice(OrgNotice::KeyExpired {
                 org: guard.record.org.clone(),
                 id: guard.record.id.clone(),
-            };
+            });
             self.tell_catalog(&guard.record, &command, &mut cost)
                 .await?;
             guard.expiry_reported = true;
@@ -372,12 +373,12 @@ impl KeyGuard {
             .borrow_mut()
             .admit((reason.to_owned(), start.to_owned()), now);
         if fresh {
-            let command = OrgCommand::AuthFailed {
+            let command = OrgCommand::Notice(OrgNotice::AuthFailed {
                 org: record.org.clone(),
                 id: record.id.clone(),
                 reason: reason.to_owned(),
                 start: start.to_owned(),
-            };
+            });
             self.tell_catalog(record, &command, cost).await?;
         }
         Ok(())

@@ -10,10 +10,10 @@ use std::cell::RefCell;
 
 use worker::KvStore;
 
-use crate::domain::catalog::Standing;
-use crate::domain::client::ClientId;
-use crate::domain::keycache::{Held, KeyCache, Lookup, UnknownKeys};
-use crate::domain::usage::Cost;
+use crate::domain::http::client::ClientId;
+use crate::domain::key::cache::{Held, KeyCache, Lookup, UnknownKeys};
+use crate::domain::limits::usage::Cost;
+use crate::domain::protocol::Standing;
 use crate::domain::{GateError, KeyHash, KeyRecord, RecordDigest, UnixMillis};
 
 /// How long a location may serve a record (or its absence) from KV's edge cache, in seconds.

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::domain::admission::{Handback, Lease, LeaseId, Local};
-use crate::domain::usage::UsageEvent;
+use crate::domain::limits::usage::UsageEvent;
 use crate::domain::{KeyHash, KeyId, Route, UnixMillis};
 
 /// Keys whose leases an isolate keeps.

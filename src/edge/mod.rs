@@ -20,9 +20,9 @@ use serde::Serialize;
 use worker::worker_sys::web_sys;
 use worker::{Context, Env, Request, Response, console_log, event};
 
-use crate::domain::client::ClientId;
-use crate::domain::request::{self, Headers};
-use crate::domain::usage::Cost;
+use crate::domain::http::client::ClientId;
+use crate::domain::http::request::{self, Headers};
+use crate::domain::limits::usage::Cost;
 use crate::domain::{GateError, KeyId, error};
 
 /// A request as the fetch entry read it: the runtime's object, with the method as sent and the
@@ -99,7 +99,7 @@ async fn route(
 #[derive(Default)]
 pub struct Trace {
     /// Who sent it (per-client budgets).
-    pub client: crate::domain::client::ClientId,
+    pub client: crate::domain::http::client::ClientId,
     pub key_id: Option<KeyId>,
     /// The request took the verification path (not the management routes, whose catalog work
     /// is not counted).

@@ -16,8 +16,8 @@ use worker::{AbortController, Delay, Headers, Request, RequestRedirect, Response
 use super::body::{read_capped, request_body};
 use super::verify::Admitted;
 use super::{Incoming, clock, respond::internal};
-use crate::domain::forward::{self, FILTERED_RESPONSE_HEADERS, Identity};
-use crate::domain::request::{self, Method, Target};
+use crate::domain::http::forward::{self, FILTERED_RESPONSE_HEADERS, Identity};
+use crate::domain::http::request::{self, Method, Target};
 use crate::domain::{Config, FieldScope, GateError, fields};
 
 /// Largest form body read to look for `_method` and ids.

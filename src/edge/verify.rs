@@ -8,11 +8,11 @@ use worker::{Env, Request};
 
 use super::{Trace, keystore, leases, rpc, state};
 use crate::domain::admission::{Ask, Lease, Local};
-use crate::domain::catalog::{Access, GuardCommand, GuardVerdict, Outcome};
 use crate::domain::config::RevocationBound;
-use crate::domain::keycache::Held;
-use crate::domain::usage::UsageEvent;
-use crate::domain::window::{self, WindowReport};
+use crate::domain::key::cache::Held;
+use crate::domain::limits::usage::UsageEvent;
+use crate::domain::limits::window::{self, WindowReport};
+use crate::domain::protocol::{Access, GuardCommand, GuardVerdict, Outcome};
 use crate::domain::{
     ActiveKey, AuthorizedKey, Credential, GateError, KeyHash, KeyId, Route, verify,
 };

@@ -6,9 +6,9 @@ use std::hash::Hash;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::error::GateError;
-use super::record::KeyId;
-use super::time::{self, UnixMillis};
+use crate::domain::error::GateError;
+use crate::domain::key::record::KeyId;
+use crate::domain::time::{self, UnixMillis};
 
 /// What happened.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -40,9 +40,49 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
+    /// Every kind.
+    pub const ALL: [AuditKind; 11] = [
+        AuditKind::OrgCreated,
+        AuditKind::OrgUpdated,
+        AuditKind::KeyCreated,
+        AuditKind::KeyUpdated,
+        AuditKind::KeyDisabled,
+        AuditKind::KeyEnabled,
+        AuditKind::KeyRotated,
+        AuditKind::KeyRevoked,
+        AuditKind::KeysRevokedAll,
+        AuditKind::KeyExpired,
+        AuditKind::AuthFailed,
+    ];
+
+    /// The kind as the API and the log's `type` column spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::OrgCreated => "org_created",
+            AuditKind::OrgUpdated => "org_updated",
+            AuditKind::KeyCreated => "key_created",
+            AuditKind::KeyUpdated => "key_updated",
+            AuditKind::KeyDisabled => "key_disabled",
+            AuditKind::KeyEnabled => "key_enabled",
+            AuditKind::KeyRotated => "key_rotated",
+            AuditKind::KeyRevoked => "key_revoked",
+            AuditKind::KeysRevokedAll => "keys_revoked_all",
+            AuditKind::KeyExpired => "key_expired",
+            AuditKind::AuthFailed => "auth_failed",
+        }
+    }
+
     /// Parses the `type` filter of the audit query.
     pub fn parse(s: &str) -> Option<AuditKind> {
-        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+        AuditKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::str::FromStr for AuditKind {
+    type Err = GateError;
+
+    fn from_str(s: &str) -> Result<AuditKind, GateError> {
+        AuditKind::parse(s).ok_or_else(|| GateError::Internal(format!("unknown audit kind {s:?}")))
     }
 }
 
@@ -291,6 +331,15 @@ mod tests {
         q.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn kinds_spell_as_serde_does() {
+        for kind in AuditKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(kind.as_str().parse::<AuditKind>().unwrap(), kind);
+        }
+        assert!("key_exploded".parse::<AuditKind>().is_err());
     }
 
     #[test]

@@ -23,11 +23,11 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::credential::Credential;
-use super::policy::Route;
-use super::request::{Method, header_name};
-use super::time::UnixMillis;
-use super::verify::AuthorizedKey;
+use crate::domain::authz::policy::Route;
+use crate::domain::authz::verify::AuthorizedKey;
+use crate::domain::http::request::{Method, header_name};
+use crate::domain::key::credential::Credential;
+use crate::domain::time::UnixMillis;
 
 /// Header carrying the verified key's id to the origin.
 pub const KEY_ID_HEADER: &str = "x-keygate-key-id";
@@ -223,10 +223,10 @@ mod tests {
 
     #[test]
     fn identity_is_signed_over_the_documented_lines() {
-        use crate::domain::policy::Route;
-        use crate::domain::record::KeyRecord;
-        use crate::domain::scope::Action;
-        use crate::domain::verify::{authorize, check_status};
+        use crate::domain::authz::policy::Route;
+        use crate::domain::authz::scope::Action;
+        use crate::domain::authz::verify::{authorize, check_status};
+        use crate::domain::key::record::KeyRecord;
         let record = KeyRecord::from_json(
             r#"{"id":"key_a1","org":"acme","name":"n","created_at":0,"scopes":["read","employees:read"],"meta":{"city":"Zürich 🏔"}}"#,
         )

@@ -8,9 +8,9 @@
 //! headers, so a page can read why it was refused. Keys travel in headers, never cookies, so
 //! credentials mode is not allowed. keygate's own management routes stay same-origin.
 
-use super::config::ConfigError;
-use super::error::GateError;
-use super::request::FORWARDED_METHODS;
+use crate::domain::config::ConfigError;
+use crate::domain::error::GateError;
+use crate::domain::http::request::FORWARDED_METHODS;
 
 /// Which web origins may call the API from a browser.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

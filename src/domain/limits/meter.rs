@@ -10,12 +10,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::admission::{self, Ask, Grant, Handback};
-use super::error::GateError;
-use super::record::RateLimit;
-use super::time::UnixMillis;
-use super::usage::{Usage, UsageEvent};
-use super::window::{Counters, Decision, Renewal};
+use crate::domain::admission::{self, Ask, Grant, Handback};
+use crate::domain::error::GateError;
+use crate::domain::limits::lease::{Counters, Renewal};
+use crate::domain::limits::usage::{Usage, UsageEvent};
+use crate::domain::limits::window::Decision;
+use crate::domain::limits::window::RateLimit;
+use crate::domain::time::UnixMillis;
 
 /// The counters and usage of one key.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -222,11 +223,7 @@ mod tests {
 
     #[test]
     fn the_pending_meter_is_written_as_a_meter() {
-        let limits = [RateLimit {
-            name: "minute".into(),
-            limit: 30,
-            window_seconds: 60,
-        }];
+        let limits = [RateLimit::new("minute", 30, 60).unwrap()];
         let mut meter = Meter::default();
         let metered = meter.admit(Ok(()), &limits, event(1_000, 60 * 1024), UnixMillis(1_000));
         assert_eq!(metered.outcome, "admitted");
@@ -254,7 +251,7 @@ mod tests {
             limit in 1u32..20,
             steps in prop::collection::vec((0u64..2_000, any::<bool>(), 0u8..5), 1..100),
         ) {
-            let limits = [RateLimit { name: "w".into(), limit, window_seconds: 10 }];
+            let limits = [RateLimit::new("w", limit, 10).unwrap()];
             let mut meter = Meter::default();
             let mut now = 1_000_000;
             for (gap, write_fails, kind) in steps {

@@ -16,8 +16,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::error::Category;
 use serde_json::{Map, Value};
 
-use super::error::GateError;
-use super::verify::FieldScope;
+use crate::domain::authz::verify::FieldScope;
+use crate::domain::error::GateError;
 
 /// Allowed paths as a tree: a leaf (`None`) allows the whole value below it.
 #[derive(Debug, Default)]

@@ -17,7 +17,7 @@
 
 use std::borrow::Cow;
 
-use super::error::GateError;
+use crate::domain::error::GateError;
 
 /// The raw path and query of an absolute URL as the runtime serialized it (WHATWG): the path
 /// starts at the first `/` after the authority, the query after the first `?`, and a fragment is

@@ -18,7 +18,7 @@ use std::str::FromStr;
 
 /// Base62 characters of randomness in a generated key (32 × log2(62) ≈ 190 bits).
 pub const RANDOM_LEN: usize = 32;
-/// Fewest random characters a key may have and still parse (≈ 178 bits, SPEC §1).
+/// Fewest random characters a key may have and still parse (≈ 178 bits).
 pub const MIN_RANDOM_LEN: usize = 30;
 /// Most random characters a key may have and still parse; bounds the work per request.
 pub const MAX_RANDOM_LEN: usize = 64;

@@ -11,8 +11,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use sha2::Digest as _;
 
-use super::scope::Scope;
-use super::time::UnixMillis;
+use crate::domain::authz::scope::Scope;
+use crate::domain::limits::window::RateLimit;
+use crate::domain::time::UnixMillis;
 
 /// Longest organization or key id.
 const MAX_ID_LEN: usize = 64;
@@ -117,16 +118,16 @@ pub enum LimiterFallback {
     Allow,
 }
 
-/// One rate-limit window of a key: at most `limit` requests per `window_seconds`.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    /// Name shown in headers, e.g. `minute` (1–32 of `[a-z0-9_-]`).
-    pub name: String,
-    /// Requests admitted per window (≥ 1).
-    pub limit: u32,
-    /// Window length in seconds (1 s to 1 day).
-    pub window_seconds: u32,
+impl LimiterFallback {
+    /// The header that tells the client its key's guard could not be reached, and what keygate
+    /// did about it (`unavailable; allowed` or `unavailable; denied`).
+    pub fn header(self) -> (&'static str, String) {
+        let what = match self {
+            LimiterFallback::Allow => "unavailable; allowed",
+            LimiterFallback::Deny => "unavailable; denied",
+        };
+        ("x-keygate-limiter", what.to_owned())
+    }
 }
 
 /// The record of one key: what the verification path reads from KV (by hash) and from the

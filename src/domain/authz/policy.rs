@@ -22,7 +22,7 @@
 //!
 //! Rules are tried in order; the first match decides. Rules match the request's canonical
 //! target ([`Target`]): percent-decoded segments, ids read once ([`Target::unique_param`],
-//! [`Headers::unique`](super::request::Headers::unique)); a rule for GET also matches HEAD. Under the strict defaults, a path that would match another rule (or
+//! [`Headers::unique`](crate::domain::http::request::Headers::unique)); a rule for GET also matches HEAD. Under the strict defaults, a path that would match another rule (or
 //! none) when case and a trailing `/` are ignored is refused with a 400: lenient origins
 //! (Express, Spring, IIS) serve `/API/employees/` from the handler of `/api/employees`.
 //! Matching splits the path once and compares segment counts before anything else, so a
@@ -33,10 +33,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::config::ConfigError;
-use super::error::GateError;
-use super::request::{MatrixParams, Method, Request, Target};
-use super::scope::{Action, Scope};
+use crate::domain::authz::scope::{Action, Scope};
+use crate::domain::config::ConfigError;
+use crate::domain::error::GateError;
+use crate::domain::http::request::{MatrixParams, Method, Request, Target};
 
 /// A validated policy.
 #[derive(Debug, Clone)]
@@ -344,7 +344,7 @@ impl Rule {
                     .map(|m| {
                         Method::parse(m).ok_or(format!(
                             "unknown method {m:?} (use {}, or \"*\")",
-                            super::request::FORWARDED_METHODS
+                            crate::domain::http::request::FORWARDED_METHODS
                         ))
                     })
                     .collect::<Result<Vec<_>, _>>()
@@ -492,7 +492,7 @@ fn folds_to(literal: &str, actual: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::request::Headers;
+    use crate::domain::http::request::Headers;
 
     const POLICY: &str = r#"{
         "default": "deny",

@@ -1,8 +1,11 @@
 //! Organization plans and what they allow.
 
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
-use super::record::RateLimit;
+use crate::domain::error::GateError;
+use crate::domain::limits::window::RateLimit;
 
 /// An organization's plan. It caps the number of live (not revoked) keys.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -20,7 +23,7 @@ pub enum Plan {
 
 impl Plan {
     /// The plan's name as the API spells it: `free`, `pro`, `business`, `enterprise`.
-    pub fn name(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Plan::Free => "free",
             Plan::Pro => "pro",
@@ -38,6 +41,48 @@ impl Plan {
             Plan::Enterprise => None,
         }
     }
+
+    /// Whether an organization holding `live` keys may create another (checked under the
+    /// catalog's writer lock, so concurrent creates cannot both pass it).
+    pub fn admits_another_key(self, live: u32) -> Result<(), GateError> {
+        match self.key_limit() {
+            Some(limit) if live >= limit => Err(GateError::KeyLimitReached),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every plan, cheapest first.
+    pub const ALL: [Plan; 4] = [Plan::Free, Plan::Pro, Plan::Business, Plan::Enterprise];
+}
+
+impl FromStr for Plan {
+    type Err = UnknownPlan;
+
+    fn from_str(s: &str) -> Result<Plan, UnknownPlan> {
+        Plan::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or(UnknownPlan)
+    }
+}
+
+/// A plan name that is none of `free`, `pro`, `business`, `enterprise`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UnknownPlan;
+
+impl std::fmt::Display for UnknownPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unknown plan")
+    }
+}
+
+/// What an organization's plan gives each of its keys: API access and the plan's windows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct OrgTerms {
+    /// The organization's plan.
+    pub plan: Plan,
+    /// Whether its keys may call the API at all.
+    pub api_access: bool,
 }
 
 impl Plan {
@@ -50,16 +95,14 @@ impl Plan {
             Plan::Pro | Plan::Business => (50, 300, 100_000),
             Plan::Enterprise => (200, 1_000, 1_000_000),
         };
-        let window = |name: &str, limit, window_seconds| RateLimit {
-            name: name.into(),
-            limit,
-            window_seconds,
-        };
-        vec![
-            window("burst", burst, 1),
-            window("minute", minute, 60),
-            window("day", day, 86_400),
+        [
+            ("burst", burst, 1),
+            ("minute", minute, 60),
+            ("day", day, 86_400),
         ]
+        .into_iter()
+        .filter_map(|(name, limit, seconds)| RateLimit::new(name, limit, seconds))
+        .collect()
     }
 }
 
@@ -79,13 +122,18 @@ mod tests {
         );
         assert!(serde_json::from_str::<Plan>(r#""gold""#).is_err());
         for plan in [Plan::Free, Plan::Pro, Plan::Business, Plan::Enterprise] {
-            assert_eq!(serde_json::to_value(plan).unwrap(), plan.name());
+            assert_eq!(serde_json::to_value(plan).unwrap(), plan.as_str());
+            assert_eq!(plan.as_str().parse(), Ok(plan));
         }
         let pro: Vec<(u32, u32)> = Plan::Pro
             .default_limits()
             .iter()
-            .map(|l| (l.limit, l.window_seconds))
+            .map(|l| (l.limit.get(), l.window_seconds.get()))
             .collect();
         assert_eq!(pro, vec![(50, 1), (300, 60), (100_000, 86_400)]);
+        assert_eq!("gold".parse::<Plan>(), Err(UnknownPlan));
+        assert!(Plan::Pro.admits_another_key(9).is_ok());
+        assert!(Plan::Pro.admits_another_key(10).is_err());
+        assert!(Plan::Enterprise.admits_another_key(u32::MAX).is_ok());
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::request::Method;
+use crate::domain::http::request::Method;
 
 /// Longest resource name in a scope.
 const MAX_RESOURCE_LEN: usize = 64;

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use super::key::ApiKey;
+use crate::domain::key::format::ApiKey;
 
 /// SHA-256 of the whole key text (prefix, random and checksum). KV records are stored under
 /// [`KeyHash::storage_key`]; the key itself is never stored.

@@ -19,12 +19,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::RevocationBound;
-use super::endpoint::Endpoint;
-use super::error::GateError;
-use super::manage::{KeyPatch, NewKey};
-use super::plan::Plan;
-use super::record::{KeyId, KeyRecord, LimiterFallback, OrgId, RateLimit};
+use crate::domain::config::RevocationBound;
+use crate::domain::error::GateError;
+use crate::domain::key::record::{KeyId, KeyRecord, LimiterFallback, OrgId};
+use crate::domain::limits::plan::Plan;
+use crate::domain::limits::window::RateLimit;
+use crate::domain::manage::body::{KeyPatch, NewKey};
+use crate::domain::manage::route::Endpoint;
 
 /// Who is calling.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -89,7 +90,7 @@ impl fmt::Display for Refusal {
             Refusal::BeyondPlan { plan, window } => write!(
                 f,
                 "rate_limits go beyond the {} plan's limit of {} requests per {} s: add a window that admits at most {} in {} s, such as {{\"name\":\"{}\",\"limit\":{},\"window_seconds\":{}}} (only the admin token can set limits beyond the plan)",
-                plan.name(),
+                plan.as_str(),
                 window.limit,
                 window.window_seconds,
                 window.limit,
@@ -232,18 +233,18 @@ impl Actor {
 
 /// The most requests `window` can admit in any `span_seconds`: an interval of that length is
 /// covered by ⌈span ÷ window⌉ consecutive windows, and each admits at most its limit (the
-/// sliding window never over-admits, see [`window`](super::window)).
+/// sliding window never over-admits, see [`window`](crate::domain::limits::window)).
 ///
 /// ```
 /// use keygate::domain::RateLimit;
 /// use keygate::domain::actor::most_in;
-/// let ten_per_minute = RateLimit { name: "minute".into(), limit: 10, window_seconds: 60 };
+/// let ten_per_minute = RateLimit::new("minute", 10, 60).unwrap();
 /// assert_eq!(most_in(&ten_per_minute, 1), 10); // a second lies inside one minute
 /// assert_eq!(most_in(&ten_per_minute, 86_400), 14_400); // a day is 1 440 minutes
 /// ```
 pub fn most_in(window: &RateLimit, span_seconds: u32) -> u64 {
-    let windows = span_seconds.div_ceil(window.window_seconds.max(1));
-    u64::from(window.limit) * u64::from(windows)
+    let windows = span_seconds.div_ceil(window.window_seconds.get());
+    u64::from(window.limit.get()) * u64::from(windows)
 }
 
 /// Whether `limits` (a key's own windows) keep within `plan`: for every window of the plan
@@ -263,7 +264,7 @@ pub fn within_plan(limits: &[RateLimit], plan: Plan) -> Result<(), RateLimit> {
     match plan.default_limits().into_iter().find(|p| {
         !limits
             .iter()
-            .any(|k| most_in(k, p.window_seconds) <= u64::from(p.limit))
+            .any(|k| most_in(k, p.window_seconds.get()) <= u64::from(p.limit.get()))
     }) {
         Some(uncovered) => Err(uncovered),
         None => Ok(()),
@@ -273,7 +274,7 @@ pub fn within_plan(limits: &[RateLimit], plan: Plan) -> Result<(), RateLimit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::manage::{CreateKey, UpdateKey, parse_body};
+    use crate::domain::manage::body::{CreateKey, UpdateKey, parse_body};
     use crate::domain::{Policy, UnixMillis};
 
     fn org_admin() -> Actor {
@@ -320,10 +321,8 @@ mod tests {
     fn windows(list: &[(u32, u32)]) -> Vec<RateLimit> {
         list.iter()
             .enumerate()
-            .map(|(i, &(limit, window_seconds))| RateLimit {
-                name: format!("w{i}"),
-                limit,
-                window_seconds,
+            .map(|(i, &(limit, window_seconds))| {
+                RateLimit::new(format!("w{i}"), limit, window_seconds).unwrap()
             })
             .collect()
     }

@@ -1,8 +1,8 @@
 //! The management routes under `ADMIN_PREFIX`: method + path → [`Endpoint`], or the 404/405
 //! that says why not.
 
-use super::error::GateError;
-use super::record::{KeyId, OrgId};
+use crate::domain::error::GateError;
+use crate::domain::key::record::{KeyId, OrgId};
 
 /// One management operation, with the ids from its path.
 #[derive(Debug, PartialEq, Eq)]

@@ -10,13 +10,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::config::RevocationBound;
-use super::error::GateError;
-use super::plan::Plan;
-use super::policy::Policy;
-use super::record::{KeyId, KeyRecord, KeyStatus, LimiterFallback, OrgId, RateLimit};
-use super::scope::Scope;
-use super::time::{self, UnixMillis};
+use crate::domain::authz::policy::Policy;
+use crate::domain::authz::scope::Scope;
+use crate::domain::config::RevocationBound;
+use crate::domain::error::GateError;
+use crate::domain::key::record::{KeyId, KeyRecord, KeyStatus, LimiterFallback, OrgId};
+use crate::domain::limits::plan::Plan;
+use crate::domain::limits::window::RateLimit;
+use crate::domain::time::{self, UnixMillis};
 
 /// Largest accepted management request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -32,7 +33,7 @@ const MAX_EXPIRY_DAYS: u64 = 36_500;
 /// Parses a JSON body into `T`; errors name the offending field.
 pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, GateError> {
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(invalid("Request body must be at most 64 KiB"));
+        return Err(body_too_large());
     }
     let text =
         std::str::from_utf8(bytes).map_err(|_| invalid("Request body must be UTF-8 JSON"))?;
@@ -64,6 +65,12 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, GateError> {
     de.end()
         .map_err(|_| invalid("Request body has trailing characters after the JSON"))?;
     Ok(value)
+}
+
+/// The refusal of a body longer than [`MAX_BODY_BYTES`], whoever finds it first (the reader
+/// that stops at the limit, or [`parse_body`]).
+pub fn body_too_large() -> GateError {
+    invalid("Request body must be at most 64 KiB")
 }
 
 /// serde_json appends " at line L column C"; the field path says more.
@@ -118,7 +125,7 @@ pub struct CreateKey {
     resources: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     fields: BTreeMap<String, Vec<String>>,
-    rate_limits: Option<Vec<RateLimit>>,
+    rate_limits: Option<Vec<RateLimitBody>>,
     rate_limiting: Option<bool>,
     on_limiter_error: Option<LimiterFallback>,
     revocation_bound_ms: Option<u32>,
@@ -219,7 +226,7 @@ pub struct UpdateKey {
     scopes: Option<Vec<Scope>>,
     resources: Option<BTreeMap<String, Vec<String>>>,
     fields: Option<BTreeMap<String, Vec<String>>>,
-    rate_limits: Option<Vec<RateLimit>>,
+    rate_limits: Option<Vec<RateLimitBody>>,
     rate_limiting: Option<bool>,
     on_limiter_error: Option<LimiterFallback>,
     revocation_bound_ms: Option<u32>,
@@ -476,7 +483,17 @@ fn valid_revocation_bound(ms: u32) -> Result<u32, GateError> {
         })
 }
 
-fn valid_rate_limits(limits: Vec<RateLimit>) -> Result<Vec<RateLimit>, GateError> {
+/// A rate-limit window as a body sends it, before [`valid_rate_limits`] makes it a
+/// [`RateLimit`] (which cannot hold a zero): the checks below name the offending field.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RateLimitBody {
+    name: String,
+    limit: u32,
+    window_seconds: u32,
+}
+
+fn valid_rate_limits(limits: Vec<RateLimitBody>) -> Result<Vec<RateLimit>, GateError> {
     if limits.len() > 10 {
         return Err(invalid("rate_limits may have at most 10 windows"));
     }
@@ -507,7 +524,10 @@ fn valid_rate_limits(limits: Vec<RateLimit>) -> Result<Vec<RateLimit>, GateError
             )));
         }
     }
-    Ok(limits)
+    Ok(limits
+        .into_iter()
+        .filter_map(|l| RateLimit::new(l.name, l.limit, l.window_seconds))
+        .collect())
 }
 
 fn valid_meta(meta: Box<RawValue>) -> Result<Box<RawValue>, GateError> {

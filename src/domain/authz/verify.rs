@@ -9,13 +9,13 @@
 //!
 //! Only an [`AuthorizedKey`] can be forwarded, so a skipped stage does not compile.
 
-use super::config::RevocationBound;
-use super::credential::{self, Credential};
-use super::error::GateError;
-use super::key::ApiKey;
-use super::policy::Route;
-use super::record::{KeyRecord, KeyStatus, LimiterFallback};
-use super::time::UnixMillis;
+use crate::domain::authz::policy::Route;
+use crate::domain::config::RevocationBound;
+use crate::domain::error::GateError;
+use crate::domain::key::credential::{self, Credential};
+use crate::domain::key::format::ApiKey;
+use crate::domain::key::record::{KeyRecord, KeyStatus, LimiterFallback};
+use crate::domain::time::UnixMillis;
 
 /// Stage 1: the key from the request headers, checked for format and checksum.
 pub fn parse_credential<'a>(
@@ -198,7 +198,7 @@ pub fn without_guard(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::scope::Action;
+    use crate::domain::authz::scope::Action;
 
     fn record() -> KeyRecord {
         KeyRecord::from_json(

@@ -1,5 +1,5 @@
-//! The messages between the worker and its two Durable Objects, and the secret bookkeeping
-//! of rotation. Both objects take a serde enum, never a path to sniff.
+//! The messages between the worker and its two Durable Objects. Both objects take a serde
+//! enum, never a path to sniff.
 //!
 //! - The **organization catalog** (one per organization) is the source of truth for the
 //!   organization's plan, its keys and its audit log. It enforces the key limit in one
@@ -13,43 +13,68 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::actor::Actor;
-use super::admission::{Ask, Grant, Handback};
-use super::audit::AuditQuery;
-use super::error::GateError;
-use super::hash::KeyHash;
-use super::manage::{KeyPatch, NewKey, PutOrg};
-use super::policy::Route;
-use super::record::{KeyId, KeyRecord, OrgId, RecordDigest};
-use super::scope::Action;
-use super::time::UnixMillis;
-use super::usage::{Cost, UsageEvent};
-use super::window::{Decision, WindowReport};
+use crate::domain::admission::{Ask, Grant, Handback};
+use crate::domain::authz::policy::Route;
+use crate::domain::authz::scope::Action;
+use crate::domain::error::GateError;
+use crate::domain::key::hash::KeyHash;
+use crate::domain::key::record::{KeyId, KeyRecord, OrgId, RecordDigest};
+use crate::domain::key::secret::Secret;
+use crate::domain::limits::usage::{Cost, UsageEvent};
+use crate::domain::limits::window::{Decision, WindowReport};
+use crate::domain::manage::actor::Actor;
+use crate::domain::manage::audit::AuditQuery;
+use crate::domain::manage::body::{KeyPatch, NewKey, PutOrg};
+use crate::domain::time::UnixMillis;
 
-/// A request to an organization catalog. `org` is the catalog's own organization, `id` a key
-/// of it, and `actor` who asks (the catalog judges what the actor may set against the plan).
-#[allow(missing_docs)] // the fields are the ids and actor described above
+/// A request to an organization catalog: a read, a change (run one at a time, audited), or a
+/// guard's notice of what it saw. `org` is the catalog's own organization, `id` a key of it,
+/// and `actor` who asks (the catalog judges what the actor may set against the plan).
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(rename_all = "snake_case")] // externally tagged: RawValue meta cannot pass a buffered (internally tagged) enum
 pub enum OrgCommand {
+    /// Reads: nothing changes.
+    Query(OrgQuery),
+    /// Changes, made one at a time and audited.
+    Change(OrgChange),
+    /// What a key's guard saw, recorded in the audit log.
+    Notice(OrgNotice),
+}
+
+/// A read of an organization catalog.
+#[allow(missing_docs)] // the fields are the ids described on [`OrgCommand`]
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgQuery {
+    /// Read the organization.
+    GetOrg { org: OrgId },
+    /// List live keys, newest first.
+    ListKeys { org: OrgId, query: AuditQuery },
+    /// Read one key.
+    GetKey { org: OrgId, id: KeyId },
+    /// A key's usage (asked of its guard).
+    KeyUsage { org: OrgId, id: KeyId },
+    /// Read the audit log.
+    Audit { org: OrgId, query: AuditQuery },
+}
+
+/// A change to an organization catalog, by `actor`.
+#[allow(missing_docs)] // the fields are the ids and actor described on [`OrgCommand`]
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgChange {
     /// Create or update the organization.
     PutOrg {
         org: OrgId,
         change: PutOrg,
         actor: Actor,
     },
-    /// Read the organization.
-    GetOrg { org: OrgId },
     /// Create a key.
     CreateKey {
         org: OrgId,
         key: NewKey,
         actor: Actor,
     },
-    /// List live keys, newest first.
-    ListKeys { org: OrgId, query: AuditQuery },
-    /// Read one key.
-    GetKey { org: OrgId, id: KeyId },
     /// Change a key.
     UpdateKey {
         org: OrgId,
@@ -68,28 +93,22 @@ pub enum OrgCommand {
     },
     /// Revoke every key.
     RevokeAll { org: OrgId, actor: Actor },
-    /// A key's usage (asked of its guard).
-    KeyUsage { org: OrgId, id: KeyId },
-    /// Read the audit log.
-    Audit { org: OrgId, query: AuditQuery },
-    /// A guard saw this key expired for the first time.
+}
+
+/// What a key's guard tells its organization's catalog, for the audit log.
+#[allow(missing_docs)] // the fields are the ids described on [`OrgCommand`]
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgNotice {
+    /// The guard saw this key expired for the first time.
     KeyExpired { org: OrgId, id: KeyId },
-    /// A guard refused a request with this key (`start`: the presented key's mask).
+    /// The guard refused a request with this key (`start`: the presented key's start).
     AuthFailed {
         org: OrgId,
         id: KeyId,
         reason: String,
         start: String,
     },
-}
-
-/// A secret a key accepts: its hash, and until when (exclusive) if it is being retired.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Secret {
-    /// SHA-256 of the secret.
-    pub hash: KeyHash,
-    /// `None` for the current secret; the end of the grace period for a rotated-out one.
-    pub until: Option<UnixMillis>,
 }
 
 /// A request to a key guard.
@@ -158,7 +177,7 @@ impl Access {
         }
     }
 
-    /// The borrowed form, for [`authorize`](super::verify::authorize).
+    /// The borrowed form, for [`authorize`](crate::domain::authz::verify::authorize).
     pub fn route(&self) -> Route<'_> {
         Route {
             resource: &self.resource,
@@ -316,45 +335,9 @@ impl KeyRefusal {
     }
 }
 
-/// Whether `hash` is an accepted secret at `now`. A retired secret stops at `until` exactly.
-pub fn accepts(secrets: &[Secret], hash: &KeyHash, now: UnixMillis) -> bool {
-    secrets
-        .iter()
-        .any(|s| s.hash == *hash && s.until.is_none_or(|until| now < until))
-}
-
-/// The secrets after rotating to `new`: the new one, plus the current one until
-/// `now + grace_hours` (none when the grace is 0). Secrets already being retired are dropped:
-/// one rotation's grace ends when the next rotation starts.
-pub fn rotate(secrets: &[Secret], new: KeyHash, grace_hours: u32, now: UnixMillis) -> Vec<Secret> {
-    let mut out = vec![Secret {
-        hash: new,
-        until: None,
-    }];
-    if grace_hours > 0 {
-        let until = now.plus_millis(u64::from(grace_hours) * UnixMillis::HOUR);
-        out.extend(
-            secrets
-                .iter()
-                .filter(|s| s.until.is_none())
-                .map(|s| Secret {
-                    hash: s.hash,
-                    until: Some(until),
-                }),
-        );
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::key::ApiKey;
-
-    fn hash() -> KeyHash {
-        KeyHash::of(&ApiKey::generate(&Default::default()).unwrap())
-    }
-
     #[test]
     fn the_record_travels_only_when_the_worker_holds_another() {
         let record = |name: &str| {
@@ -375,63 +358,5 @@ mod tests {
             assert_eq!(back.record(stale.clone()).unwrap().name, "Current");
         }
         assert!(Standing::Unknown.record(stale).is_none());
-    }
-
-    #[test]
-    fn rotation_keeps_the_old_secret_for_the_grace_period() {
-        let (old, new) = (hash(), hash());
-        let now = UnixMillis(1_000);
-        let secrets = rotate(
-            &[Secret {
-                hash: old,
-                until: None,
-            }],
-            new,
-            24,
-            now,
-        );
-        let end = now.plus_millis(24 * UnixMillis::HOUR);
-        assert!(accepts(&secrets, &new, now));
-        assert!(accepts(&secrets, &old, UnixMillis(end.0 - 1)));
-        assert!(!accepts(&secrets, &old, end));
-        assert!(accepts(&secrets, &new, UnixMillis(u64::MAX)));
-        assert!(!accepts(&secrets, &hash(), now));
-    }
-
-    #[test]
-    fn zero_grace_and_second_rotation_retire_at_once() {
-        let (a, b, c) = (hash(), hash(), hash());
-        let now = UnixMillis(1_000);
-        let none = rotate(
-            &[Secret {
-                hash: a,
-                until: None,
-            }],
-            b,
-            0,
-            now,
-        );
-        assert_eq!(
-            none,
-            vec![Secret {
-                hash: b,
-                until: None
-            }]
-        );
-        let first = rotate(
-            &[Secret {
-                hash: a,
-                until: None,
-            }],
-            b,
-            24,
-            now,
-        );
-        let second = rotate(&first, c, 24, now);
-        assert!(
-            !accepts(&second, &a, now),
-            "a secret two rotations old still works"
-        );
-        assert!(accepts(&second, &b, now) && accepts(&second, &c, now));
     }
 }

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
-use super::usage::truncate;
+use crate::domain::limits::usage::truncate;
 
 /// The bucket a request's budget is counted in.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::admission::Tally;
-use super::time::{self, UnixMillis};
+use crate::domain::admission::Tally;
+use crate::domain::time::{self, UnixMillis};
 
 /// Recent events kept.
 pub const RECENT: usize = 50;

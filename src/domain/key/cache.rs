@@ -6,7 +6,7 @@
 //!
 //! - **Fail-open.** When the guard cannot be reached, a key that allows it is admitted only on a
 //!   record the guard confirmed within the revocation bound ([`Held::confirmed_at`], see
-//!   [`verify::without_guard`](super::verify::without_guard)). A hash the guard no longer
+//!   [`verify::without_guard`](crate::domain::authz::verify::without_guard)). A hash the guard no longer
 //!   accepts is dropped at once ([`KeyCache::forget`]).
 //! - **Cost under a flood.** Made-up keys (valid format, never issued) each miss the cache. The
 //!   cache tells a hash it has never found ([`Lookup::New`]: the edge charges the client's
@@ -16,12 +16,12 @@
 
 use std::collections::HashMap;
 
-use super::audit::Throttle;
-use super::client::ClientId;
-use super::error::GateError;
-use super::hash::KeyHash;
-use super::record::{KeyRecord, RecordDigest};
-use super::time::UnixMillis;
+use crate::domain::error::GateError;
+use crate::domain::http::client::ClientId;
+use crate::domain::key::hash::KeyHash;
+use crate::domain::key::record::{KeyRecord, RecordDigest};
+use crate::domain::manage::audit::Throttle;
+use crate::domain::time::UnixMillis;
 
 /// How long a found record is reused before KV is read again.
 pub const FOUND_TTL_MS: u64 = 300_000;
@@ -299,7 +299,7 @@ impl UnknownKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::key::ApiKey;
+    use crate::domain::key::format::ApiKey;
 
     fn hash() -> KeyHash {
         KeyHash::of(&ApiKey::generate(&Default::default()).unwrap())

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::error::GateError;
+use crate::domain::error::GateError;
 
 /// The key text a client sent, and where it came from (so the proxy removes that header).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,7 @@
+//! Authorization: the route policy (canonical request → rule), scopes, field filtering, and
+//! the verification stages that take a key from its record to an authorized request.
+
+pub mod fields;
+pub mod policy;
+pub mod scope;
+pub mod verify;

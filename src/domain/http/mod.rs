@@ -1,0 +1,7 @@
+//! The protected API's requests: the canonical request parsed once, who sent it, CORS, and
+//! what the origin receives (headers and the signed identity).
+
+pub mod client;
+pub mod cors;
+pub mod forward;
+pub mod request;

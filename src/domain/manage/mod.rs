@@ -1,0 +1,9 @@
+//! The management API: its routes, who may call what, request bodies and their rules, the
+//! views it answers with, and the audit log.
+
+pub mod actor;
+pub mod audit;
+pub mod body;
+pub mod route;
+
+pub use body::{CreateKey, KeyPatch, NewKey, PutOrg, RotateKey, UpdateKey, parse_body};
