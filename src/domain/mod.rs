@@ -6,7 +6,8 @@
 //! leases, plans, meter, usage), [`admission`] (the leases an isolate admits with), [`manage`]
 //! (the management API: routes, who may do what, bodies, views, audit), [`http`] (the
 //! canonical request, clients, CORS, what the origin receives), [`protocol`] (the Durable
-//! Objects' messages), [`error`], [`config`] and [`time`].
+//! Objects' messages), [`webhook`] (events, signed deliveries, retries, notices), [`error`],
+//! [`config`] and [`time`].
 #![warn(missing_docs)]
 
 pub mod admission;
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod manage;
 pub mod protocol;
 pub mod time;
+pub mod webhook;
 
 pub use authz::policy::{Policy, Route};
 pub use authz::scope::{Action, Scope};
