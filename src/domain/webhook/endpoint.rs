@@ -39,7 +39,9 @@ pub struct CreateWebhook {
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
+    /// A new delivery URL.
     pub url: Option<String>,
+    /// The new list of event types.
     pub events: Option<Vec<EventType>>,
     /// `false` pauses deliveries (new events are not queued); `true` also clears `failing`.
     pub enabled: Option<bool>,
@@ -107,12 +109,17 @@ fn check_events(events: &[EventType]) -> Result<(), GateError> {
 /// An endpoint as shown (its secret is not part of it: shown once, at creation and rotation).
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct WebhookEndpoint {
+    /// `wh_` and 16 base62 characters.
     pub id: String,
+    /// Where deliveries go.
     pub url: String,
+    /// What it receives.
     pub events: Vec<EventType>,
+    /// Whether new events are delivered to it.
     pub enabled: bool,
     /// Every try of a delivery failed; cleared by the next 2xx or by enabling it again.
     pub failing: bool,
+    /// When it was created.
     #[serde(serialize_with = "time::serialize_rfc3339")]
     pub created_at: UnixMillis,
 }

@@ -103,10 +103,13 @@ impl<'de> serde::Deserialize<'de> for EventType {
 /// the event happened, and its data. Its bytes are signed as sent; a retry sends the same bytes.
 #[derive(Serialize, Debug)]
 pub struct Payload<'a> {
+    /// What happened.
     #[serde(rename = "type")]
     pub kind: EventType,
+    /// When it happened.
     #[serde(serialize_with = "time::serialize_rfc3339")]
     pub timestamp: UnixMillis,
+    /// About what: the key, the endpoint.
     pub data: &'a RawValue,
 }
 

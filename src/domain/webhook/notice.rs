@@ -15,10 +15,13 @@ pub const NOTICE_DAYS: [u64; 3] = [30, 14, 7];
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
     /// `days` before `expires_at`.
+    #[allow(missing_docs)]
     Expiring { days: u64, expires_at: UnixMillis },
     /// At `expires_at`.
+    #[allow(missing_docs)]
     Expired { expires_at: UnixMillis },
     /// When the old secret stops (`until`).
+    #[allow(missing_docs)]
     RotationGraceEnded { until: UnixMillis },
 }
 

@@ -23,10 +23,13 @@ pub enum Attempt {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DeliveryState {
     /// To be tried at `next_at` (try number `attempts + 1`).
+    #[allow(missing_docs)]
     Pending { attempts: u32, next_at: UnixMillis },
     /// The endpoint took it.
+    #[allow(missing_docs)]
     Delivered { attempts: u32, at: UnixMillis },
     /// Every try failed; the endpoint is marked failing.
+    #[allow(missing_docs)]
     GivenUp { attempts: u32, at: UnixMillis },
 }
 
