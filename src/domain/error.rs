@@ -81,6 +81,8 @@ pub enum GateError {
     KeyLimitReached,
     /// No such key (or revoked) in this organization.
     KeyNotFound,
+    /// No such webhook endpoint in this organization.
+    WebhookNotFound,
     /// No such organization.
     OrgNotFound,
     /// No such route under the management prefix.
@@ -120,7 +122,10 @@ impl GateError {
             | GateError::OperatorOnly
             | GateError::NotPermitted(_)
             | GateError::KeyLimitReached => 403,
-            GateError::KeyNotFound | GateError::OrgNotFound | GateError::NotFound => 404,
+            GateError::KeyNotFound
+            | GateError::WebhookNotFound
+            | GateError::OrgNotFound
+            | GateError::NotFound => 404,
             GateError::MethodNotAllowed(_) => 405,
             GateError::BodyTooLarge(_) => 413,
             GateError::RateLimited { .. }
@@ -161,6 +166,7 @@ impl GateError {
             | GateError::NotPermitted(_) => "forbidden",
             GateError::KeyLimitReached => "key_limit_reached",
             GateError::KeyNotFound => "key_not_found",
+            GateError::WebhookNotFound => "webhook_not_found",
             GateError::OrgNotFound => "org_not_found",
             GateError::NotFound => "not_found",
             GateError::MethodNotAllowed(_) => "method_not_allowed",
@@ -236,6 +242,7 @@ impl GateError {
             GateError::NotPermitted(refusal) => refusal.to_string(),
             GateError::KeyLimitReached => "API key limit reached. Upgrade to create more keys.".into(),
             GateError::KeyNotFound => "API key not found".into(),
+            GateError::WebhookNotFound => "Webhook endpoint not found".into(),
             GateError::OrgNotFound => "Organization not found".into(),
             GateError::NotFound => "Not found".into(),
             GateError::MethodNotAllowed(allow) => format!("Method not allowed; use {allow}"),
@@ -278,6 +285,7 @@ impl GateError {
             | GateError::NotPermitted(_)
             | GateError::KeyLimitReached
             | GateError::KeyNotFound
+            | GateError::WebhookNotFound
             | GateError::OrgNotFound
             | GateError::MethodNotAllowed(_)
             | GateError::InvalidKey
@@ -323,6 +331,7 @@ impl GateError {
             | GateError::NotPermitted(_)
             | GateError::KeyLimitReached
             | GateError::KeyNotFound
+            | GateError::WebhookNotFound
             | GateError::OrgNotFound
             | GateError::NotFound
             | GateError::MethodNotAllowed(_)
@@ -489,6 +498,7 @@ mod tests {
             (GateError::NotPermitted(Refusal::Meta), 403, "forbidden"),
             (GateError::KeyLimitReached, 403, "key_limit_reached"),
             (GateError::KeyNotFound, 404, "key_not_found"),
+            (GateError::WebhookNotFound, 404, "webhook_not_found"),
             (GateError::OrgNotFound, 404, "org_not_found"),
             (
                 GateError::MethodNotAllowed("GET"),

@@ -15,6 +15,7 @@ mod respond;
 mod rpc;
 mod state;
 mod verify;
+mod webhooks;
 
 use serde::Serialize;
 use worker::worker_sys::web_sys;

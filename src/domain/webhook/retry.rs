@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::time::UnixMillis;
 
 /// The waits after the 1st, 2nd, … failed try: 5 s, 1 min, 10 min, 1 h, 6 h, 24 h. After the
-/// seventh try fails the delivery is given up, about 31 hours after the event.
+/// seventh try fails the delivery is given up, about 31 hours after the event. A deployment may
+/// set its own (`WEBHOOK_RETRY_DELAYS_MS`).
 pub const RETRY_DELAYS_MS: [u64; 6] = [5_000, 60_000, 600_000, 3_600_000, 21_600_000, 86_400_000];
 
 /// How one try ended.
@@ -42,9 +43,10 @@ impl DeliveryState {
         }
     }
 
-    /// The state after a try that ended as `attempt` at `now`. Only a pending delivery is
-    /// tried; any other state stays as it is.
-    pub fn after(self, attempt: &Attempt, now: UnixMillis) -> DeliveryState {
+    /// The state after a try that ended as `attempt` at `now`, waiting `delays[n - 1]` after
+    /// the n-th failed try and giving up when they run out. Only a pending delivery is tried;
+    /// any other state stays as it is.
+    pub fn after(self, attempt: &Attempt, now: UnixMillis, delays: &[u64]) -> DeliveryState {
         let DeliveryState::Pending { attempts, .. } = self else {
             return self;
         };
@@ -52,7 +54,7 @@ impl DeliveryState {
         if matches!(attempt, Attempt::Answered(status) if (200..300).contains(status)) {
             return DeliveryState::Delivered { attempts, at: now };
         }
-        match RETRY_DELAYS_MS.get(attempts as usize - 1) {
+        match delays.get(attempts as usize - 1) {
             Some(delay) => DeliveryState::Pending {
                 attempts,
                 next_at: UnixMillis(now.0 + delay),
@@ -82,7 +84,11 @@ mod tests {
         while let Some(due) = state.due_at() {
             waits.push(due.0 - now.0);
             now = due;
-            state = state.after(&Attempt::Failed("connection refused".into()), now);
+            state = state.after(
+                &Attempt::Failed("connection refused".into()),
+                now,
+                &RETRY_DELAYS_MS,
+            );
         }
         assert_eq!(waits[0], 0, "the first try is immediate");
         assert_eq!(&waits[1..], &RETRY_DELAYS_MS);
@@ -100,7 +106,7 @@ mod tests {
         let start = DeliveryState::new(UnixMillis(10));
         for status in [200, 201, 204, 299] {
             assert_eq!(
-                start.after(&Attempt::Answered(status), UnixMillis(20)),
+                start.after(&Attempt::Answered(status), UnixMillis(20), &RETRY_DELAYS_MS),
                 DeliveryState::Delivered {
                     attempts: 1,
                     at: UnixMillis(20)
@@ -116,7 +122,10 @@ mod tests {
                 "{status}"
             );
         }
-        let done = start.after(&Attempt::Answered(200), UnixMillis(20));
-        assert_eq!(done.after(&Attempt::Answered(500), UnixMillis(30)), done);
+        let done = start.after(&Attempt::Answered(200), UnixMillis(20), &RETRY_DELAYS_MS);
+        assert_eq!(
+            done.after(&Attempt::Answered(500), UnixMillis(30), &RETRY_DELAYS_MS),
+            done
+        );
     }
 }
