@@ -116,7 +116,7 @@ mod tests {
         for status in [100, 301, 400, 410, 500, 503] {
             assert_eq!(
                 start
-                    .after(&Attempt::Answered(status), UnixMillis(20))
+                    .after(&Attempt::Answered(status), UnixMillis(20), &RETRY_DELAYS_MS)
                     .due_at(),
                 Some(UnixMillis(5_020)),
                 "{status}"
