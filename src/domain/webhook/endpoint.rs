@@ -26,7 +26,7 @@ pub fn random_id(prefix: &str, len: usize) -> Result<String, getrandom::Error> {
 }
 
 /// `POST /orgs/{org}/webhooks`.
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     /// Where deliveries are POSTed: an absolute `https://` (or `http://`) URL.
@@ -36,7 +36,7 @@ pub struct CreateWebhook {
 }
 
 /// `PATCH /orgs/{org}/webhooks/{id}`: what is given changes.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Serialize, Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
     /// A new delivery URL.
