@@ -10,6 +10,7 @@
 //! | `REVOCATION_BOUND_MS` | `1000` | longest time a revoked, disabled or changed key can still be used (0–60000) |
 //! | `ORIGIN_SIGNING_SECRET` | none | secret: signs the identity headers sent to the origin |
 //! | `CORS_ALLOW_ORIGINS` | none (off) | web origins browsers may call the API from: `*` or a comma list |
+//! | `WEBHOOK_RETRY_DELAYS_MS` | 5 s, 1 min, 10 min, 1 h, 6 h, 24 h | waits between the tries of a webhook delivery, a comma list (1–10 waits) |
 
 use std::fmt;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use url::Url;
 use crate::domain::authz::policy::Policy;
 use crate::domain::http::cors::Cors;
 use crate::domain::key::format::KeyPrefix;
+use crate::domain::webhook::RETRY_DELAYS_MS;
 
 /// A variable that is missing or invalid, named so the deploying team knows what to fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +56,8 @@ pub struct Config {
     pub cors: Cors,
     /// How long a revoked, disabled or changed key can still be used, at most.
     pub revocation_bound: RevocationBound,
+    /// The waits between the tries of a webhook delivery (never empty).
+    pub webhook_retry_delays: Vec<u64>,
 }
 
 /// The published bound on how long a revoked, disabled or changed key can still be used
@@ -163,7 +167,17 @@ impl Config {
             None => Cors::Off,
             Some(text) => Cors::parse(&text)?,
         };
+        let webhook_retry_delays = match lookup("WEBHOOK_RETRY_DELAYS_MS") {
+            None => RETRY_DELAYS_MS.to_vec(),
+            Some(text) => parse_delays(&text).ok_or_else(|| ConfigError {
+                var: "WEBHOOK_RETRY_DELAYS_MS",
+                reason: format!(
+                    "{text:?} must be 1 to 10 waits in milliseconds, each 1 to 604800000, separated by commas"
+                ),
+            })?,
+        };
         Ok(Config {
+            webhook_retry_delays,
             cors,
             origin: Origin::parse(&origin)?,
             key_prefix,
@@ -174,6 +188,20 @@ impl Config {
             revocation_bound,
         })
     }
+}
+
+/// `5000,60000,…`: 1 to 10 waits of 1 ms to 7 days.
+fn parse_delays(text: &str) -> Option<Vec<u64>> {
+    let delays = text
+        .split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|d| (1..=604_800_000).contains(d))
+        })
+        .collect::<Option<Vec<u64>>>()?;
+    (1..=10).contains(&delays.len()).then_some(delays)
 }
 
 /// The origin's base URL, without a trailing `/`, so a request path can be appended.
@@ -259,6 +287,22 @@ impl AdminPrefix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_retry_delays_default_or_a_comma_list() {
+        let base = [("ORIGIN", "http://x")];
+        assert_eq!(config(&base).unwrap().webhook_retry_delays, RETRY_DELAYS_MS);
+        let set = config(&[
+            ("ORIGIN", "http://x"),
+            ("WEBHOOK_RETRY_DELAYS_MS", "200, 400"),
+        ]);
+        assert_eq!(set.unwrap().webhook_retry_delays, [200, 400]);
+        for bad in ["", "0", "1,,2", "x", "1,2,3,4,5,6,7,8,9,10,11", "604800001"] {
+            let e =
+                config(&[("ORIGIN", "http://x"), ("WEBHOOK_RETRY_DELAYS_MS", bad)]).unwrap_err();
+            assert_eq!(e.var, "WEBHOOK_RETRY_DELAYS_MS", "{bad:?}");
+        }
+    }
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {

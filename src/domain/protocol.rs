@@ -26,6 +26,7 @@ use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::AuditQuery;
 use crate::domain::manage::body::{KeyPatch, NewKey, PutOrg};
 use crate::domain::time::UnixMillis;
+use crate::domain::webhook::WebhookCommand;
 
 /// A request to an organization catalog: a read, a change (run one at a time, audited), or a
 /// guard's notice of what it saw. `org` is the catalog's own organization, `id` a key of it,
@@ -39,6 +40,17 @@ pub enum OrgCommand {
     Change(OrgChange),
     /// What a key's guard saw, recorded in the audit log.
     Notice(OrgNotice),
+    /// The organization's webhook endpoints.
+    Webhook(WebhookRequest),
+}
+
+/// A webhook route's command for the catalog of `org`.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct WebhookRequest {
+    /// The catalog's organization.
+    pub org: OrgId,
+    /// What to do.
+    pub command: WebhookCommand,
 }
 
 /// A read of an organization catalog.

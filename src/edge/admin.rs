@@ -16,7 +16,7 @@ use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{self, AuditQuery, Throttle};
 use crate::domain::manage::route::Endpoint;
 use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
-use crate::domain::protocol::{OrgChange, OrgCommand, OrgQuery};
+use crate::domain::protocol::{OrgChange, OrgCommand, OrgQuery, WebhookRequest};
 use crate::domain::{ApiKey, GateError, Policy};
 
 /// The OpenAPI 3.1 description of these routes, served as is.
@@ -194,6 +194,15 @@ async fn command(
             }
         }
         Endpoint::RevokeAll(org) => OrgChange::RevokeAll { org, actor },
+        Endpoint::Webhooks(org, route) => {
+            let body = if route.has_body() {
+                Some(read_body(req).await?)
+            } else {
+                None
+            };
+            let command = route.command(body.as_deref())?;
+            return Ok(OrgCommand::Webhook(WebhookRequest { org, command }));
+        }
         Endpoint::Health | Endpoint::OpenApi => return Err(GateError::NotFound),
     };
     Ok(OrgCommand::Change(change))

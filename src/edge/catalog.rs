@@ -10,10 +10,12 @@
 use futures_util::lock::Mutex;
 use serde::{Deserialize, Serialize};
 use worker::{
-    DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, durable_object,
+    DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, Storage,
+    durable_object,
 };
 
 use super::respond::{self, internal};
+use super::webhooks::{self, Webhooks};
 use super::{clock, rpc, state};
 use crate::domain::key::secret::{self, Secret};
 use crate::domain::limits::usage::UsageSummary;
@@ -21,6 +23,7 @@ use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{AuditEvent, AuditKind, AuditQuery};
 use crate::domain::manage::body::{KeyPatch, KeyView, NewKey, OrgView, PutOrg};
 use crate::domain::protocol::{GuardCommand, OrgChange, OrgCommand, OrgNotice, OrgQuery};
+use crate::domain::webhook::{EventType, Notice, notices_ahead};
 use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, Plan, UnixMillis};
 
 const SCHEMA: &str = "
@@ -39,6 +42,8 @@ CREATE INDEX IF NOT EXISTS audit_key ON audit (key_id, seq);
 #[durable_object]
 pub struct OrgCatalog {
     sql: SqlStorage,
+    /// Holds the one alarm of the organization's webhooks.
+    storage: Storage,
     /// The outcome of creating the tables, reported by every command if it failed.
     schema: Result<(), String>,
     env: Env,
@@ -51,10 +56,12 @@ impl DurableObject for OrgCatalog {
         // Kept, not discarded: every command reports it rather than failing on a missing table.
         let schema = sql
             .exec(SCHEMA, None)
+            .and_then(|_| sql.exec(webhooks::SCHEMA, None))
             .map(drop)
             .map_err(|e| format!("SQL schema: {e}"));
         OrgCatalog {
             sql,
+            storage: state.storage(),
             schema,
             env,
             writer: Mutex::new(()),
@@ -68,6 +75,20 @@ impl DurableObject for OrgCatalog {
             Err(e) => Err(e),
         };
         Ok(outcome.unwrap_or_else(|e| respond::error(&e, problem_json)))
+    }
+
+    /// Sends the notices and deliveries that are due, then sets the next alarm.
+    async fn alarm(&self) -> worker::Result<Response> {
+        if let Err(e) = self.webhook_alarm(clock::now()).await {
+            worker::console_log!(
+                "{}",
+                serde_json::json!({"error": "webhook_alarm", "detail": e.log_detail()})
+            );
+            // Tried again in a minute rather than never: the schedule is still in SQL.
+            let retry = clock::now().0 + 60_000;
+            let _ = self.storage.set_alarm(retry as i64).await;
+        }
+        Response::empty()
     }
 }
 
@@ -147,11 +168,21 @@ impl OrgCatalog {
             // Changes and notices run one at a time: the guard, KV and SQL see one sequence.
             OrgCommand::Change(change) => {
                 let _writer = self.writer.lock().await;
-                self.change(change, now).await
+                let answer = self.change(change, now).await;
+                // A change may have moved what is due (a new expiry, a revoke).
+                self.webhooks().rearm(&self.storage).await?;
+                answer
             }
             OrgCommand::Notice(notice) => {
                 let _writer = self.writer.lock().await;
                 self.notice(notice, now)
+            }
+            OrgCommand::Webhook(request) => {
+                let _writer = self.writer.lock().await;
+                self.org_row()?.ok_or(GateError::OrgNotFound)?;
+                let answer = webhooks::handle(&self.webhooks(), request.command, now)?;
+                self.webhooks().rearm(&self.storage).await?;
+                Ok(answer)
             }
         }
     }
@@ -615,7 +646,110 @@ impl OrgCatalog {
                 key_id.map_or(SqlStorageValue::Null, |k| k.as_str().into()),
                 details.to_string().into(),
             ],
-        )
+        )?;
+        match key_id {
+            Some(id) => self.after_key_event(kind, id, at),
+            None => Ok(()),
+        }
+    }
+
+    // --- webhooks ---
+
+    fn webhooks(&self) -> Webhooks<'_> {
+        Webhooks { sql: &self.sql }
+    }
+
+    /// After a key changed: its notices follow its new expiry and rotation grace (none once
+    /// revoked), and a revoke or disable goes out as an event.
+    fn after_key_event(
+        &self,
+        kind: AuditKind,
+        id: &KeyId,
+        now: UnixMillis,
+    ) -> Result<(), GateError> {
+        let event = match kind {
+            AuditKind::KeyRevoked => Some(EventType::KeyRevoked),
+            AuditKind::KeyDisabled => Some(EventType::KeyDisabled),
+            AuditKind::KeyCreated
+            | AuditKind::KeyUpdated
+            | AuditKind::KeyEnabled
+            | AuditKind::KeyRotated => None,
+            _ => return Ok(()),
+        };
+        let rows: Vec<KeyRow> = self.query(
+            "SELECT seq, secrets, record FROM keys WHERE id = ?",
+            vec![id.as_str().into()],
+        )?;
+        let Some(stored) = rows.into_iter().next().map(decode_key).transpose()? else {
+            return Ok(());
+        };
+        let record = &stored.record;
+        let notices = if record.revoked_at.is_some() {
+            Vec::new()
+        } else {
+            let grace_until = stored.secrets.iter().filter_map(|s| s.until).max();
+            notices_ahead(record.expires_at, grace_until, now)
+        };
+        let webhooks = self.webhooks();
+        webhooks.schedule(id, &notices)?;
+        if let Some(event) = event {
+            webhooks.enqueue(event, &key_data(record, None), now, None)?;
+        }
+        Ok(())
+    }
+
+    /// The alarm's work: due notices become events (and audit entries), due deliveries are
+    /// tried, and the alarm is set for what is due next.
+    async fn webhook_alarm(&self, now: UnixMillis) -> Result<(), GateError> {
+        let webhooks = self.webhooks();
+        {
+            let _writer = self.writer.lock().await;
+            for (id, notice) in webhooks.take_due_notices(now)? {
+                let rows: Vec<KeyRow> = self.query(
+                    "SELECT seq, secrets, record FROM keys WHERE id = ? AND revoked = 0",
+                    vec![id.as_str().into()],
+                )?;
+                let Some(stored) = rows.into_iter().next().map(decode_key).transpose()? else {
+                    continue;
+                };
+                webhooks.enqueue(
+                    notice.event(),
+                    &key_data(&stored.record, Some(notice)),
+                    now,
+                    None,
+                )?;
+                match notice {
+                    Notice::Expired { .. } => {
+                        self.key_expired(&id, now)?;
+                    }
+                    Notice::Expiring { days, expires_at } => self.record_event(
+                        now,
+                        AuditKind::KeyExpiring,
+                        "keygate",
+                        Some(&id),
+                        &serde_json::json!({"days": days, "expires_at": expires_at.to_string()}),
+                    )?,
+                    Notice::RotationGraceEnded { until } => self.record_event(
+                        now,
+                        AuditKind::KeyRotationGraceEnded,
+                        "keygate",
+                        Some(&id),
+                        &serde_json::json!({"until": until.to_string()}),
+                    )?,
+                }
+            }
+        }
+        let delays = state::config(&self.env)?.webhook_retry_delays.clone();
+        for (webhook_id, event_id) in webhooks.deliver_due(now, &delays).await? {
+            self.record_event(
+                clock::now(),
+                AuditKind::WebhookFailing,
+                "keygate",
+                None,
+                &serde_json::json!({"event_id": event_id, "webhook_id": webhook_id}),
+            )?;
+        }
+        webhooks.rearm(&self.storage).await
     }
 
     fn audit(&self, q: &AuditQuery) -> Result<Response, GateError> {
@@ -752,4 +886,22 @@ fn ms(t: UnixMillis) -> SqlStorageValue {
 fn parse_plan(name: &str) -> Result<Plan, GateError> {
     name.parse()
         .map_err(|_| GateError::Internal(format!("stored plan {name:?}")))
+}
+
+/// What a key event tells a receiver about the key (never its secret).
+fn key_data(record: &KeyRecord, notice: Option<Notice>) -> serde_json::Value {
+    let mut data = serde_json::json!({
+        "key_id": record.id.as_str(),
+        "name": record.name,
+        "start": record.start,
+        "expires_at": record.expires_at.map(|t| t.to_string()),
+    });
+    match notice {
+        Some(Notice::Expiring { days, .. }) => data["days_left"] = days.into(),
+        Some(Notice::RotationGraceEnded { until }) => {
+            data["old_secret_until"] = until.to_string().into()
+        }
+        _ => {}
+    }
+    data
 }

@@ -3,18 +3,20 @@
 //! earliest due time. The rules (what is due, what a try means, the signature) are the
 //! domain's (`domain::webhook`); this file stores, sends and sets the alarm.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
 use worker::{
-    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, SqlStorage,
+    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response, SqlStorage,
     SqlStorageValue, Storage,
 };
 
 use futures_util::future::{Either, select};
 
+use super::respond;
+use crate::domain::time;
 use crate::domain::webhook::{
-    Attempt, DeliveryState, EventType, Notice, Payload, WebhookEndpoint, WebhookSecret, random_id,
-    sign,
+    Attempt, DeliveryState, EventType, MAX_ENDPOINTS, Notice, Payload, WebhookCommand,
+    WebhookEndpoint, WebhookSecret, random_id, sign,
 };
 use crate::domain::{GateError, KeyId, UnixMillis};
 
@@ -278,13 +280,13 @@ impl Webhooks<'_> {
         Ok(())
     }
 
-    /// Tries the deliveries due at `now`; returns the endpoints whose delivery was just given
-    /// up (marked failing).
+    /// Tries the deliveries due at `now`; returns the (endpoint, event) of each delivery just
+    /// given up (its endpoint is marked failing).
     pub async fn deliver_due(
         &self,
         now: UnixMillis,
         delays: &[u64],
-    ) -> Result<Vec<String>, GateError> {
+    ) -> Result<Vec<(String, String)>, GateError> {
         let due: Vec<DeliveryRow> = self.query(
             "SELECT seq, event_id, webhook_id, payload, state FROM deliveries
              WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
@@ -327,9 +329,9 @@ impl Webhooks<'_> {
                     "UPDATE webhooks SET failing = ? WHERE id = ?",
                     vec![i64::from(failing).into(), endpoint.id.as_str().into()],
                 )?;
-                if failing {
-                    given_up.push(endpoint.id);
-                }
+            }
+            if failing {
+                given_up.push((endpoint.id, row.event_id));
             }
         }
         Ok(given_up)
@@ -370,6 +372,160 @@ async fn send(url: &str, secret: &WebhookSecret, id: &str, payload: &str) -> Att
         Either::Right(_) => {
             controller.abort();
             Attempt::Failed(format!("no answer within {DELIVERY_TIMEOUT_MS} ms"))
+        }
+    }
+}
+
+/// Deliveries shown per endpoint, newest first.
+const DELIVERIES_SHOWN: i64 = 50;
+
+/// An endpoint with its secret: the answer to a creation or a secret rotation, the only
+/// times the secret is shown.
+#[derive(Serialize)]
+struct WithSecret {
+    #[serde(flatten)]
+    endpoint: WebhookEndpoint,
+    secret: String,
+}
+
+#[derive(Serialize)]
+struct EndpointList {
+    webhooks: Vec<WebhookEndpoint>,
+}
+
+/// One delivery as the API shows it.
+#[derive(Serialize)]
+struct DeliveryView {
+    event_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    /// `pending`, `delivered` or `given_up`.
+    status: &'static str,
+    attempts: u32,
+    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
+    next_attempt_at: Option<UnixMillis>,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    #[serde(serialize_with = "time::serialize_rfc3339")]
+    created_at: UnixMillis,
+    #[serde(serialize_with = "time::serialize_rfc3339")]
+    updated_at: UnixMillis,
+}
+
+#[derive(Serialize)]
+struct DeliveryList {
+    deliveries: Vec<DeliveryView>,
+}
+
+#[derive(Deserialize)]
+struct DeliveryLogRow {
+    event_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    state: String,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn fresh_secret() -> Result<WebhookSecret, GateError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| GateError::Internal(e.to_string()))?;
+    Ok(WebhookSecret::from_random(bytes))
+}
+
+/// Runs a webhook route's command on the catalog's tables.
+pub fn handle(
+    webhooks: &Webhooks<'_>,
+    command: WebhookCommand,
+    now: UnixMillis,
+) -> Result<Response, GateError> {
+    match command {
+        WebhookCommand::List => {
+            let webhooks = webhooks.endpoints()?.into_iter().map(|(e, _)| e).collect();
+            Ok(respond::json(200, &EndpointList { webhooks }))
+        }
+        WebhookCommand::Create(body) => {
+            if webhooks.endpoints()?.len() >= MAX_ENDPOINTS {
+                return Err(GateError::InvalidRequest(format!(
+                    "An organization has at most {MAX_ENDPOINTS} webhook endpoints"
+                )));
+            }
+            let endpoint = WebhookEndpoint {
+                id: random_id("wh_", 16).map_err(|e| GateError::Internal(e.to_string()))?,
+                url: body.url,
+                events: body.events,
+                enabled: true,
+                failing: false,
+                created_at: now,
+            };
+            let secret = fresh_secret()?;
+            webhooks.save(&endpoint, &secret)?;
+            let secret = secret.expose();
+            Ok(respond::json(201, &WithSecret { endpoint, secret }))
+        }
+        WebhookCommand::Get(id) => Ok(respond::json(200, &webhooks.endpoint(&id)?.0)),
+        WebhookCommand::Update(id, change) => {
+            let (endpoint, secret) = webhooks.endpoint(&id)?;
+            let endpoint = endpoint.updated(change);
+            webhooks.save(&endpoint, &secret)?;
+            Ok(respond::json(200, &endpoint))
+        }
+        WebhookCommand::Delete(id) => {
+            webhooks.delete(&id)?;
+            Ok(respond::json(
+                200,
+                &serde_json::json!({"success": true, "message": "Webhook endpoint deleted"}),
+            ))
+        }
+        WebhookCommand::Test(id) => {
+            webhooks.endpoint(&id)?;
+            let data = serde_json::json!({"webhook_id": id});
+            let event_id = webhooks.enqueue(EventType::WebhookTest, &data, now, Some(&id))?;
+            Ok(respond::json(
+                202,
+                &serde_json::json!({"event_id": event_id}),
+            ))
+        }
+        WebhookCommand::RotateSecret(id) => {
+            let (endpoint, _) = webhooks.endpoint(&id)?;
+            let secret = fresh_secret()?;
+            webhooks.save(&endpoint, &secret)?;
+            let secret = secret.expose();
+            Ok(respond::json(200, &WithSecret { endpoint, secret }))
+        }
+        WebhookCommand::Deliveries(id) => {
+            webhooks.endpoint(&id)?;
+            let rows: Vec<DeliveryLogRow> = webhooks.query(
+                "SELECT event_id, type, state, last_status, last_error, created_at, updated_at
+                 FROM deliveries WHERE webhook_id = ? ORDER BY seq DESC LIMIT ?",
+                vec![id.as_str().into(), DELIVERIES_SHOWN.into()],
+            )?;
+            let deliveries = rows
+                .into_iter()
+                .map(|row| {
+                    let state: DeliveryState =
+                        serde_json::from_str(&row.state).map_err(sql_error)?;
+                    let (status, attempts) = match state {
+                        DeliveryState::Pending { attempts, .. } => ("pending", attempts),
+                        DeliveryState::Delivered { attempts, .. } => ("delivered", attempts),
+                        DeliveryState::GivenUp { attempts, .. } => ("given_up", attempts),
+                    };
+                    Ok(DeliveryView {
+                        event_id: row.event_id,
+                        kind: row.kind,
+                        status,
+                        attempts,
+                        next_attempt_at: state.due_at(),
+                        last_status: row.last_status,
+                        last_error: row.last_error,
+                        created_at: UnixMillis(row.created_at as u64),
+                        updated_at: UnixMillis(row.updated_at as u64),
+                    })
+                })
+                .collect::<Result<_, GateError>>()?;
+            Ok(respond::json(200, &DeliveryList { deliveries }))
         }
     }
 }

@@ -32,8 +32,15 @@ pub enum AuditKind {
     KeyRevoked,
     /// Every key of the organization revoked (details: how many).
     KeysRevokedAll,
-    /// Key seen expired for the first time.
+    /// Key expired (written at its `expires_at`, or when a guard first saw it expired).
     KeyExpired,
+    /// Key expires in 30, 14 or 7 days (details: days, expires_at).
+    KeyExpiring,
+    /// The old secret of a rotated key stopped (details: until).
+    KeyRotationGraceEnded,
+    /// A webhook endpoint failed every try of a delivery and is marked failing (details:
+    /// webhook_id, event_id).
+    WebhookFailing,
     /// Requests with one of the organization's keys were refused (details: reason, the
     /// presented key's prefix); at most one event per prefix and reason per minute.
     AuthFailed,
@@ -41,7 +48,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 11] = [
+    pub const ALL: [AuditKind; 14] = [
         AuditKind::OrgCreated,
         AuditKind::OrgUpdated,
         AuditKind::KeyCreated,
@@ -52,6 +59,9 @@ impl AuditKind {
         AuditKind::KeyRevoked,
         AuditKind::KeysRevokedAll,
         AuditKind::KeyExpired,
+        AuditKind::KeyExpiring,
+        AuditKind::KeyRotationGraceEnded,
+        AuditKind::WebhookFailing,
         AuditKind::AuthFailed,
     ];
 
@@ -68,6 +78,9 @@ impl AuditKind {
             AuditKind::KeyRevoked => "key_revoked",
             AuditKind::KeysRevokedAll => "keys_revoked_all",
             AuditKind::KeyExpired => "key_expired",
+            AuditKind::KeyExpiring => "key_expiring",
+            AuditKind::KeyRotationGraceEnded => "key_rotation_grace_ended",
+            AuditKind::WebhookFailing => "webhook_failing",
             AuditKind::AuthFailed => "auth_failed",
         }
     }

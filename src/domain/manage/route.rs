@@ -3,6 +3,7 @@
 
 use crate::domain::error::GateError;
 use crate::domain::key::record::{KeyId, OrgId};
+use crate::domain::webhook::WebhookRoute;
 
 /// One management operation, with the ids from its path.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub enum Endpoint {
     RevokeAll(OrgId),
     /// `GET /v1/orgs/{org}/audit`.
     Audit(OrgId),
+    /// `/v1/orgs/{org}/webhooks…`.
+    Webhooks(OrgId, WebhookRoute),
 }
 
 impl Endpoint {
@@ -106,6 +109,10 @@ impl Endpoint {
                     .transpose()?
                     .map(Endpoint::Audit),
             ),
+            ["v1", "orgs", o, "webhooks", rest @ ..] => {
+                let route = WebhookRoute::resolve(method, rest)?;
+                return Ok(Endpoint::Webhooks(org(o)?, route));
+            }
             _ => return Err(GateError::NotFound),
         };
         endpoint.ok_or(GateError::MethodNotAllowed(allow))
@@ -125,7 +132,8 @@ impl Endpoint {
             | Endpoint::RotateKey(o, _)
             | Endpoint::KeyUsage(o, _)
             | Endpoint::RevokeAll(o)
-            | Endpoint::Audit(o) => Some(o),
+            | Endpoint::Audit(o)
+            | Endpoint::Webhooks(o, _) => Some(o),
         }
     }
 
