@@ -160,7 +160,9 @@ const CASES: &[Case<World>] = &[
     }),
     ("malformed_keys_are_401_without_a_lookup", |w| {
         let valid = w.valid.expose_secret();
-        let typo = format!("{}x", &valid[..valid.len() - 1]);
+        // The last character changed (a key ending in `x` must not stay valid).
+        let last = if valid.ends_with('x') { 'y' } else { 'x' };
+        let typo = format!("{}{last}", &valid[..valid.len() - 1]);
         let bad = [
             "kg_live_short",
             typo.as_str(),
