@@ -5,8 +5,9 @@
 //!   read from `target/criterion`: run that bench first, as `make bench` does);
 //! - side by side, in interleaved rounds: the origin directly, a pass-through worker (no checks:
 //!   the floor a Worker reaches here), and keygate with a valid key without and with rate
-//!   limits, a malformed key and an unknown key; each keygate line also as a ratio to the
-//!   pass-through on the same runtime. Two runtimes: workerd driven by Miniflare's API (no proxy
+//!   limits, a malformed key and an unknown key; each keygate line also as a ratio to its
+//!   baseline on the same runtime (requests/s and p99): the pass-through for verified requests,
+//!   a JS worker refusing locally (`benches/refuse.js`) for refusals, where the runtime has one. Two runtimes: workerd driven by Miniflare's API (no proxy
 //!   in front) and `wrangler dev` (whose reload proxy costs more than keygate does);
 //! - the deployed bundle's size (wrangler's own count, the one Cloudflare's 3 MiB limit uses),
 //!   and a restart: time until the runtime answers, then the first verified request;
@@ -66,6 +67,7 @@ fn main() {
     let mut strict_vars = vars();
     strict_vars.push(("REVOCATION_BOUND_MS", "0".to_owned()));
     direct.strict = Some(Gateway::start_miniflare("keygate", options(strict_vars)));
+    direct.refuse = Some(Gateway::start_miniflare("refuse", options(vars())));
     let mut wrangler_pass = Gateway::spawn_with_config(options(vars()), &passthrough_config());
     let mut wrangler_keygate = Gateway::spawn(options(vars()));
     wrangler_pass.wait_ready();
@@ -124,6 +126,8 @@ struct Runtime {
     limited_id: String,
     /// The same keygate with `REVOCATION_BOUND_MS=0`, on the same state: strict mode.
     strict: Option<Gateway>,
+    /// A JS worker answering 401 locally: the floor keygate's refusals are divided by.
+    refuse: Option<Gateway>,
 }
 
 /// The limited key's windows: far above what the load reaches.
@@ -149,20 +153,29 @@ impl Runtime {
             limited,
             limited_id,
             strict: None,
+            refuse: None,
         }
     }
 
     fn lines(&self) -> Vec<Line> {
         let unknown = ApiKey::generate(&KeyPrefix::default()).unwrap();
-        let keygate = |what, path: &str, key: &str| {
+        // A refusal is divided by the JS refusal where the runtime has one.
+        let refusal_baseline = if self.refuse.is_some() {
+            REFUSING_JS
+        } else {
+            PASS_THROUGH
+        };
+        let line = |what, path: &str, key: &str, baseline| {
             Line::new(
                 what,
                 self.name,
                 self.keygate.url(path),
                 Some(format!("Authorization: Bearer {key}")),
-                Some(PASS_THROUGH),
+                Some(baseline),
             )
         };
+        let keygate = |what, path: &str, key: &str| line(what, path, key, PASS_THROUGH);
+        let refusing = |what, path: &str, key: &str| line(what, path, key, refusal_baseline);
         // Each line is checked once first: it must pass, or refuse for the reason it names.
         let expect = |key: &str, status: u16, code: &str| {
             let r = send(
@@ -199,17 +212,26 @@ impl Runtime {
                 "/bench/limited",
                 &self.limited,
             ),
-            keygate(
+            refusing(
                 "keygate refusing a malformed key",
                 "/bench/malformed",
                 "kg_live_not_a_key",
             ),
-            keygate(
+            refusing(
                 "keygate refusing an unknown key",
                 "/bench/unknown",
                 unknown.expose_secret(),
             ),
         ];
+        if let Some(refuse) = &self.refuse {
+            lines.push(Line::new(
+                REFUSING_JS,
+                self.name,
+                refuse.url("/bench/refuse"),
+                Some("Authorization: Bearer kg_live_not_a_key".to_owned()),
+                None,
+            ));
+        }
         if let Some(strict) = &self.strict {
             // Its own key: an organization and key created through the strict copy.
             let admin = Admin::bearer(strict, ADMIN_TOKEN);
@@ -231,6 +253,7 @@ impl Runtime {
 }
 
 const PASS_THROUGH: &str = "pass-through worker";
+const REFUSING_JS: &str = "JS worker refusing locally (401, no origin)";
 
 /// One line of the load table and its runs.
 struct Line {
@@ -419,7 +442,7 @@ impl Report {
     fn load(&mut self, lines: &[Line]) {
         self.section(
             &format!("End to end, wrk -t1 -c{CONNECTIONS} (median of the rounds)"),
-            "| line | runtime | requests/s | p50 ms | p99 ms | vs pass-through |",
+            "| line | runtime | requests/s | p50 ms | p99 ms | vs baseline: requests/s, p99 |",
         );
         for line in lines {
             let (rps, p50, p99) = line.medians();
@@ -427,7 +450,8 @@ impl Report {
                 let base = lines
                     .iter()
                     .find(|l| l.what == base && l.runtime == line.runtime)?;
-                Some(format!("{:.2}×", rps / base.medians().0))
+                let (base_rps, _, base_p99) = base.medians();
+                Some(format!("{:.2}×, {:.2}×", rps / base_rps, p99 / base_p99))
             });
             self.row(&[
                 line.what.to_owned(),
