@@ -1,6 +1,6 @@
 //! The management API end to end on workerd: every route, every error, concurrency, the audit
 //! log, and its effect on the verification path. Every response is also checked against the
-//! served OpenAPI document (see `support::admin`). Each case uses its own organization.
+//! served OpenAPI document (see `support::Admin`). Each case uses its own organization.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
