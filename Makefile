@@ -2,6 +2,8 @@
 # need first (pinned), and skip whatever is already installed or built.
 SHELL := /bin/bash
 TOOLS ?= $(HOME)/.cache/keygate/cargo
+# The scripts read KEYGATE_TOOLS (so they also run on their own): pass them the same directory.
+export KEYGATE_TOOLS := $(TOOLS)
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
@@ -10,7 +12,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 SOURCES := $(shell find src -type f) Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build check bench soak fuzz clean
+.PHONY: dev test unit tools build check lint bench soak fuzz clean
 
 dev: tools build
 	scripts/dev.sh
@@ -27,11 +29,19 @@ build/index.js: $(SOURCES)
 	$(TOOLS)/bin/worker-build --release
 	@touch $@
 
+# The inner loop: format, native lints, the native unit and property tests. No worker build,
+# no workerd, no tools to install; `make test` runs all of it and more.
+unit: lint
+	cargo test --quiet --lib
+
 # The Worker target must compile too, lint-free: the native tests do not build the glue.
-check:
-	cargo fmt --check
+check: lint
 	cargo clippy --quiet --target wasm32-unknown-unknown --lib -- -D warnings
-	cargo clippy --quiet --all-targets -- -D warnings
+
+# Formatting and native clippy over keygate and its test support crate (tests/support).
+lint:
+	cargo fmt --all --check
+	cargo clippy --quiet --workspace --all-targets -- -D warnings
 
 # One table: native stage costs (criterion), then workerd end to end with wrk beside a
 # pass-through worker, bundle size, restart, and counted cost per request. Numbers go in the

@@ -2,7 +2,7 @@
 // local KV and SQLite Durable Objects, but without wrangler's reload proxy in front of it.
 // Used by `make bench` to measure keygate beside a pass-through worker.
 //
-//   node benches/miniflare.mjs <keygate|passthrough> <port>[,<port>…] <state-dir>
+//   node benches/miniflare.mjs <keygate|passthrough|refuse> <port>[,<port>…] <state-dir>
 //   then, on stdin, one line: the variables as a JSON object ({"ADMIN_TOKEN": "…", …})
 //
 // With several ports, keygate runs as that many copies of the worker in one workerd, each its
@@ -58,6 +58,7 @@ const workers = {
     durableObjectsPersist: true,
   },
   passthrough: { scriptPath: "benches/passthrough.js" },
+  refuse: { scriptPath: "benches/refuse.js" },
 };
 if (!workers[kind]) {
   console.error(`unknown worker ${kind}: keygate or passthrough`);

@@ -5,9 +5,11 @@
 //!   read from `target/criterion`: run that bench first, as `make bench` does);
 //! - side by side, in interleaved rounds: the origin directly, a pass-through worker (no checks:
 //!   the floor a Worker reaches here), and keygate with a valid key without and with rate
-//!   limits, a malformed key and an unknown key; each keygate line also as a ratio to the
-//!   pass-through on the same runtime. Two runtimes: workerd driven by Miniflare's API (no proxy
-//!   in front) and `wrangler dev` (whose reload proxy costs more than keygate does);
+//!   limits, a malformed key and an unknown key; each keygate line also as a ratio to its
+//!   baseline on the same runtime (requests/s and p99): the pass-through for verified requests,
+//!   a JS worker refusing locally (`benches/refuse.js`) for refusals, where the runtime has
+//!   one. Two runtimes: workerd driven by Miniflare's API (no proxy in front) and `wrangler dev`
+//!   (whose reload proxy costs more than keygate does);
 //! - the deployed bundle's size (wrangler's own count, the one Cloudflare's 3 MiB limit uses),
 //!   and a restart: time until the runtime answers, then the first verified request;
 //! - cost per request, counted: KV reads, Durable Object requests and rows written, summed from
@@ -16,18 +18,15 @@
 //! Knobs: `BENCH_SECONDS` per wrk run (default 5), `BENCH_ROUNDS` (default 3). The table also
 //! goes to `target/keygate-bench/report.md`.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use keygate::domain::{ApiKey, KeyPrefix};
-use support::admin::Admin;
-use support::{Gateway, GatewayOptions, Origin, project_dir, send};
+use support::{
+    Admin, Gateway, GatewayOptions, Origin, free_port, project_dir, runtime_config, send,
+};
 
-const ADMIN_TOKEN: &str = "bench-admin-token";
 /// wrk connections: enough to keep both cores busy, few enough not to measure queueing alone.
 const CONNECTIONS: &str = "8";
 /// Sequential requests per cost scenario.
@@ -44,30 +43,19 @@ fn main() {
     report.native();
 
     let origin = Origin::start_unrecorded(0).expect("bind the origin");
-    let vars = || {
-        vec![
-            ("ORIGIN", origin.url()),
-            ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
-        ]
-    };
-    let options = |vars| GatewayOptions {
-        vars,
-        state_dir: None,
-        port: None,
-        show_output: false,
-    };
+    let options = || GatewayOptions::new(origin.url());
     eprintln!("bench: starting the runtimes");
     let mut direct = Runtime::new(
         "workerd (Miniflare API)",
-        Gateway::start_miniflare("passthrough", options(vars())),
-        Gateway::start_miniflare("keygate", options(vars())),
+        Gateway::start_miniflare("passthrough", options()),
+        Gateway::start_miniflare("keygate", options()),
     );
     // The same keygate in strict mode (the guard decides every request), beside the leased one.
-    let mut strict_vars = vars();
-    strict_vars.push(("REVOCATION_BOUND_MS", "0".to_owned()));
-    direct.strict = Some(Gateway::start_miniflare("keygate", options(strict_vars)));
-    let mut wrangler_pass = Gateway::spawn_with_config(options(vars()), &passthrough_config());
-    let mut wrangler_keygate = Gateway::spawn(options(vars()));
+    let strict = options().var("REVOCATION_BOUND_MS", "0");
+    direct.strict = Some(Gateway::start_miniflare("keygate", strict));
+    direct.refuse = Some(Gateway::start_miniflare("refuse", options()));
+    let mut wrangler_pass = Gateway::spawn_with_config(options(), &passthrough_config());
+    let mut wrangler_keygate = Gateway::spawn(options());
     wrangler_pass.wait_ready();
     wrangler_keygate.wait_ready();
     let wrangler = Runtime::new("wrangler dev", wrangler_pass, wrangler_keygate);
@@ -124,6 +112,8 @@ struct Runtime {
     limited_id: String,
     /// The same keygate with `REVOCATION_BOUND_MS=0`, on the same state: strict mode.
     strict: Option<Gateway>,
+    /// A JS worker answering 401 locally: the floor keygate's refusals are divided by.
+    refuse: Option<Gateway>,
 }
 
 /// The limited key's windows: far above what the load reaches.
@@ -134,7 +124,7 @@ const LIMITED_KEY: &str = r#"{"name":"Bench limited","scopes":["read"],"rate_lim
 
 impl Runtime {
     fn new(name: &'static str, passthrough: Gateway, keygate: Gateway) -> Runtime {
-        let admin = Admin::bearer(&keygate, ADMIN_TOKEN);
+        let admin = Admin::operator(&keygate);
         admin.put_org("bench", r#"{"plan":"enterprise"}"#);
         let (unlimited, _) = admin.create_key(
             "bench",
@@ -149,20 +139,29 @@ impl Runtime {
             limited,
             limited_id,
             strict: None,
+            refuse: None,
         }
     }
 
     fn lines(&self) -> Vec<Line> {
         let unknown = ApiKey::generate(&KeyPrefix::default()).unwrap();
-        let keygate = |what, path: &str, key: &str| {
+        // A refusal is divided by the JS refusal where the runtime has one.
+        let refusal_baseline = if self.refuse.is_some() {
+            REFUSING_JS
+        } else {
+            PASS_THROUGH
+        };
+        let line = |what, path: &str, key: &str, baseline| {
             Line::new(
                 what,
                 self.name,
                 self.keygate.url(path),
                 Some(format!("Authorization: Bearer {key}")),
-                Some(PASS_THROUGH),
+                Some(baseline),
             )
         };
+        let keygate = |what, path: &str, key: &str| line(what, path, key, PASS_THROUGH);
+        let refusing = |what, path: &str, key: &str| line(what, path, key, refusal_baseline);
         // Each line is checked once first: it must pass, or refuse for the reason it names.
         let expect = |key: &str, status: u16, code: &str| {
             let r = send(
@@ -199,20 +198,29 @@ impl Runtime {
                 "/bench/limited",
                 &self.limited,
             ),
-            keygate(
+            refusing(
                 "keygate refusing a malformed key",
                 "/bench/malformed",
                 "kg_live_not_a_key",
             ),
-            keygate(
+            refusing(
                 "keygate refusing an unknown key",
                 "/bench/unknown",
                 unknown.expose_secret(),
             ),
         ];
+        if let Some(refuse) = &self.refuse {
+            lines.push(Line::new(
+                REFUSING_JS,
+                self.name,
+                refuse.url("/bench/refuse"),
+                Some("Authorization: Bearer kg_live_not_a_key".to_owned()),
+                None,
+            ));
+        }
         if let Some(strict) = &self.strict {
             // Its own key: an organization and key created through the strict copy.
-            let admin = Admin::bearer(strict, ADMIN_TOKEN);
+            let admin = Admin::operator(strict);
             admin.put_org("bench-strict", r#"{"plan":"enterprise"}"#);
             let (key, _) = admin.create_key("bench-strict", LIMITED_KEY);
             lines.insert(
@@ -231,6 +239,7 @@ impl Runtime {
 }
 
 const PASS_THROUGH: &str = "pass-through worker";
+const REFUSING_JS: &str = "JS worker refusing locally (401, no origin)";
 
 /// One line of the load table and its runs.
 struct Line {
@@ -419,7 +428,7 @@ impl Report {
     fn load(&mut self, lines: &[Line]) {
         self.section(
             &format!("End to end, wrk -t1 -c{CONNECTIONS} (median of the rounds)"),
-            "| line | runtime | requests/s | p50 ms | p99 ms | vs pass-through |",
+            "| line | runtime | requests/s | p50 ms | p99 ms | vs baseline: requests/s, p99 |",
         );
         for line in lines {
             let (rps, p50, p99) = line.medians();
@@ -427,7 +436,8 @@ impl Report {
                 let base = lines
                     .iter()
                     .find(|l| l.what == base && l.runtime == line.runtime)?;
-                Some(format!("{:.2}×", rps / base.medians().0))
+                let (base_rps, _, base_p99) = base.medians();
+                Some(format!("{:.2}×, {:.2}×", rps / base_rps, p99 / base_p99))
             });
             self.row(&[
                 line.what.to_owned(),
@@ -461,21 +471,9 @@ impl Report {
     /// One key through four isolates (four copies of keygate in one workerd sharing the guard
     /// namespace), loaded at once by four wrk processes: the key's requests/s and its guard's.
     fn hot_key(&mut self, origin: &str, seconds: u64) {
-        let more: Vec<u16> = (0..3).map(|_| support::free_port()).collect();
-        let copies = Gateway::start_miniflare_copies(
-            "keygate",
-            GatewayOptions {
-                vars: vec![
-                    ("ORIGIN", origin.to_owned()),
-                    ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
-                ],
-                state_dir: None,
-                port: None,
-                show_output: false,
-            },
-            &more,
-        );
-        let admin = Admin::bearer(&copies, ADMIN_TOKEN);
+        let more: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let copies = Gateway::start_miniflare_copies("keygate", GatewayOptions::new(origin), &more);
+        let admin = Admin::operator(&copies);
         admin.put_org("bench-hot", r#"{"plan":"enterprise"}"#);
         let (key, id) = admin.create_key("bench-hot", LIMITED_KEY);
         let header = format!("Authorization: Bearer {key}");
@@ -514,7 +512,7 @@ impl Report {
         let out = Command::new(project_dir().join("node_modules/.bin/wrangler"))
             .current_dir(project_dir())
             .args(["deploy", "--dry-run", "--outdir", dir.to_str().unwrap()])
-            .args(["--config", support::runtime_config().to_str().unwrap()])
+            .args(["--config", runtime_config().to_str().unwrap()])
             .env("CI", "true")
             .env("WRANGLER_SEND_METRICS", "false")
             .output()
@@ -541,15 +539,9 @@ impl Report {
         let started = Instant::now();
         runtime.keygate = Gateway::start_miniflare(
             "keygate",
-            GatewayOptions {
-                vars: vec![
-                    ("ORIGIN", origin.to_owned()),
-                    ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
-                ],
-                state_dir: Some(runtime.keygate.state_dir.clone()),
-                port: Some(runtime.keygate.port),
-                show_output: false,
-            },
+            GatewayOptions::new(origin)
+                .state_dir(runtime.keygate.state_dir.clone())
+                .port(runtime.keygate.port),
         );
         let ready = started.elapsed();
         let keygate = &runtime.keygate;

@@ -3,14 +3,10 @@
 //! The demo organization and key are made through the management API, as an admin would.
 //! Ctrl-C stops everything.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
-use support::admin::Admin;
-use support::{Gateway, GatewayOptions, Origin, project_dir, send};
+use support::{Admin, Gateway, GatewayOptions, Origin, project_dir, send};
 
 const GATEWAY_PORT: u16 = 8787;
 const ORIGIN_PORT: u16 = 8788;
@@ -24,12 +20,13 @@ fn main() {
         eprintln!("keygate dev: cannot listen on 127.0.0.1:{ORIGIN_PORT} ({e}); is `make dev` already running?");
         std::process::exit(1);
     });
-    let mut gateway = Gateway::start(GatewayOptions {
-        vars: vec![("ORIGIN", origin.url()), ("ADMIN_TOKEN", token.clone())],
-        state_dir: Some(dir.join("state")),
-        port: Some(GATEWAY_PORT),
-        show_output: true,
-    });
+    let mut gateway = Gateway::start(
+        GatewayOptions::new(origin.url())
+            .var("ADMIN_TOKEN", token.clone())
+            .state_dir(dir.join("state"))
+            .port(GATEWAY_PORT)
+            .show_output(),
+    );
 
     let key_file = dir.join("demo-key");
     let key = saved_key(&gateway, &key_file).unwrap_or_else(|| {

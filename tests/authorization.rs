@@ -2,19 +2,15 @@
 //! restrictions, plan access, and the signed identity as the origin receives it (checked with
 //! the README's own Python and Node snippets).
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, ExitCode, Stdio};
 
 use libtest_mimic::Failed;
-use support::admin::Admin;
 use support::{
-    Case, EMPLOYEES, Gateway, GatewayOptions, Origin, Reply, check, eq, project_dir, run_cases,
-    send, send_with_key,
+    Admin, Case, EMPLOYEES, Gateway, GatewayOptions, Origin, Reply, check, eq, project_dir,
+    refusal, run_cases, send, send_with_key,
 };
 
-const TOKEN: &str = "authorization-test-admin-token";
 const SIGNING_SECRET: &str = "origin-signing-secret-for-tests";
 
 const POLICY: &str = r#"{"default":"deny","rules":[
@@ -34,23 +30,14 @@ struct World {
 impl World {
     fn start() -> World {
         let origin = Origin::start();
-        let vars = |policy: &str| {
-            vec![
-                ("ORIGIN", origin.url()),
-                ("ADMIN_TOKEN", TOKEN.to_owned()),
-                ("ORIGIN_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
-                ("POLICY", policy.replace('\n', "")),
-            ]
+        let options = |policy: &str| {
+            GatewayOptions::new(origin.url())
+                .var("ORIGIN_SIGNING_SECRET", SIGNING_SECRET)
+                .var("POLICY", policy.replace('\n', ""))
         };
-        let options = |vars| GatewayOptions {
-            vars,
-            state_dir: None,
-            port: None,
-            show_output: false,
-        };
-        let mut gateway = Gateway::spawn(options(vars(POLICY)));
+        let mut gateway = Gateway::spawn(options(POLICY));
         let bad = r#"{"rules":[{"method":"GET","path":"/api/x","resource":"x","action":"fly"}]}"#;
-        let mut bad_policy = Gateway::spawn(options(vars(bad)));
+        let mut bad_policy = Gateway::spawn(options(bad));
         gateway.wait_ready();
         bad_policy.wait_ready();
         World {
@@ -60,9 +47,9 @@ impl World {
         }
     }
 
-    /// A key of organization `org` (created with `plan` pro if new) with the given body.
+    /// A key of organization `org` (put on the enterprise plan first) with the given body.
     fn key(&self, org: &str, body: &str) -> String {
-        let admin = Admin::bearer(&self.gateway, TOKEN);
+        let admin = Admin::operator(&self.gateway);
         admin.put_org(org, r#"{"plan":"enterprise"}"#);
         admin.create_key(org, body).0
     }
@@ -84,10 +71,7 @@ impl World {
 }
 
 fn refused(reply: &Reply, status: u16, code: &str, message: &str) -> Result<(), Failed> {
-    let body = reply.json();
-    eq(reply.status, status, &format!("status of {body}"))?;
-    eq(body["error"].as_str(), Some(code), "code")?;
-    eq(body["message"].as_str(), Some(message), "message")
+    eq(refusal(reply, status, code)?.as_str(), message, "message")
 }
 
 /// Runs a README snippet (`marker` names the block) with `driver` appended, feeding `input`.
@@ -322,7 +306,7 @@ const CASES: &[Case<World>] = &[
         "plans_without_api_access_refuse_every_key_from_the_next_request",
         |w| {
             let key = w.key("auth-g", r#"{"name":"Plan","scopes":["read"]}"#);
-            let admin = Admin::bearer(&w.gateway, TOKEN);
+            let admin = Admin::operator(&w.gateway);
             eq(w.get(&key, "/api/employees", &[]).status, 200, "before")?;
             admin.put_org("auth-g", r#"{"api_access":false}"#);
             let r = w.get(&key, "/api/employees", &[]);
@@ -355,7 +339,7 @@ const CASES: &[Case<World>] = &[
         },
     ),
     ("scopes_for_resources_the_policy_lacks_are_refused", |w| {
-        let admin = Admin::bearer(&w.gateway, TOKEN);
+        let admin = Admin::operator(&w.gateway);
         admin.put_org("auth-h", r#"{"plan":"pro"}"#);
         let r = admin.call(
             "POST",

@@ -3,19 +3,15 @@
 //! one with `default = "allow"` (whose `ORIGIN` also has a base path, `/base`). Each case
 //! asserts what the origin received, not only the status.
 
-mod support;
-
 use std::process::ExitCode;
 
 use keygate::domain::forward::sign;
 use libtest_mimic::Failed;
-use support::admin::Admin;
 use support::{
-    Case, Gateway, GatewayOptions, Origin, Reply, check, eq, no_panic, run_cases, send, send_raw,
-    send_with_key,
+    ADMIN_TOKEN, Admin, Case, Gateway, GatewayOptions, Origin, Reply, Seen, check, eq, no_panic,
+    refusal, run_cases, send, send_raw, send_with_key,
 };
 
-const TOKEN: &str = "bypass-test-admin-token";
 const SIGNING_SECRET: &str = "bypass-signing-secret";
 
 const RULES: &str = r#"[
@@ -77,19 +73,13 @@ impl Side {
     fn spawn(default: &'static str, base: &'static str) -> Booting {
         let origin = Origin::start();
         let policy = format!(r#"{{"default":"{default}","rules":{RULES}}}"#).replace('\n', "");
-        let gateway = Gateway::spawn(GatewayOptions {
-            vars: vec![
-                ("ORIGIN", format!("{}{base}", origin.url())),
-                ("ADMIN_TOKEN", TOKEN.to_owned()),
-                ("ORIGIN_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
-                ("POLICY", policy),
+        let gateway = Gateway::spawn(
+            GatewayOptions::new(format!("{}{base}", origin.url()))
+                .var("ORIGIN_SIGNING_SECRET", SIGNING_SECRET)
+                .var("POLICY", policy)
                 // CORS is on for one web origin on the allow side, off on the deny side.
-                ("CORS_ALLOW_ORIGINS", cors(default).to_owned()),
-            ],
-            state_dir: None,
-            port: None,
-            show_output: false,
-        });
+                .var("CORS_ALLOW_ORIGINS", cors(default)),
+        );
         Booting {
             default,
             base,
@@ -107,7 +97,7 @@ impl Side {
             mut gateway,
         } = booting;
         gateway.wait_ready();
-        let admin = Admin::bearer(&gateway, TOKEN);
+        let admin = Admin::operator(&gateway);
         admin.put_org("bypass", r#"{"plan":"enterprise"}"#);
         let key = |body: &str| admin.create_key("bypass", body).0;
         let fields = key(
@@ -159,12 +149,12 @@ impl Side {
     }
 
     /// Requests the origin received under `path` (the base path added).
-    fn seen(&self, path: &str) -> Vec<support::Seen> {
+    fn seen(&self, path: &str) -> Vec<Seen> {
         self.origin.seen(&format!("{}{path}", self.base))
     }
 
     /// What the origin received of the last request this thread sent, if it got there.
-    fn last_seen(&self) -> Option<support::Seen> {
+    fn last_seen(&self) -> Option<Seen> {
         let probe = PROBE.with_borrow(Clone::clone);
         self.origin
             .seen("")
@@ -214,12 +204,8 @@ fn refused_unseen(
 ) -> Result<(), Failed> {
     let what = format!("[default {}] {what}", side.default);
     let body = String::from_utf8_lossy(&reply.body);
-    eq(reply.status, status, &format!("{what}: status ({body})"))?;
-    eq(
-        reply.json()["error"].as_str().map(str::to_owned),
-        Some(code.to_owned()),
-        &format!("{what}: code"),
-    )?;
+    refusal(reply, status, code)
+        .map_err(|e| format!("{what}: {}", e.message().unwrap_or_default()))?;
     check(!body.contains("salary"), &format!("{what}: leaked salary"))?;
     check(!side.saw_last(), &format!("{what}: the origin received it"))
 }
@@ -463,7 +449,7 @@ const CASES: &[Case<World>] = &[
     }),
     ("unknown_methods_are_405_and_never_counted", |w| {
         both(|s| {
-            let admin = Admin::bearer(&s.gateway, TOKEN);
+            let admin = Admin::operator(&s.gateway);
             let id = admin.call("GET", "/orgs/bypass/keys", None).json()["keys"]
                 .as_array()
                 .and_then(|keys| keys.iter().find(|k| k["name"] == "Reader"))
@@ -498,7 +484,7 @@ const CASES: &[Case<World>] = &[
             let (status, _) = send_raw(
                 &s.gateway,
                 format!(
-                    "PROPFIND /_keygate/v1/orgs/bypass HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+                    "PROPFIND /_keygate/v1/orgs/bypass HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nConnection: close\r\n\r\n"
                 )
                 .as_bytes(),
             );

@@ -3,8 +3,6 @@
 //! documented error (502, 504), never another 5xx or a panic, and keep keys, rate-limit
 //! counters and the audit log across the restart.
 
-mod support;
-
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,12 +10,10 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::admin::Admin;
 use support::{
-    Case, Gateway, GatewayOptions, Origin, check, client, eq, free_port, no_panic, run_cases, send,
+    Admin, Case, Gateway, GatewayOptions, Origin, check, client, die_with_parent, eq, free_port,
+    no_panic, run_cases, send,
 };
-
-const TOKEN: &str = "faults-test-admin-token";
 
 struct World {
     /// The origin `gateway` forwards to, on a fixed port so it can stop and come back.
@@ -31,17 +27,8 @@ struct World {
     steady_origin: Origin,
 }
 
-fn options(origin: String, timeout_ms: &str) -> GatewayOptions<'static> {
-    GatewayOptions {
-        vars: vec![
-            ("ORIGIN", origin),
-            ("ADMIN_TOKEN", TOKEN.into()),
-            ("ORIGIN_TIMEOUT_MS", timeout_ms.into()),
-        ],
-        state_dir: None,
-        port: None,
-        show_output: false,
-    }
+fn options(origin: String, timeout_ms: &str) -> GatewayOptions {
+    GatewayOptions::new(origin).var("ORIGIN_TIMEOUT_MS", timeout_ms)
 }
 
 impl World {
@@ -86,7 +73,7 @@ impl ProcessOrigin {
         command
             .args(["-e", ORIGIN_JS, &port.to_string()])
             .stdin(std::process::Stdio::piped());
-        support::die_with_parent(&mut command);
+        die_with_parent(&mut command);
         // Owned at once: every path below, the panic included, kills and reaps it.
         let origin = ProcessOrigin(command.spawn().expect("start the node origin"));
         for _ in 0..500 {
@@ -108,7 +95,7 @@ impl Drop for ProcessOrigin {
 
 /// A key of a fresh enterprise organization.
 fn key(gateway: &Gateway, org: &str, body: &str) -> (String, String) {
-    let admin = Admin::bearer(gateway, TOKEN);
+    let admin = Admin::operator(gateway);
     admin.put_org(org, r#"{"plan":"enterprise"}"#);
     admin.create_key(org, body)
 }
@@ -235,12 +222,12 @@ const CASES: &[Case<World>] = &[
                 "faults-c",
                 r#"{"name":"Limited","scopes":["read"],"rate_limits":[{"name":"minute","limit":40,"window_seconds":60}]}"#,
             );
-            let (open, open_id) = Admin::bearer(&gateway, TOKEN).create_key(
+            let (open, open_id) = Admin::operator(&gateway).create_key(
                 "faults-c",
                 r#"{"name":"Open","scopes":["read"],"rate_limiting":false}"#,
             );
             let admin_view = |g: &Gateway| {
-                let admin = Admin::bearer(g, TOKEN);
+                let admin = Admin::operator(g);
                 (
                     admin.call("GET", "/orgs/faults-c/keys", None).json(),
                     admin.call("GET", "/orgs/faults-c/audit", None).json(),
@@ -253,11 +240,11 @@ const CASES: &[Case<World>] = &[
             thread::sleep(Duration::from_millis(1500));
             let (state_dir, port) = (gateway.state_dir.clone(), gateway.port);
             gateway.stop();
-            *gateway = Gateway::start(GatewayOptions {
-                state_dir: Some(state_dir),
-                port: Some(port),
-                ..options(w.steady_origin.url(), "30000")
-            });
+            *gateway = Gateway::start(
+                options(w.steady_origin.url(), "30000")
+                    .state_dir(state_dir)
+                    .port(port),
+            );
             thread::sleep(Duration::from_millis(1500));
             stop.store(true, Ordering::Relaxed);
             let seen = loader.join().unwrap();
@@ -317,7 +304,7 @@ const CASES: &[Case<World>] = &[
             )?;
             // Usage is stored with the counters: what the last write before the restart saw is
             // kept (never more than was admitted).
-            let usage = Admin::bearer(&gateway, TOKEN)
+            let usage = Admin::operator(&gateway)
                 .call(
                     "GET",
                     &format!("/orgs/faults-c/keys/{limited_id}/usage"),

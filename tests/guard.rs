@@ -9,8 +9,6 @@
 //! - a flood of made-up keys from one client is refused after its budget, without breaking a
 //!   real key from that client or another, and with a bounded number of log lines.
 
-mod support;
-
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::thread;
@@ -18,13 +16,11 @@ use std::time::{Duration, Instant};
 
 use keygate::domain::{ApiKey, KeyPrefix};
 use libtest_mimic::Failed;
-use support::admin::Admin;
 use support::{
-    Case, Gateway, GatewayOptions, Origin, Reply, check, eq, no_panic, project_dir, run_cases,
-    runtime_config, send,
+    Admin, Case, Gateway, GatewayOptions, Origin, Reply, check, eq, no_panic, project_dir,
+    run_cases, runtime_config, send,
 };
 
-const TOKEN: &str = "guard-test-admin-token";
 /// Made-up keys the flood sends, and the lookups a client may spend per minute.
 const FLOOD: usize = 300;
 const BUDGET: usize = 20;
@@ -68,23 +64,8 @@ struct World {
     flood: Gateway,
 }
 
-fn options(
-    origin: &Origin,
-    default: &str,
-    extra: &[(&'static str, &str)],
-) -> GatewayOptions<'static> {
-    let mut vars = vec![
-        ("ORIGIN", origin.url()),
-        ("ADMIN_TOKEN", TOKEN.to_owned()),
-        ("POLICY", policy(default)),
-    ];
-    vars.extend(extra.iter().map(|(n, v)| (*n, (*v).to_owned())));
-    GatewayOptions {
-        vars,
-        state_dir: None,
-        port: None,
-        show_output: false,
-    }
+fn options(origin: &Origin, default: &str) -> GatewayOptions {
+    GatewayOptions::new(origin.url()).var("POLICY", policy(default))
 }
 
 /// The runtime config under another worker name; `guards_in`: bind `GUARDS` to that worker's
@@ -114,14 +95,14 @@ impl World {
         let guards_config = config_named(&host, None);
         let front_config = config_named(&format!("keygate-front-{pid}"), Some(&host));
         let long_config = config_named(&format!("keygate-long-front-{pid}"), Some(&host));
-        let mut guards = Gateway::spawn_with_config(options(&origin, default, &[]), &guards_config);
-        let mut front = Gateway::spawn_with_config(options(&origin, default, &[]), &front_config);
+        let mut guards = Gateway::spawn_with_config(options(&origin, default), &guards_config);
+        let mut front = Gateway::spawn_with_config(options(&origin, default), &front_config);
         let mut long_front = Gateway::spawn_with_config(
-            options(&origin, default, &[("REVOCATION_BOUND_MS", "60000")]),
+            options(&origin, default).var("REVOCATION_BOUND_MS", "60000"),
             &long_config,
         );
-        let mut plain = Gateway::spawn(options(&origin, default, &[]));
-        let mut flood = Gateway::spawn(options(&origin, default, &[]));
+        let mut plain = Gateway::spawn(options(&origin, default));
+        let mut flood = Gateway::spawn(options(&origin, default));
         for gateway in [
             &mut guards,
             &mut front,
@@ -158,13 +139,9 @@ fn error_code(reply: &Reply) -> String {
         .unwrap_or_default()
 }
 
-fn body(reply: &Reply) -> String {
-    String::from_utf8_lossy(&reply.body).into_owned()
-}
-
 /// `allow` keys and a `deny` one of organization `org` on `gateway`, by name.
 fn keys(gateway: &Gateway, org: &str, names: &[(&str, &str)]) -> Vec<(String, String)> {
-    let admin = Admin::bearer(gateway, TOKEN);
+    let admin = Admin::operator(gateway);
     admin.put_org(org, r#"{"plan":"enterprise"}"#);
     names
         .iter()
@@ -202,7 +179,7 @@ static CASES: &[Case<World>] = &[
             let r = get(&w.front, &fields.0, "/api/employees/before", None);
             eq(r.status, 200, "fields key before")?;
             check(
-                body(&r).contains("salary"),
+                r.text().contains("salary"),
                 "unrestricted before the change",
             )?;
             for (key, path) in [
@@ -221,7 +198,7 @@ static CASES: &[Case<World>] = &[
 
             // The key is restricted and another revoked; neither is used again before the
             // outage, so the isolate still holds their old records.
-            let admin = Admin::bearer(&w.front, TOKEN);
+            let admin = Admin::operator(&w.front);
             let patch = format!("/orgs/outage/keys/{}", fields.1);
             let r = admin.call(
                 "PATCH",
@@ -273,16 +250,13 @@ static CASES: &[Case<World>] = &[
                     Some("unavailable; denied"),
                     path,
                 )?;
-                check(!body(&r).contains("salary"), "a hidden field leaked")?;
+                check(!r.text().contains("salary"), "a hidden field leaked")?;
                 eq(w.origin.seen(path).len(), 0, &format!("origin: {path}"))?;
             }
 
             // The guards come back: the restriction and the revocation hold.
             *guards = Gateway::spawn_with_config(
-                GatewayOptions {
-                    state_dir: Some(state_dir),
-                    ..options(&w.origin, w.default, &[])
-                },
+                options(&w.origin, w.default).state_dir(state_dir),
                 &w.guards_config,
             );
             guards.wait_ready();
@@ -295,7 +269,7 @@ static CASES: &[Case<World>] = &[
                 thread::sleep(Duration::from_millis(250));
             };
             eq(r.status, 200, "fields key after the outage")?;
-            let text = body(&r);
+            let text = r.text();
             check(text.contains("Ada") && !text.contains("salary"), &text)?;
             let r = get(&w.front, &revoked.0, "/outage/revoked/after", None);
             eq(
@@ -319,7 +293,7 @@ static CASES: &[Case<World>] = &[
     ),
     ("sixty_kilobyte_paths_never_break_the_window", |w| {
         let mut plain = w.plain.lock().unwrap();
-        let admin = Admin::bearer(&plain, TOKEN);
+        let admin = Admin::operator(&plain);
         admin.put_org("bigpaths", r#"{"plan":"enterprise"}"#);
         let (key, id) = admin.create_key(
             "bigpaths",
@@ -365,10 +339,7 @@ static CASES: &[Case<World>] = &[
         // The guard restarts from what it stored: the window is still full.
         let state_dir = plain.state_dir.clone();
         plain.stop();
-        *plain = Gateway::start(GatewayOptions {
-            state_dir: Some(state_dir),
-            ..options(&w.origin, w.default, &[])
-        });
+        *plain = Gateway::start(options(&w.origin, w.default).state_dir(state_dir));
         eq(
             send_gets(&plain, "second")?,
             0,
@@ -380,7 +351,7 @@ static CASES: &[Case<World>] = &[
             "origin: refused POSTs",
         )?;
         eq(w.origin.seen("/big/get/").len(), 5, "origin: GETs")?;
-        let usage = Admin::bearer(&plain, TOKEN)
+        let usage = Admin::operator(&plain)
             .call("GET", &format!("/orgs/bigpaths/keys/{id}/usage"), None)
             .json();
         eq(usage["requests_total"].as_u64(), Some(5), "usage total")?;
@@ -397,7 +368,7 @@ static CASES: &[Case<World>] = &[
     }),
     ("a_flood_of_made_up_keys_is_refused_after_the_budget", |w| {
         let plain = &w.flood;
-        let admin = Admin::bearer(plain, TOKEN);
+        let admin = Admin::operator(plain);
         admin.put_org("flood", r#"{"plan":"enterprise"}"#);
         let (real, _) = admin.create_key("flood", r#"{"name":"Real key","scopes":["read"]}"#);
         // The flooder rotates through addresses of its one IPv6 /64: one client all the same.

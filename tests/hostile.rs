@@ -3,17 +3,13 @@
 //! Every case must end in a clear 4xx (or pass intact) and change nothing. Faults of the
 //! origin and the runtime are in `faults.rs`.
 
-mod support;
-
 use std::process::ExitCode;
 
 use libtest_mimic::Failed;
-use support::admin::Admin;
 use support::{
-    Case, Gateway, GatewayOptions, Origin, check, eq, no_panic, run_cases, send, send_raw,
+    ADMIN_TOKEN, Admin, Case, Gateway, GatewayOptions, Origin, check, eq, no_panic, run_cases,
+    send, send_raw,
 };
-
-const TOKEN: &str = "hostile-test-admin-token";
 
 struct World {
     origin: Origin,
@@ -24,13 +20,8 @@ struct World {
 impl World {
     fn start() -> World {
         let origin = Origin::start();
-        let gateway = Gateway::start(GatewayOptions {
-            vars: vec![("ORIGIN", origin.url()), ("ADMIN_TOKEN", TOKEN.into())],
-            state_dir: None,
-            port: None,
-            show_output: false,
-        });
-        let admin = Admin::bearer(&gateway, TOKEN);
+        let gateway = Gateway::start(GatewayOptions::new(origin.url()));
+        let admin = Admin::operator(&gateway);
         admin.put_org("hostile", r#"{"plan":"enterprise"}"#);
         let (key, _) = admin.create_key("hostile", r#"{"name":"Target","scopes":["read"]}"#);
         World {
@@ -203,7 +194,7 @@ const CASES: &[Case<World>] = &[
         },
     ),
     ("bad_management_bodies_change_nothing", |w| {
-        let admin = Admin::bearer(&w.gateway, TOKEN);
+        let admin = Admin::operator(&w.gateway);
         let before = admin.call("GET", "/orgs/hostile/keys", None).json();
         for body in [
             "{\"name\":\"abc\",\"scopes\":[\"read\"],\"meta\":{\"a\":\"\u{0}\"}",
@@ -224,19 +215,9 @@ const CASES: &[Case<World>] = &[
         // On workerd through Miniflare's API: wrangler dev's proxy answers the request *after*
         // one whose body the worker left unread with its own 503 ("Your worker restarted
         // mid-request"), an artifact of its pooled connection that Cloudflare does not have.
-        let gateway = Gateway::start_miniflare(
-            "keygate",
-            GatewayOptions {
-                vars: vec![
-                    ("ORIGIN", "http://127.0.0.1:9".into()),
-                    ("ADMIN_TOKEN", TOKEN.into()),
-                ],
-                state_dir: None,
-                port: None,
-                show_output: false,
-            },
-        );
-        let admin = Admin::bearer(&gateway, TOKEN);
+        let gateway =
+            Gateway::start_miniflare("keygate", GatewayOptions::new("http://127.0.0.1:9"));
+        let admin = Admin::operator(&gateway);
         admin.put_org("chunked", r#"{"plan":"enterprise"}"#);
         // No Content-Length: the body's size is known only by reading it.
         let chunked = |name: &str, size: usize| {
@@ -244,7 +225,7 @@ const CASES: &[Case<World>] = &[
             json.resize(size, b' ');
             let mut raw = format!(
                 "POST /_keygate/v1/orgs/chunked/keys HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-                 Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+                 Authorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\n\
                  Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
             )
             .into_bytes();
@@ -297,7 +278,7 @@ const CASES: &[Case<World>] = &[
                 "a wrong token",
             )?;
         }
-        let r = call(TOKEN, attacker);
+        let r = call(ADMIN_TOKEN, attacker);
         eq(
             r.status,
             429,
@@ -316,7 +297,7 @@ const CASES: &[Case<World>] = &[
             Some(wait.to_string().as_str()),
             "Retry-After",
         )?;
-        eq(call(TOKEN, bystander).status, 200, "another client")?;
+        eq(call(ADMIN_TOKEN, bystander).status, 200, "another client")?;
         for _ in 0..3 {
             eq(call("guess", attacker).status, 429, "still shut out")?;
         }
@@ -351,11 +332,15 @@ const CASES: &[Case<World>] = &[
             )?;
         }
         eq(
-            call(TOKEN, &host(99)).status,
+            call(ADMIN_TOKEN, &host(99)).status,
             429,
             "the same /64, a new address",
         )?;
-        eq(call(TOKEN, "2001:db8:44:8::1").status, 200, "the next /64")?;
+        eq(
+            call(ADMIN_TOKEN, "2001:db8:44:8::1").status,
+            200,
+            "the next /64",
+        )?;
         // A key-shaped guess refused for the made-up-key budget counts as a failure too.
         let prefix: keygate::domain::KeyPrefix = "kg_live".parse().unwrap();
         let guesser = "192.0.2.55";
@@ -369,7 +354,7 @@ const CASES: &[Case<World>] = &[
                 && refusals.iter().filter(|s| **s == 401).count() <= 10,
             &format!("key-shaped guesses: {refusals:?}"),
         )?;
-        let r = call(TOKEN, guesser);
+        let r = call(ADMIN_TOKEN, guesser);
         eq(
             r.json()["error"].as_str(),
             Some("too_many_failed_attempts"),

@@ -8,8 +8,6 @@
 //! - with a bound of 0 (strict mode: a second runtime, or a key's own `revocation_bound_ms`) a
 //!   revoke acts on the next request.
 
-mod support;
-
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,12 +15,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use libtest_mimic::Failed;
-use support::admin::Admin;
 use support::{
-    Case, Gateway, GatewayOptions, Origin, check, client, eq, fan_out, no_panic, run_cases,
+    Admin, Case, Gateway, GatewayOptions, Origin, check, client, eq, fan_out, free_port, no_panic,
+    run_cases,
 };
 
-const TOKEN: &str = "isolates-test-admin-token";
 const COPIES: usize = 4;
 
 /// Four copies of keygate in one workerd: the gateway (copy 0) and the ports of all four.
@@ -33,17 +30,8 @@ struct Copies {
 
 impl Copies {
     fn start(origin: &Origin, bound_ms: &str) -> Copies {
-        let more: Vec<u16> = (1..COPIES).map(|_| support::free_port()).collect();
-        let options = GatewayOptions {
-            vars: vec![
-                ("ORIGIN", origin.url()),
-                ("ADMIN_TOKEN", TOKEN.into()),
-                ("REVOCATION_BOUND_MS", bound_ms.into()),
-            ],
-            state_dir: None,
-            port: None,
-            show_output: false,
-        };
+        let more: Vec<u16> = (1..COPIES).map(|_| free_port()).collect();
+        let options = GatewayOptions::new(origin.url()).var("REVOCATION_BOUND_MS", bound_ms);
         let gateway = Gateway::start_miniflare_copies("keygate", options, &more);
         let ports = std::iter::once(gateway.port).chain(more).collect();
         Copies { gateway, ports }
@@ -52,7 +40,7 @@ impl Copies {
     /// A key of a fresh organization allowing `per_minute` requests a minute, with `extra`
     /// fields (`,"name":value…` or nothing).
     fn key(&self, org: &str, per_minute: u32, extra: &str) -> (String, String) {
-        let admin = Admin::bearer(&self.gateway, TOKEN);
+        let admin = Admin::operator(&self.gateway);
         admin.put_org(org, r#"{"plan":"enterprise"}"#);
         admin.create_key(
             org,
@@ -63,7 +51,7 @@ impl Copies {
     }
 
     fn revoke(&self, org: &str, id: &str) -> u16 {
-        Admin::bearer(&self.gateway, TOKEN)
+        Admin::operator(&self.gateway)
             .call("DELETE", &format!("/orgs/{org}/keys/{id}"), None)
             .status
     }

@@ -2,17 +2,15 @@
 //! (parsed as structured fields), switching limits off, counters shared across rotation and
 //! kept across a restart of `wrangler dev`, usage, and plan defaults.
 
-mod support;
-
 use std::process::ExitCode;
 use std::sync::Mutex;
 
 use libtest_mimic::Failed;
 use serde_json::Value;
-use support::admin::Admin;
-use support::{Case, Gateway, GatewayOptions, Origin, Reply, check, eq, fan_out, run_cases, send};
-
-const TOKEN: &str = "ratelimit-test-admin-token";
+use support::{
+    Admin, Case, Gateway, GatewayOptions, Origin, Reply, check, eq, fan_out, now_ms, run_cases,
+    send,
+};
 
 struct World {
     origin: Origin,
@@ -21,20 +19,11 @@ struct World {
     restartable: Mutex<Gateway>,
 }
 
-fn options(origin: &Origin, state_dir: Option<std::path::PathBuf>) -> GatewayOptions<'static> {
-    GatewayOptions {
-        vars: vec![("ORIGIN", origin.url()), ("ADMIN_TOKEN", TOKEN.into())],
-        state_dir,
-        port: None,
-        show_output: false,
-    }
-}
-
 impl World {
     fn start() -> World {
         let origin = Origin::start();
-        let mut gateway = Gateway::spawn(options(&origin, None));
-        let mut restartable = Gateway::spawn(options(&origin, None));
+        let mut gateway = Gateway::spawn(GatewayOptions::new(origin.url()));
+        let mut restartable = Gateway::spawn(GatewayOptions::new(origin.url()));
         gateway.wait_ready();
         restartable.wait_ready();
         World {
@@ -46,7 +35,7 @@ impl World {
 }
 
 fn key(gateway: &Gateway, org: &str, plan: &str, body: &str) -> (String, String) {
-    let admin = Admin::bearer(gateway, TOKEN);
+    let admin = Admin::operator(gateway);
     admin.put_org(org, &format!(r#"{{"plan":"{plan}"}}"#));
     admin.create_key(org, body)
 }
@@ -111,9 +100,7 @@ const CASES: &[Case<World>] = &[
             let limited = statuses.iter().filter(|&&s| s == 429).count();
             if (admitted, limited) != (100, 400) {
                 let path = format!("/orgs/rl-a/keys/{id}/usage");
-                let usage = Admin::bearer(&w.gateway, TOKEN)
-                    .call("GET", &path, None)
-                    .json();
+                let usage = Admin::operator(&w.gateway).call("GET", &path, None).json();
                 let seen = w.origin.seen("/rl-a/").len();
                 let mut others: Vec<u16> = statuses
                     .iter()
@@ -156,7 +143,7 @@ const CASES: &[Case<World>] = &[
                 "remaining",
             )?;
             let reset: u64 = first.header("x-ratelimit-reset").unwrap_or("0").parse()?;
-            let now = support::now_ms() / 1000;
+            let now = now_ms() / 1000;
             check(
                 reset > now && reset <= now + 62,
                 "reset is a Unix time within the minute",
@@ -248,7 +235,7 @@ const CASES: &[Case<World>] = &[
             Some(r#""burst";q=20;w=1, "minute";q=60;w=60, "day";q=10000;w=86400"#),
             "Starter tier",
         )?;
-        Admin::bearer(&w.gateway, TOKEN).put_org("rl-d", r#"{"plan":"pro"}"#);
+        Admin::operator(&w.gateway).put_org("rl-d", r#"{"plan":"pro"}"#);
         let r = get(&w.gateway, &k, "/rl-d");
         eq(
             r.header("ratelimit-policy"),
@@ -276,7 +263,7 @@ const CASES: &[Case<World>] = &[
                 "before rotation",
             )?;
         }
-        let rotated = Admin::bearer(&w.gateway, TOKEN)
+        let rotated = Admin::operator(&w.gateway)
             .call("POST", &format!("/orgs/rl-e/keys/{id}/rotate"), None)
             .json();
         let new = rotated["key"].as_str().ok_or("no key")?.to_owned();
@@ -310,10 +297,10 @@ const CASES: &[Case<World>] = &[
         }
         let state_dir = gateway.state_dir.clone();
         gateway.stop();
-        *gateway = Gateway::start(options(&w.origin, Some(state_dir)));
+        *gateway = Gateway::start(GatewayOptions::new(w.origin.url()).state_dir(state_dir));
         let r = get(&gateway, &k, "/rl-f");
         eq(r.status, 429, "after restart the window is still full")?;
-        let usage = Admin::bearer(&gateway, TOKEN)
+        let usage = Admin::operator(&gateway)
             .call("GET", "/orgs/rl-f/keys", None)
             .json();
         eq(
@@ -332,11 +319,8 @@ const CASES: &[Case<World>] = &[
         for i in 0..5 {
             get(&w.gateway, &k, &format!("/rl-g/item/{i}?secret=not-logged"));
         }
-        let usage = Admin::bearer(&w.gateway, TOKEN).call(
-            "GET",
-            &format!("/orgs/rl-g/keys/{id}/usage"),
-            None,
-        );
+        let usage =
+            Admin::operator(&w.gateway).call("GET", &format!("/orgs/rl-g/keys/{id}/usage"), None);
         eq(usage.status, 200, "usage")?;
         let u = usage.json();
         eq(
@@ -378,7 +362,7 @@ const CASES: &[Case<World>] = &[
             "status",
         )?;
         let missing =
-            Admin::bearer(&w.gateway, TOKEN).call("GET", "/orgs/rl-g/keys/key_nope/usage", None);
+            Admin::operator(&w.gateway).call("GET", "/orgs/rl-g/keys/key_nope/usage", None);
         eq(
             missing.json()["error"].clone(),
             Value::from("key_not_found"),
@@ -392,7 +376,7 @@ const CASES: &[Case<World>] = &[
             "enterprise",
             r#"{"name":"Listed","scopes":["read"]}"#,
         );
-        let admin = Admin::bearer(&w.gateway, TOKEN);
+        let admin = Admin::operator(&w.gateway);
         let before = admin
             .call("GET", &format!("/orgs/rl-h/keys/{id}"), None)
             .json();
@@ -438,7 +422,7 @@ const CASES: &[Case<World>] = &[
                 "enterprise",
                 r#"{"name":"Failing","scopes":["read"]}"#,
             );
-            let admin = Admin::bearer(&w.gateway, TOKEN);
+            let admin = Admin::operator(&w.gateway);
             eq(get(&w.gateway, &k, "/rl-i").status, 200, "works first")?;
             admin.call(
                 "PATCH",

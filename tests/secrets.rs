@@ -3,15 +3,14 @@
 //! its stdin: a command line is visible to every user of the machine (`ps`, /proc/<pid>/cmdline).
 //! Several runtimes with different secrets in one test process each get their own.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;
 
 use keygate::domain::forward::sign;
 use libtest_mimic::Failed;
-use support::admin::Admin;
-use support::{Case, Gateway, GatewayOptions, Origin, check, command_lines, eq, run_cases, send};
+use support::{
+    Admin, Case, Gateway, GatewayOptions, Origin, check, command_lines, eq, run_cases, send,
+};
 
 /// Each runtime's admin token and signing secret, all different.
 const SECRETS: [(&str, &str); 3] = [
@@ -29,15 +28,10 @@ struct World {
 impl World {
     fn start() -> World {
         let origin = Origin::start();
-        let options = |(token, signing): (&str, &str)| GatewayOptions {
-            vars: vec![
-                ("ORIGIN", origin.url()),
-                ("ADMIN_TOKEN", token.to_owned()),
-                ("ORIGIN_SIGNING_SECRET", signing.to_owned()),
-            ],
-            state_dir: None,
-            port: None,
-            show_output: false,
+        let options = |(token, signing): (&str, &str)| {
+            GatewayOptions::new(origin.url())
+                .var("ADMIN_TOKEN", token)
+                .var("ORIGIN_SIGNING_SECRET", signing)
         };
         // Both wrangler runtimes boot at once, from this thread (it outlives them).
         let mut gateways: Vec<Gateway> = SECRETS[..2]
@@ -128,15 +122,9 @@ const CASES: &[Case<World>] = &[
                 eq(mode & 0o777, 0o600, "readable by its owner only")?;
             }
             // A runtime started and stopped here removes its file.
-            let mut gateway = Gateway::start(GatewayOptions {
-                vars: vec![
-                    ("ORIGIN", w.origin.url()),
-                    ("ADMIN_TOKEN", "short-lived".into()),
-                ],
-                state_dir: None,
-                port: None,
-                show_output: false,
-            });
+            let mut gateway = Gateway::start(
+                GatewayOptions::new(w.origin.url()).var("ADMIN_TOKEN", "short-lived"),
+            );
             let file = gateway
                 .state_dir
                 .join(format!("secrets-{}.env", gateway.port));

@@ -7,8 +7,6 @@
 //! management call must succeed, the log must hold no panic, and afterwards each key's usage
 //! counter must equal the admissions the clients saw. `make soak` runs it alone.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -19,10 +17,10 @@ use std::time::{Duration, Instant};
 use keygate::domain::{ApiKey, KeyPrefix};
 use libtest_mimic::Failed;
 use serde_json::Value;
-use support::admin::Admin;
-use support::{Case, Gateway, GatewayOptions, Origin, check, client, eq, no_panic, run_cases};
+use support::{
+    Admin, Case, Gateway, GatewayOptions, Origin, check, client, eq, no_panic, run_cases,
+};
 
-const TOKEN: &str = "soak-test-admin-token";
 const CLIENTS: usize = 4;
 /// The limited key's window: small enough that the soak refuses most of its requests.
 const LIMIT: u64 = 20;
@@ -36,12 +34,7 @@ struct World {
 impl World {
     fn start() -> World {
         let origin = Origin::start_unrecorded(0).expect("bind the origin");
-        let gateway = Gateway::start(GatewayOptions {
-            vars: vec![("ORIGIN", origin.url()), ("ADMIN_TOKEN", TOKEN.into())],
-            state_dir: None,
-            port: None,
-            show_output: false,
-        });
+        let gateway = Gateway::start(GatewayOptions::new(origin.url()));
         World {
             _origin: origin,
             gateway,
@@ -149,7 +142,7 @@ fn client_loop(port: u16, keys: &Keys, stop: &AtomicBool, seed: usize) -> Tally 
 
 /// Management changes in a loop until `stop`; returns the calls that did not succeed.
 fn admin_loop(gateway: &Gateway, keys: &Keys, ids: &Ids, stop: &AtomicBool) -> Vec<String> {
-    let admin = Admin::bearer(gateway, TOKEN);
+    let admin = Admin::operator(gateway);
     let mut failures = Vec::new();
     let mut expect = |what: &str, status: u16| {
         if !(200..300).contains(&status) && failures.len() < 10 {
@@ -218,7 +211,7 @@ fn soak(w: &World) -> Result<(), Failed> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    let admin = Admin::bearer(&w.gateway, TOKEN);
+    let admin = Admin::operator(&w.gateway);
     admin.put_org("soak", r#"{"plan":"enterprise"}"#);
     let open = r#""scopes":["read"],"rate_limiting":false"#;
     let (steady, steady_id) = admin.create_key("soak", &format!(r#"{{"name":"Steady",{open}}}"#));
