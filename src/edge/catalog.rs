@@ -7,6 +7,8 @@
 //! that can fail (validation, limits, guard, KV) first, then the SQL rows and the audit event
 //! in one synchronous section, so a failed request leaves no half-written key.
 
+use std::time::Duration;
+
 use futures_util::lock::Mutex;
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -85,8 +87,7 @@ impl DurableObject for OrgCatalog {
                 serde_json::json!({"error": "webhook_alarm", "detail": e.log_detail()})
             );
             // Tried again in a minute rather than never: the schedule is still in SQL.
-            let retry = clock::now().0 + 60_000;
-            let _ = self.storage.set_alarm(retry as i64).await;
+            let _ = self.storage.set_alarm(Duration::from_secs(60)).await;
         }
         Response::empty()
     }

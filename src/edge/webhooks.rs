@@ -272,8 +272,10 @@ impl Webhooks<'_> {
     /// Sets the object's alarm at the earliest due instant (at once if it is past).
     pub async fn rearm(&self, storage: &Storage) -> Result<(), GateError> {
         if let Some(due) = self.next_due()? {
+            // The runtime takes an offset from now, not an instant.
+            let wait = due.0.saturating_sub(super::clock::now().0);
             storage
-                .set_alarm(due.0 as i64)
+                .set_alarm(std::time::Duration::from_millis(wait))
                 .await
                 .map_err(|e| GateError::Internal(format!("alarm: {e}")))?;
         }

@@ -27,7 +27,8 @@ impl Seen {
 }
 
 /// An HTTP origin that records every request and answers with a JSON echo of it.
-/// Paths starting with `/status/<code>` answer with that status; `/redirect` answers 302;
+/// Paths starting with `/status/<code>` answer with that status; `/flaky/<n>/…` answers 500 to
+/// the first `n` requests of that exact URL, then 200 (a recording origin only); `/redirect` answers 302;
 /// `/api/employees…` answers [`EMPLOYEES`]; `/api/html…` answers an HTML page; `/slow/<ms>…`
 /// answers after that many milliseconds.
 pub struct Origin {
@@ -122,12 +123,28 @@ fn answer(mut request: tiny_http::Request, log: Option<&Mutex<Vec<Seen>>>) {
             .collect(),
         body,
     };
+    let failures_left = seen
+        .url
+        .strip_prefix("/flaky/")
+        .and_then(|rest| rest.split('/').next()?.parse::<usize>().ok())
+        .zip(log)
+        .is_some_and(|(n, log)| {
+            let before = log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|s| s.url == seen.url)
+                .count();
+            before < n
+        });
     let status = seen
         .url
         .strip_prefix("/status/")
         .and_then(|rest| rest.get(..3)?.parse().ok())
         .unwrap_or(if seen.url.starts_with("/redirect") {
             302
+        } else if failures_left {
+            500
         } else {
             200
         });
