@@ -77,6 +77,8 @@ const CASES: &[Case<World>] = support::cases![
     a_failing_receiver_gets_the_event_again_with_the_same_id,
     the_signature_verifies_with_the_readme_snippet,
     a_restart_between_tries_still_delivers,
+    a_rate_limit_is_sent_once_per_window_and_successes_are_audited,
+    a_rotation_audits_both_masks,
 ];
 
 fn endpoints_are_created_listed_changed_and_deleted(w: &World) -> Result<(), Failed> {
@@ -372,6 +374,77 @@ fn a_restart_between_tries_still_delivers(w: &World) -> Result<(), Failed> {
         "same id",
     )?;
     drop(gateway);
+    Ok(())
+}
+
+fn a_rate_limit_is_sent_once_per_window_and_successes_are_audited(w: &World) -> Result<(), Failed> {
+    let (admin, _, _) = w.hooked("wh-limit", "/hooks/limit", &["key.rate_limited"]);
+    let (key, id) = admin.create_key(
+        "wh-limit",
+        r#"{"name":"Two a minute","scopes":["read"],"rate_limits":[{"name":"minute","limit":2,"window_seconds":60}]}"#,
+    );
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| support::send_with_key(&w.gateway, &key, "GET", "/api/ping", &[], None).status)
+        .collect();
+    eq(statuses, vec![200, 200, 429, 429, 429], "statuses")?;
+    let seen = deliveries(&w.origin, "/hooks/limit", 1, 15);
+    thread::sleep(Duration::from_secs(2));
+    eq(
+        w.origin.seen("/hooks/limit").len(),
+        1,
+        "one key.rate_limited for three 429s",
+    )?;
+    let delivered = body(&seen[0]);
+    eq(
+        delivered["data"]["key_id"].as_str(),
+        Some(id.as_str()),
+        "key",
+    )?;
+    eq(
+        delivered["data"]["window"]["window"].as_str(),
+        Some("minute"),
+        "window",
+    )?;
+    let count = |kind: &str| {
+        admin
+            .call("GET", &format!("/orgs/wh-limit/audit?type={kind}"), None)
+            .json()["events"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    eq(
+        count("key_rate_limited"),
+        1,
+        "key_rate_limited audit events",
+    )?;
+    eq(
+        count("auth_succeeded"),
+        1,
+        "auth_succeeded audit events (once an hour)",
+    )?;
+    Ok(())
+}
+
+fn a_rotation_audits_both_masks(w: &World) -> Result<(), Failed> {
+    let admin = Admin::operator(&w.gateway);
+    admin.put_org("wh-rotate", r#"{"plan":"enterprise"}"#);
+    let (_, id) = admin.create_key("wh-rotate", r#"{"name":"Rotated","scopes":["read"]}"#);
+    let before = admin
+        .call("GET", &format!("/orgs/wh-rotate/keys/{id}"), None)
+        .json();
+    let after = admin
+        .call("POST", &format!("/orgs/wh-rotate/keys/{id}/rotate"), None)
+        .json();
+    let audit = admin
+        .call("GET", "/orgs/wh-rotate/audit?type=key_rotated", None)
+        .json();
+    let details = &audit["events"][0]["details"];
+    eq(&details["old_start"], &before["start"], "old mask")?;
+    eq(&details["new_start"], &after["start"], "new mask")?;
+    check(
+        details["previous_secret_valid_until"].is_string(),
+        "when the old secret stops",
+    )?;
     Ok(())
 }
 

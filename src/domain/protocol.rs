@@ -121,6 +121,20 @@ pub enum OrgNotice {
         reason: String,
         start: String,
     },
+    /// The guard refused this key for the first time in `window` (name, limit, seconds).
+    RateLimited {
+        org: OrgId,
+        id: KeyId,
+        window: String,
+        limit: u32,
+        window_seconds: u32,
+    },
+    /// The guard admitted this key (reported at most once an hour), from `country`.
+    AuthSucceeded {
+        org: OrgId,
+        id: KeyId,
+        country: Option<String>,
+    },
 }
 
 /// A request to a key guard.

@@ -176,7 +176,9 @@ impl OrgCatalog {
             }
             OrgCommand::Notice(notice) => {
                 let _writer = self.writer.lock().await;
-                self.notice(notice, now)
+                let answer = self.notice(notice, now);
+                self.webhooks().rearm(&self.storage).await?;
+                answer
             }
             OrgCommand::Webhook(request) => {
                 let _writer = self.writer.lock().await;
@@ -250,6 +252,46 @@ impl OrgCatalog {
             } => {
                 let details = serde_json::json!({"reason": reason, "start": start});
                 self.record_event(now, AuditKind::AuthFailed, "keygate", Some(&id), &details)?;
+                Ok(respond::json(200, &serde_json::json!({"ok": true})))
+            }
+            OrgNotice::RateLimited {
+                id,
+                window,
+                limit,
+                window_seconds,
+                ..
+            } => {
+                let details = serde_json::json!({
+                    "limit": limit, "window": window, "window_seconds": window_seconds
+                });
+                self.record_event(
+                    now,
+                    AuditKind::KeyRateLimited,
+                    "keygate",
+                    Some(&id),
+                    &details,
+                )?;
+                let rows: Vec<KeyRow> = self.query(
+                    "SELECT seq, secrets, record FROM keys WHERE id = ? AND revoked = 0",
+                    vec![id.as_str().into()],
+                )?;
+                if let Some(stored) = rows.into_iter().next().map(decode_key).transpose()? {
+                    let mut data = key_data(&stored.record, None);
+                    data["window"] = details;
+                    self.webhooks()
+                        .enqueue(EventType::KeyRateLimited, &data, now, None)?;
+                }
+                Ok(respond::json(200, &serde_json::json!({"ok": true})))
+            }
+            OrgNotice::AuthSucceeded { id, country, .. } => {
+                let details = serde_json::json!({"country": country});
+                self.record_event(
+                    now,
+                    AuditKind::AuthSucceeded,
+                    "keygate",
+                    Some(&id),
+                    &details,
+                )?;
                 Ok(respond::json(200, &serde_json::json!({"ok": true})))
             }
         }
@@ -496,7 +538,7 @@ impl OrgCatalog {
         let actor = &actor.name();
         let secret = self.new_secret()?;
         let rotated = secret::rotate(&secrets, KeyHash::of(&secret), grace_hours, now);
-        record.start = secret.mask();
+        let old_start = std::mem::replace(&mut record.start, secret.mask());
         record.rotated_at = Some(now);
         self.publish(&record, &rotated).await?;
         // KV entries of secrets that no longer work are deleted; the guard refuses them anyway.
@@ -515,7 +557,12 @@ impl OrgCatalog {
             ],
         )?;
         let old_until = rotated.iter().find_map(|s| s.until).map(|t| t.to_string());
-        let details = serde_json::json!({"grace_period_hours": grace_hours, "previous_secret_valid_until": old_until});
+        let details = serde_json::json!({
+            "grace_period_hours": grace_hours,
+            "new_start": record.start,
+            "old_start": old_start,
+            "previous_secret_valid_until": old_until,
+        });
         self.record_event(now, AuditKind::KeyRotated, actor, Some(id), &details)?;
         let mut view = KeyView::of(&record, now);
         view.key = Some(secret.expose_secret().to_owned());

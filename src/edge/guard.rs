@@ -29,6 +29,7 @@ use crate::domain::manage::audit::Throttle;
 use crate::domain::protocol::{
     Access, GuardCommand, GuardVerdict, KeyRefusal, OrgCommand, OrgNotice, Outcome, Standing,
 };
+use crate::domain::webhook::Sightings;
 use crate::domain::{
     GateError, KeyHash, KeyRecord, KeyStatus, RateLimit, RecordDigest, UnixMillis, verify,
 };
@@ -78,6 +79,8 @@ pub struct KeyGuard {
     meter: RefCell<Option<Meter>>,
     /// Last audit report per (reason, key prefix).
     failures: RefCell<Throttle<(String, String)>>,
+    /// Refusals and successes reported lately (the audit trail without a write per request).
+    sightings: RefCell<Sightings>,
 }
 
 impl DurableObject for KeyGuard {
@@ -88,6 +91,7 @@ impl DurableObject for KeyGuard {
             cached: RefCell::new(None),
             meter: RefCell::new(None),
             failures: RefCell::new(Throttle::new(FAILURE_KEYS)),
+            sightings: RefCell::new(Sightings::default()),
         }
     }
 
@@ -235,6 +239,7 @@ impl KeyGuard {
                 lease,
             }) => {
                 self.ensure_meter().await?;
+                let country = event.country.clone();
                 let allowed = verify::permits(&guard.record, now, &access.route());
                 let refusal = match &allowed {
                     Ok(()) => None,
@@ -278,7 +283,10 @@ impl KeyGuard {
                     self.report_failure(&guard.record, code, &start, now, &mut cost)
                         .await?;
                 }
-                (Outcome::of(decision, refusal), grant)
+                let outcome = Outcome::of(decision, refusal);
+                self.report_sighting(&guard.record, outcome.as_ref(), country, now, &mut cost)
+                    .await?;
+                (outcome, grant)
             }
         };
         Ok(respond::json(
@@ -382,6 +390,45 @@ impl KeyGuard {
             self.tell_catalog(record, &command, cost).await?;
         }
         Ok(())
+    }
+
+    /// Tells the catalog of the first rate-limit refusal in a window (it sends
+    /// `key.rate_limited`) and of a success once an hour (the audit trail's successful
+    /// authentications).
+    async fn report_sighting(
+        &self,
+        record: &KeyRecord,
+        outcome: Option<&Outcome>,
+        country: Option<String>,
+        now: UnixMillis,
+        cost: &mut Cost,
+    ) -> Result<(), GateError> {
+        let (org, id) = (record.org.clone(), record.id.clone());
+        let notice = match outcome {
+            Some(Outcome::Limited { windows, .. }) => {
+                let first = self.sightings.borrow_mut().limited(windows, now).cloned();
+                first.map(|w| OrgNotice::RateLimited {
+                    org,
+                    id,
+                    window: w.name,
+                    limit: w.limit,
+                    window_seconds: w.window_seconds,
+                })
+            }
+            Some(Outcome::Admitted { .. }) => self
+                .sightings
+                .borrow_mut()
+                .succeeded(now)
+                .then_some(OrgNotice::AuthSucceeded { org, id, country }),
+            _ => None,
+        };
+        match notice {
+            Some(notice) => {
+                self.tell_catalog(record, &OrgCommand::Notice(notice), cost)
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Sends `command` to the catalog of `record`'s organization; an answer but 200 is an

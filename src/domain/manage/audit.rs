@@ -41,6 +41,12 @@ pub enum AuditKind {
     /// A webhook endpoint failed every try of a delivery and is marked failing (details:
     /// webhook_id, event_id).
     WebhookFailing,
+    /// A key was refused for a rate limit, the first time in that window (details: window,
+    /// limit, window_seconds).
+    KeyRateLimited,
+    /// A key authenticated successfully; at most one event per key per hour (details:
+    /// country).
+    AuthSucceeded,
     /// Requests with one of the organization's keys were refused (details: reason, the
     /// presented key's prefix); at most one event per prefix and reason per minute.
     AuthFailed,
@@ -48,7 +54,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 14] = [
+    pub const ALL: [AuditKind; 16] = [
         AuditKind::OrgCreated,
         AuditKind::OrgUpdated,
         AuditKind::KeyCreated,
@@ -62,6 +68,8 @@ impl AuditKind {
         AuditKind::KeyExpiring,
         AuditKind::KeyRotationGraceEnded,
         AuditKind::WebhookFailing,
+        AuditKind::KeyRateLimited,
+        AuditKind::AuthSucceeded,
         AuditKind::AuthFailed,
     ];
 
@@ -81,6 +89,8 @@ impl AuditKind {
             AuditKind::KeyExpiring => "key_expiring",
             AuditKind::KeyRotationGraceEnded => "key_rotation_grace_ended",
             AuditKind::WebhookFailing => "webhook_failing",
+            AuditKind::KeyRateLimited => "key_rate_limited",
+            AuditKind::AuthSucceeded => "auth_succeeded",
             AuditKind::AuthFailed => "auth_failed",
         }
     }

@@ -6,6 +6,7 @@ mod endpoint;
 mod event;
 mod notice;
 mod retry;
+mod sighting;
 mod signature;
 
 pub use command::{WebhookCommand, WebhookRoute};
@@ -13,4 +14,5 @@ pub use endpoint::{CreateWebhook, MAX_ENDPOINTS, UpdateWebhook, WebhookEndpoint,
 pub use event::{EventType, Payload, UnknownEventType};
 pub use notice::{NOTICE_DAYS, Notice, notices_ahead};
 pub use retry::{Attempt, DeliveryState, RETRY_DELAYS_MS};
+pub use sighting::{SUCCESS_EVERY_MS, Sightings};
 pub use signature::{SecretError, WebhookSecret, sign};
