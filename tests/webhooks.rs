@@ -79,6 +79,7 @@ const CASES: &[Case<World>] = support::cases![
     a_restart_between_tries_still_delivers,
     a_rate_limit_is_sent_once_per_window_and_successes_are_audited,
     a_rotation_audits_both_masks,
+    an_endpoint_that_never_answers_2xx_is_marked_failing,
 ];
 
 fn endpoints_are_created_listed_changed_and_deleted(w: &World) -> Result<(), Failed> {
@@ -444,6 +445,59 @@ fn a_rotation_audits_both_masks(w: &World) -> Result<(), Failed> {
     check(
         details["previous_secret_valid_until"].is_string(),
         "when the old secret stops",
+    )?;
+    Ok(())
+}
+
+fn an_endpoint_that_never_answers_2xx_is_marked_failing(w: &World) -> Result<(), Failed> {
+    let (admin, id, _) = w.hooked("wh-failing", "/status/503/hooks/failing", &["key.revoked"]);
+    admin.call(
+        "POST",
+        &format!("/orgs/wh-failing/webhooks/{id}/test"),
+        None,
+    );
+    // One try and three retries 1.5 s apart.
+    let seen = deliveries(&w.origin, "/status/503/hooks/failing", 4, 20);
+    eq(seen.len(), 4, "tries")?;
+    thread::sleep(Duration::from_secs(1));
+    let endpoint = admin
+        .call("GET", &format!("/orgs/wh-failing/webhooks/{id}"), None)
+        .json();
+    eq(endpoint["failing"].as_bool(), Some(true), "marked failing")?;
+    let log = admin
+        .call(
+            "GET",
+            &format!("/orgs/wh-failing/webhooks/{id}/deliveries"),
+            None,
+        )
+        .json();
+    eq(
+        log["deliveries"][0]["status"].as_str(),
+        Some("given_up"),
+        "status",
+    )?;
+    eq(
+        log["deliveries"][0]["last_status"].as_u64(),
+        Some(503),
+        "last status",
+    )?;
+    let audit = admin
+        .call("GET", "/orgs/wh-failing/audit?type=webhook_failing", None)
+        .json();
+    eq(
+        audit["events"][0]["details"]["webhook_id"].as_str(),
+        Some(id.as_str()),
+        "webhook_failing audit event",
+    )?;
+    let resumed = admin.call(
+        "PATCH",
+        &format!("/orgs/wh-failing/webhooks/{id}"),
+        Some(r#"{"enabled":true}"#),
+    );
+    eq(
+        resumed.json()["failing"].as_bool(),
+        Some(false),
+        "enabling clears failing",
     )?;
     Ok(())
 }
