@@ -25,7 +25,7 @@ use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{AuditEvent, AuditKind, AuditQuery};
 use crate::domain::manage::body::{KeyPatch, KeyView, NewKey, OrgView, PutOrg};
 use crate::domain::protocol::{GuardCommand, OrgChange, OrgCommand, OrgNotice, OrgQuery};
-use crate::domain::webhook::{EventType, Notice, notices_ahead};
+use crate::domain::webhook::{EventType, Notice, SUCCESS_EVERY_MS, notices_ahead};
 use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, Plan, UnixMillis};
 
 const SCHEMA: &str = "
@@ -284,14 +284,25 @@ impl OrgCatalog {
                 Ok(respond::json(200, &serde_json::json!({"ok": true})))
             }
             OrgNotice::AuthSucceeded { id, country, .. } => {
-                let details = serde_json::json!({"country": country});
-                self.record_event(
-                    now,
-                    AuditKind::AuthSucceeded,
-                    "keygate",
-                    Some(&id),
-                    &details,
+                // The guard reports once an hour, but forgets when it restarts: the log decides.
+                let recent: Vec<CountRow> = self.query(
+                    "SELECT COUNT(*) AS n FROM audit WHERE key_id = ? AND type = 'auth_succeeded'
+                       AND at > ?",
+                    vec![
+                        id.as_str().into(),
+                        ms(UnixMillis(now.0.saturating_sub(SUCCESS_EVERY_MS))),
+                    ],
                 )?;
+                if recent.first().is_none_or(|r| r.n == 0) {
+                    let details = serde_json::json!({"country": country});
+                    self.record_event(
+                        now,
+                        AuditKind::AuthSucceeded,
+                        "keygate",
+                        Some(&id),
+                        &details,
+                    )?;
+                }
                 Ok(respond::json(200, &serde_json::json!({"ok": true})))
             }
         }
