@@ -19,9 +19,11 @@ use crate::domain::key::secret::{self, Secret};
 use crate::domain::limits::usage::UsageSummary;
 use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{AuditEvent, AuditKind, AuditQuery};
-use crate::domain::manage::body::{KeyPatch, KeyView, NewKey, OrgView, PutOrg};
+use crate::domain::manage::body::{Assigned, KeyPatch, KeyView, NewKey, OrgView, PutOrg};
+use crate::domain::manage::details::{self, AuditDetails};
+use crate::domain::manage::org::{OrgPut, OrgTerms};
 use crate::domain::protocol::{GuardCommand, OrgChange, OrgCommand, OrgNotice, OrgQuery};
-use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, Plan, UnixMillis};
+use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, UnixMillis};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS org (
@@ -109,7 +111,7 @@ struct Stored {
 }
 
 #[derive(Serialize)]
-struct Page<T> {
+struct Listed<T> {
     #[serde(flatten)]
     items: T,
     next_cursor: Option<String>,
@@ -216,7 +218,7 @@ impl OrgCatalog {
             OrgNotice::AuthFailed {
                 id, reason, start, ..
             } => {
-                let details = serde_json::json!({"reason": reason, "start": start});
+                let details = AuditDetails::AuthFailed { reason, start };
                 self.record_event(now, AuditKind::AuthFailed, "keygate", Some(&id), &details)?;
                 Ok(respond::json(200, &serde_json::json!({"ok": true})))
             }
@@ -233,16 +235,21 @@ impl OrgCatalog {
         Ok(rows.into_iter().next())
     }
 
+    /// The organization's plan and API access, if it exists.
+    fn org_terms(&self) -> Result<Option<OrgTerms>, GateError> {
+        self.org_row()?.as_ref().map(terms_of).transpose()
+    }
+
     fn org_view(&self, org: &OrgId) -> Result<Option<OrgView>, GateError> {
         let Some(row) = self.org_row()? else {
             return Ok(None);
         };
-        let plan = parse_plan(&row.plan)?;
+        let terms = terms_of(&row)?;
         Ok(Some(OrgView {
             id: org.clone(),
-            plan,
-            api_access: row.api_access != 0,
-            key_limit: plan.key_limit(),
+            plan: terms.plan,
+            api_access: terms.api_access,
+            key_limit: terms.plan.key_limit(),
             key_count: self.live_count()?,
             created_at: UnixMillis(row.created_at as u64),
             updated_at: UnixMillis(row.updated_at as u64),
@@ -256,36 +263,34 @@ impl OrgCatalog {
         actor: &str,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
-        let existing = self.org_row()?;
-        let (status, kind) = match &existing {
-            None => {
-                let plan = change.plan.ok_or_else(|| {
-                    GateError::InvalidRequest("plan is required when creating an organization (free, pro, business or enterprise)".into())
-                })?;
-                let access = change.api_access.unwrap_or(true);
-                self.exec(
-                    "INSERT INTO org (id, plan, api_access, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    vec![org.as_str().into(), plan.as_str().into(), i64::from(access).into(), ms(now), ms(now)],
-                )?;
-                (201, AuditKind::OrgCreated)
-            }
-            Some(row) => {
-                let plan = change.plan.map_or_else(|| parse_plan(&row.plan), Ok)?;
-                let access = change.api_access.unwrap_or(row.api_access != 0);
-                if access != (row.api_access != 0) || plan.as_str() != row.plan {
-                    self.republish_org(plan, access).await?;
+        let put = change.against(self.org_terms()?)?;
+        let terms = put.terms();
+        let (plan, access) = (
+            terms.plan.as_str().into(),
+            i64::from(terms.api_access).into(),
+        );
+        match put {
+            OrgPut::Create(_) => self.exec(
+                "INSERT INTO org (id, plan, api_access, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                vec![org.as_str().into(), plan, access, ms(now), ms(now)],
+            )?,
+            OrgPut::Update { changed, .. } => {
+                if changed {
+                    self.republish_org(terms).await?;
                 }
                 self.exec(
                     "UPDATE org SET plan = ?, api_access = ?, updated_at = ?",
-                    vec![plan.as_str().into(), i64::from(access).into(), ms(now)],
+                    vec![plan, access, ms(now)],
                 )?;
-                (200, AuditKind::OrgUpdated)
             }
-        };
+        }
         let view = self.org_view(org)?.ok_or(GateError::OrgNotFound)?;
-        let details = serde_json::json!({"plan": view.plan, "api_access": view.api_access});
-        self.record_event(now, kind, actor, None, &details)?;
-        Ok(respond::json(status, &view))
+        let details = AuditDetails::org(OrgTerms {
+            plan: view.plan,
+            api_access: view.api_access,
+        });
+        self.record_event(now, put.kind(), actor, None, &details)?;
+        Ok(respond::json(put.status(), &view))
     }
 
     // --- keys ---
@@ -327,14 +332,13 @@ impl OrgCatalog {
 
     /// Gives every live key the organization's new plan limits and API access, guard and KV
     /// first, so the change acts on each key's next request.
-    async fn republish_org(&self, plan: Plan, access: bool) -> Result<(), GateError> {
+    async fn republish_org(&self, terms: OrgTerms) -> Result<(), GateError> {
         for Stored {
             mut record,
             secrets,
         } in self.live_keys()?
         {
-            record.api_access = access;
-            record.plan_limits = plan.default_limits();
+            terms.give_to(&mut record);
             self.publish(&record, &secrets).await?;
             self.save_record(&record)?;
         }
@@ -348,36 +352,20 @@ impl OrgCatalog {
         actor: &Actor,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
-        let org_row = self.org_row()?.ok_or(GateError::OrgNotFound)?;
-        let plan = parse_plan(&org_row.plan)?;
-        actor.may_create(&new, plan, state::config(&self.env)?.revocation_bound)?;
+        let terms = self.org_terms()?.ok_or(GateError::OrgNotFound)?;
+        actor.may_create(&new, terms.plan, state::config(&self.env)?.revocation_bound)?;
         let actor = &actor.name();
         // Checked under the writer lock, so concurrent creates cannot both pass it.
-        plan.admits_another_key(self.live_count()?)?;
+        terms.plan.admits_another_key(self.live_count()?)?;
         let secret = self.new_secret()?;
-        let record = KeyRecord {
+        let assigned = Assigned {
             id: KeyId::generate().map_err(internal)?,
             org: org.clone(),
-            name: new.name,
             start: secret.mask(),
-            scopes: new.scopes,
-            resources: new.resources,
-            fields: new.fields,
-            rate_limits: new.rate_limits,
-            rate_limiting: new.rate_limiting,
-            on_limiter_error: new.on_limiter_error,
-            revocation_bound_ms: new.revocation_bound_ms,
-            enabled: new.enabled,
-            revoked_at: None,
-            expires_at: new.expires_at,
-            created_at: now,
             created_by: actor.to_owned(),
-            updated_at: None,
-            rotated_at: None,
-            meta: new.meta,
-            api_access: org_row.api_access != 0,
-            plan_limits: plan.default_limits(),
+            now,
         };
+        let record = new.into_record(assigned, terms);
         let secrets = vec![Secret {
             hash: KeyHash::of(&secret),
             until: None,
@@ -391,7 +379,7 @@ impl OrgCatalog {
                 record.to_json().into(),
             ],
         )?;
-        let details = serde_json::json!({"name": record.name, "scopes": record.scopes, "expires_at": record.expires_at.map(|t| t.to_string())});
+        let details = AuditDetails::key_created(&record);
         self.record_event(
             now,
             AuditKind::KeyCreated,
@@ -415,35 +403,20 @@ impl OrgCatalog {
             mut record,
             secrets,
         } = self.live_key(id)?;
-        let plan = parse_plan(&self.org_row()?.ok_or(GateError::OrgNotFound)?.plan)?;
+        let plan = self.org_terms()?.ok_or(GateError::OrgNotFound)?.plan;
         let deployment = state::config(&self.env)?.revocation_bound;
         actor.may_update(&patch, &record, plan, deployment)?;
         let actor = &actor.name();
         let was_enabled = record.enabled;
-        let mut changed = patch.apply(&mut record);
+        let changed = patch.apply(&mut record);
         if changed.is_empty() {
             return Ok(respond::json(200, &KeyView::of(&record, now)));
         }
         record.updated_at = Some(now);
         self.publish(&record, &secrets).await?;
         self.save_record(&record)?;
-        if record.enabled != was_enabled {
-            changed.retain(|f| *f != "enabled");
-            let kind = if record.enabled {
-                AuditKind::KeyEnabled
-            } else {
-                AuditKind::KeyDisabled
-            };
-            self.record_event(now, kind, actor, Some(id), &serde_json::json!({}))?;
-        }
-        if !changed.is_empty() {
-            self.record_event(
-                now,
-                AuditKind::KeyUpdated,
-                actor,
-                Some(id),
-                &serde_json::json!({"changed": changed}),
-            )?;
+        for (kind, details) in details::update_events(changed, was_enabled, record.enabled) {
+            self.record_event(now, kind, actor, Some(id), &details)?;
         }
         Ok(respond::json(200, &KeyView::of(&record, now)))
     }
@@ -459,7 +432,7 @@ impl OrgCatalog {
             mut record,
             secrets,
         } = self.live_key(id)?;
-        let plan = parse_plan(&self.org_row()?.ok_or(GateError::OrgNotFound)?.plan)?;
+        let plan = self.org_terms()?.ok_or(GateError::OrgNotFound)?.plan;
         actor.may_rotate(&record, plan)?;
         let actor = &actor.name();
         let secret = self.new_secret()?;
@@ -482,8 +455,7 @@ impl OrgCatalog {
                 id.as_str().into(),
             ],
         )?;
-        let old_until = rotated.iter().find_map(|s| s.until).map(|t| t.to_string());
-        let details = serde_json::json!({"grace_period_hours": grace_hours, "previous_secret_valid_until": old_until});
+        let details = AuditDetails::key_rotated(grace_hours, &rotated);
         self.record_event(now, AuditKind::KeyRotated, actor, Some(id), &details)?;
         let mut view = KeyView::of(&record, now);
         view.key = Some(secret.expose_secret().to_owned());
@@ -509,7 +481,7 @@ impl OrgCatalog {
             AuditKind::KeyRevoked,
             actor,
             Some(&record.id),
-            &serde_json::json!({}),
+            &AuditDetails::None {},
         )
     }
 
@@ -525,7 +497,7 @@ impl OrgCatalog {
             AuditKind::KeysRevokedAll,
             actor,
             None,
-            &serde_json::json!({"revoked": revoked}),
+            &AuditDetails::RevokedAll { revoked },
         )?;
         let message = format!("{revoked} API keys revoked");
         Ok(respond::json(
@@ -549,7 +521,7 @@ impl OrgCatalog {
                 AuditKind::KeyExpired,
                 "keygate",
                 Some(id),
-                &serde_json::json!({}),
+                &AuditDetails::None {},
             )?;
         }
         Ok(respond::json(200, &serde_json::json!({"ok": true})))
@@ -574,22 +546,18 @@ impl OrgCatalog {
 
     async fn list_keys(&self, query: &AuditQuery, now: UnixMillis) -> Result<Response, GateError> {
         self.org_row()?.ok_or(GateError::OrgNotFound)?;
-        let cursor = query.page.cursor.map_or(i64::MAX, |c| c as i64);
         let rows: Vec<KeyRow> = self.query(
             "SELECT seq, secrets, record FROM keys WHERE revoked = 0 AND seq < ? ORDER BY seq DESC LIMIT ?",
-            vec![cursor.into(), i64::from(query.page.limit + 1).into()],
+            vec![query.page.below().into(), query.page.rows_to_fetch().into()],
         )?;
-        let more = rows.len() > query.page.limit as usize;
+        let (rows, next_cursor) = query.page.cut(rows, |row| row.seq);
         let mut keys = Vec::with_capacity(rows.len());
-        let mut last = None;
-        for row in rows.into_iter().take(query.page.limit as usize) {
-            last = Some(row.seq);
+        for row in rows {
             keys.push(self.view_with_usage(&decode_key(row)?.record, now).await?);
         }
-        let next_cursor = more.then(|| last.map(|s| s.to_string())).flatten();
         Ok(respond::json(
             200,
-            &Page {
+            &Listed {
                 items: KeyList { keys },
                 next_cursor,
             },
@@ -604,7 +572,7 @@ impl OrgCatalog {
         kind: AuditKind,
         actor: &str,
         key_id: Option<&KeyId>,
-        details: &serde_json::Value,
+        details: &AuditDetails,
     ) -> Result<(), GateError> {
         self.exec(
             "INSERT INTO audit (at, type, actor, key_id, details) VALUES (?, ?, ?, ?, ?)",
@@ -613,7 +581,7 @@ impl OrgCatalog {
                 kind.as_str().into(),
                 actor.into(),
                 key_id.map_or(SqlStorageValue::Null, |k| k.as_str().into()),
-                details.to_string().into(),
+                details.to_json().map_err(internal)?.into(),
             ],
         )
     }
@@ -627,17 +595,17 @@ impl OrgCatalog {
                AND at >= ?4 AND at < ?5
              ORDER BY seq DESC LIMIT ?6",
             vec![
-                q.page.cursor.map_or(i64::MAX, |c| c as i64).into(),
+                q.page.below().into(),
                 text(q.kind.map(|k| k.as_str().to_owned())),
                 text(q.key_id.as_ref().map(|k| k.as_str().to_owned())),
                 q.since.map_or(0, |t| t.0 as i64).into(),
                 q.until.map_or(i64::MAX, |t| t.0 as i64).into(),
-                i64::from(q.page.limit + 1).into(),
+                q.page.rows_to_fetch().into(),
             ],
         )?;
-        let more = rows.len() > q.page.limit as usize;
+        let (rows, next_cursor) = q.page.cut(rows, |row| row.seq);
         let mut events = Vec::with_capacity(rows.len());
-        for row in rows.into_iter().take(q.page.limit as usize) {
+        for row in rows {
             events.push(AuditEvent {
                 seq: row.seq as u64,
                 at: UnixMillis(row.at as u64),
@@ -647,12 +615,9 @@ impl OrgCatalog {
                 details: serde_json::value::RawValue::from_string(row.details).map_err(internal)?,
             });
         }
-        let next_cursor = more
-            .then(|| events.last().map(|e| e.seq.to_string()))
-            .flatten();
         Ok(respond::json(
             200,
-            &Page {
+            &Listed {
                 items: AuditList { events },
                 next_cursor,
             },
@@ -749,7 +714,13 @@ fn ms(t: UnixMillis) -> SqlStorageValue {
     SqlStorageValue::Integer(t.0 as i64)
 }
 
-fn parse_plan(name: &str) -> Result<Plan, GateError> {
-    name.parse()
-        .map_err(|_| GateError::Internal(format!("stored plan {name:?}")))
+fn terms_of(row: &OrgRow) -> Result<OrgTerms, GateError> {
+    let plan = row
+        .plan
+        .parse()
+        .map_err(|_| GateError::Internal(format!("stored plan {:?}", row.plan)))?;
+    Ok(OrgTerms {
+        plan,
+        api_access: row.api_access != 0,
+    })
 }

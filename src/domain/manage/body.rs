@@ -17,6 +17,7 @@ use crate::domain::error::GateError;
 use crate::domain::key::record::{KeyId, KeyRecord, KeyStatus, LimiterFallback, OrgId};
 use crate::domain::limits::plan::Plan;
 use crate::domain::limits::window::RateLimit;
+use crate::domain::manage::org::OrgTerms;
 use crate::domain::time::{self, UnixMillis};
 
 /// Largest accepted management request body.
@@ -158,6 +159,61 @@ pub struct NewKey {
     pub meta: Option<Box<RawValue>>,
     /// Starts enabled?
     pub enabled: bool,
+}
+
+/// What the catalog assigns a new key: its ids, the visible start of its secret, who made it
+/// and when.
+#[derive(Debug, Clone)]
+pub struct Assigned {
+    /// The key's id.
+    pub id: KeyId,
+    /// Its organization.
+    pub org: OrgId,
+    /// The visible start of its first secret.
+    pub start: String,
+    /// Who created it (the actor's name).
+    pub created_by: String,
+    /// When.
+    pub now: UnixMillis,
+}
+
+impl NewKey {
+    /// The record of the new key: what was asked, what the catalog assigned, and the
+    /// organization's terms (its API access and plan windows).
+    pub fn into_record(self, assigned: Assigned, terms: OrgTerms) -> KeyRecord {
+        let Assigned {
+            id,
+            org,
+            start,
+            created_by,
+            now,
+        } = assigned;
+        let mut record = KeyRecord {
+            id,
+            org,
+            name: self.name,
+            start,
+            scopes: self.scopes,
+            resources: self.resources,
+            fields: self.fields,
+            rate_limits: self.rate_limits,
+            rate_limiting: self.rate_limiting,
+            on_limiter_error: self.on_limiter_error,
+            revocation_bound_ms: self.revocation_bound_ms,
+            enabled: self.enabled,
+            revoked_at: None,
+            expires_at: self.expires_at,
+            created_at: now,
+            created_by,
+            updated_at: None,
+            rotated_at: None,
+            meta: self.meta,
+            api_access: true,
+            plan_limits: Vec::new(),
+        };
+        terms.give_to(&mut record);
+        record
+    }
 }
 
 impl CreateKey {
@@ -672,6 +728,36 @@ mod tests {
         assert_eq!(k.expires_at, Some(NOW.plus_millis(30 * UnixMillis::DAY)));
         assert_eq!(k.meta.unwrap().get(), r#"{"team":"data"}"#);
         assert!(!k.enabled && k.rate_limiting);
+    }
+
+    #[test]
+    fn a_new_key_record_has_what_was_asked_assigned_and_the_org_terms() {
+        let new =
+            create(r#"{"name":"Reporting","scopes":["read"],"meta":{"a":1},"enabled":false}"#)
+                .unwrap();
+        let assigned = Assigned {
+            id: KeyId::parse("key_abc123").unwrap(),
+            org: OrgId::parse("acme").unwrap(),
+            start: "kg_live_ab12…".into(),
+            created_by: "admin".into(),
+            now: NOW,
+        };
+        let terms = OrgTerms {
+            plan: Plan::Free,
+            api_access: false,
+        };
+        let r = new.into_record(assigned, terms);
+        assert_eq!((r.id.as_str(), r.org.as_str()), ("key_abc123", "acme"));
+        assert_eq!(
+            (r.name.as_str(), r.start.as_str()),
+            ("Reporting", "kg_live_ab12…")
+        );
+        assert_eq!((r.created_at, r.created_by.as_str()), (NOW, "admin"));
+        assert_eq!(r.meta.as_ref().map(|m| m.get()), Some(r#"{"a":1}"#));
+        assert!(!r.enabled && r.revoked_at.is_none() && r.updated_at.is_none());
+        assert!(!r.api_access, "the organization's access, not the default");
+        assert_eq!(r.plan_limits, Plan::Free.default_limits());
+        assert!(r.rate_limits.is_empty());
     }
 
     #[test]

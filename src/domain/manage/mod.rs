@@ -4,6 +4,8 @@
 pub mod actor;
 pub mod audit;
 pub mod body;
+pub mod details;
+pub mod org;
 pub mod route;
 
 pub use body::{CreateKey, KeyPatch, NewKey, PutOrg, RotateKey, UpdateKey, parse_body};
