@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::domain::config::ConfigError;
+use crate::domain::config_error::ConfigError;
 use crate::domain::key::format::KeyFormatError;
 use crate::domain::key::record::LimiterFallback;
 use crate::domain::manage::actor::Refusal;

@@ -12,6 +12,7 @@
 pub mod admission;
 pub mod authz;
 pub mod config;
+pub mod config_error;
 pub mod error;
 pub mod http;
 pub mod key;
