@@ -9,7 +9,8 @@ use std::cell::RefCell;
 use serde::Serialize;
 use worker::{Env, Request, Response, console_log};
 
-use super::{Trace, body, clock, respond, rpc, state, verify};
+use super::log::Trace;
+use super::{body, clock, respond, rpc, state, verify};
 use crate::domain::http::client::ClientId;
 use crate::domain::key::credential::{self, is_admin_token};
 use crate::domain::manage::actor::Actor;

@@ -6,7 +6,8 @@
 
 use worker::{Env, Request};
 
-use super::{Trace, keystore, leases, rpc, state};
+use super::log::Trace;
+use super::{keystore, leases, rpc, state};
 use crate::domain::admission::{Ask, Lease, Local};
 use crate::domain::config::RevocationBound;
 use crate::domain::key::cache::Held;
