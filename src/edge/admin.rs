@@ -50,7 +50,7 @@ pub async fn handle(
 ) -> Result<Response, GateError> {
     let endpoint = Endpoint::resolve(method, rest)?;
     let org = match (&endpoint, endpoint.org()) {
-        (Endpoint::Health, _) => return Ok(respond::json(200, &Health { status: "ok" })),
+        (Endpoint::Health, _) => return respond::json(200, &Health { status: "ok" }),
         (Endpoint::OpenApi, _) => return Ok(respond::raw_json(200, OPENAPI)),
         (_, Some(org)) => org.clone(),
         (_, None) => return Err(GateError::NotFound),

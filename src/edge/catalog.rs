@@ -160,16 +160,15 @@ impl OrgCatalog {
 
     async fn read(&self, query: OrgQuery, now: UnixMillis) -> Result<Response, GateError> {
         match query {
-            OrgQuery::GetOrg { org } => Ok(respond::json(
-                200,
-                &self.org_view(&org)?.ok_or(GateError::OrgNotFound)?,
-            )),
+            OrgQuery::GetOrg { org } => {
+                respond::json(200, &self.org_view(&org)?.ok_or(GateError::OrgNotFound)?)
+            }
             OrgQuery::ListKeys { query, .. } => self.list_keys(&query, now).await,
             OrgQuery::GetKey { id, .. } => {
                 let view = self
                     .view_with_usage(&self.live_key(&id)?.record, now)
                     .await?;
-                Ok(respond::json(200, &view))
+                respond::json(200, &view)
             }
             OrgQuery::Audit { query, .. } => self.audit(&query),
             OrgQuery::KeyUsage { id, .. } => {
@@ -194,13 +193,13 @@ impl OrgCatalog {
             OrgChange::RevokeKey { id, actor, .. } => {
                 let key = self.live_key(&id)?;
                 self.revoke(key, &actor.name(), now).await?;
-                Ok(respond::json(
+                respond::json(
                     200,
                     &Revoked {
                         success: true,
                         message: "API key revoked successfully",
                     },
-                ))
+                )
             }
             OrgChange::RotateKey {
                 id,
@@ -220,7 +219,7 @@ impl OrgCatalog {
             } => {
                 let details = AuditDetails::AuthFailed { reason, start };
                 self.record_event(now, AuditKind::AuthFailed, "keygate", Some(&id), &details)?;
-                Ok(respond::json(200, &serde_json::json!({"ok": true})))
+                respond::json(200, &serde_json::json!({"ok": true}))
             }
         }
     }
@@ -290,7 +289,7 @@ impl OrgCatalog {
             api_access: view.api_access,
         });
         self.record_event(now, put.kind(), actor, None, &details)?;
-        Ok(respond::json(put.status(), &view))
+        respond::json(put.status(), &view)
     }
 
     // --- keys ---
@@ -314,7 +313,10 @@ impl OrgCatalog {
     fn save_record(&self, record: &KeyRecord) -> Result<(), GateError> {
         self.exec(
             "UPDATE keys SET record = ? WHERE id = ?",
-            vec![record.to_json().into(), record.id.as_str().into()],
+            vec![
+                record.to_json().map_err(internal)?.into(),
+                record.id.as_str().into(),
+            ],
         )
     }
 
@@ -376,7 +378,7 @@ impl OrgCatalog {
             vec![
                 record.id.as_str().into(),
                 to_json(&secrets)?.into(),
-                record.to_json().into(),
+                record.to_json().map_err(internal)?.into(),
             ],
         )?;
         let details = AuditDetails::key_created(&record);
@@ -389,7 +391,7 @@ impl OrgCatalog {
         )?;
         let mut view = KeyView::of(&record, now);
         view.key = Some(secret.expose_secret().to_owned());
-        Ok(respond::json(201, &view))
+        respond::json(201, &view)
     }
 
     async fn update_key(
@@ -410,7 +412,7 @@ impl OrgCatalog {
         let was_enabled = record.enabled;
         let changed = patch.apply(&mut record);
         if changed.is_empty() {
-            return Ok(respond::json(200, &KeyView::of(&record, now)));
+            return respond::json(200, &KeyView::of(&record, now));
         }
         record.updated_at = Some(now);
         self.publish(&record, &secrets).await?;
@@ -418,7 +420,7 @@ impl OrgCatalog {
         for (kind, details) in details::update_events(changed, was_enabled, record.enabled) {
             self.record_event(now, kind, actor, Some(id), &details)?;
         }
-        Ok(respond::json(200, &KeyView::of(&record, now)))
+        respond::json(200, &KeyView::of(&record, now))
     }
 
     async fn rotate_key(
@@ -451,7 +453,7 @@ impl OrgCatalog {
             "UPDATE keys SET secrets = ?, record = ? WHERE id = ?",
             vec![
                 to_json(&rotated)?.into(),
-                record.to_json().into(),
+                record.to_json().map_err(internal)?.into(),
                 id.as_str().into(),
             ],
         )?;
@@ -460,7 +462,7 @@ impl OrgCatalog {
         let mut view = KeyView::of(&record, now);
         view.key = Some(secret.expose_secret().to_owned());
         view.previous_key_valid_until = rotated.iter().find_map(|s| s.until);
-        Ok(respond::json(200, &view))
+        respond::json(200, &view)
     }
 
     /// Revokes one key: the guard first (the next request fails), then KV, then the row.
@@ -474,7 +476,10 @@ impl OrgCatalog {
         self.unpublish(secrets.iter()).await;
         self.exec(
             "UPDATE keys SET revoked = 1, secrets = '[]', record = ? WHERE id = ?",
-            vec![record.to_json().into(), record.id.as_str().into()],
+            vec![
+                record.to_json().map_err(internal)?.into(),
+                record.id.as_str().into(),
+            ],
         )?;
         self.record_event(
             now,
@@ -500,14 +505,14 @@ impl OrgCatalog {
             &AuditDetails::RevokedAll { revoked },
         )?;
         let message = format!("{revoked} API keys revoked");
-        Ok(respond::json(
+        respond::json(
             200,
             &RevokedAll {
                 success: true,
                 revoked,
                 message,
             },
-        ))
+        )
     }
 
     fn key_expired(&self, id: &KeyId, now: UnixMillis) -> Result<Response, GateError> {
@@ -524,7 +529,7 @@ impl OrgCatalog {
                 &AuditDetails::None {},
             )?;
         }
-        Ok(respond::json(200, &serde_json::json!({"ok": true})))
+        respond::json(200, &serde_json::json!({"ok": true}))
     }
 
     /// The view of a key with its last use and request count, asked of its guard.
@@ -555,13 +560,13 @@ impl OrgCatalog {
         for row in rows {
             keys.push(self.view_with_usage(&decode_key(row)?.record, now).await?);
         }
-        Ok(respond::json(
+        respond::json(
             200,
             &Listed {
                 items: KeyList { keys },
                 next_cursor,
             },
-        ))
+        )
     }
 
     // --- audit ---
@@ -615,13 +620,13 @@ impl OrgCatalog {
                 details: serde_json::value::RawValue::from_string(row.details).map_err(internal)?,
             });
         }
-        Ok(respond::json(
+        respond::json(
             200,
             &Listed {
                 items: AuditList { events },
                 next_cursor,
             },
-        ))
+        )
     }
 
     /// A fresh secret under the deployment's current prefix.
@@ -650,7 +655,10 @@ impl OrgCatalog {
         let now = clock::now();
         for secret in secrets {
             let mut put = kv
-                .put(&secret.hash.storage_key(), record.to_json())
+                .put(
+                    &secret.hash.storage_key(),
+                    record.to_json().map_err(internal)?,
+                )
                 .map_err(internal)?;
             if let Some(until) = secret.until {
                 // KV's shortest expiry is 60 s; the guard ends the grace period exactly.

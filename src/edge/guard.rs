@@ -190,7 +190,7 @@ impl KeyGuard {
             digest: None,
         };
         self.store(state, &mut Cost::default()).await?;
-        Ok(respond::json(200, &serde_json::json!({"ok": true})))
+        respond::json(200, &serde_json::json!({"ok": true}))
     }
 
     /// `Check` (no `admit`) or `Admit`: the verdict for `hash`, deciding and counting the
@@ -205,7 +205,7 @@ impl KeyGuard {
         let now = clock::now();
         let mut cost = Cost::default();
         let Some(mut guard) = self.load().await? else {
-            return Ok(unknown(now, cost));
+            return unknown(now, cost);
         };
         if !secret::accepts(&guard.secrets, hash, now) {
             // A rotated-out or revoked secret of this key.
@@ -213,7 +213,7 @@ impl KeyGuard {
                 self.report_failure(&guard.record, "invalid_api_key", start, now, &mut cost)
                     .await?;
             }
-            return Ok(unknown(now, cost));
+            return unknown(now, cost);
         }
         if KeyStatus::of(&guard.record, now) == KeyStatus::Expired && !guard.expiry_reported {
             // First sight of the expiry: the organization's audit log records it once.
@@ -281,7 +281,7 @@ impl KeyGuard {
                 (Outcome::of(decision, refusal), grant)
             }
         };
-        Ok(respond::json(
+        respond::json(
             200,
             &GuardVerdict {
                 standing: Standing::of(
@@ -294,7 +294,7 @@ impl KeyGuard {
                 lease,
                 cost,
             },
-        ))
+        )
     }
 
     /// The lease step on the in-memory meter (see `domain::admission`): a lease lent is
@@ -401,28 +401,25 @@ impl KeyGuard {
 
     async fn hand_back(&self, handback: &Handback) -> Result<Response, GateError> {
         let Some(guard) = self.load().await? else {
-            return Ok(respond::json(200, &serde_json::json!({})));
+            return respond::json(200, &serde_json::json!({}));
         };
         self.ensure_meter().await?;
         if let Some(meter) = self.meter.borrow_mut().as_mut() {
             meter.hand_back(guard.record.effective_limits(), handback);
         }
-        Ok(respond::json(200, &serde_json::json!({})))
+        respond::json(200, &serde_json::json!({}))
     }
 
     async fn usage(&self) -> Result<Response, GateError> {
         self.ensure_meter().await?;
         let now = clock::now();
         let view = self.meter.borrow().as_ref().map(|m| m.usage().view(now));
-        Ok(respond::json(
-            200,
-            &view.unwrap_or_else(|| Usage::default().view(now)),
-        ))
+        respond::json(200, &view.unwrap_or_else(|| Usage::default().view(now)))
     }
 }
 
 /// The verdict for a secret the guard does not accept.
-fn unknown(now: UnixMillis, cost: Cost) -> Response {
+fn unknown(now: UnixMillis, cost: Cost) -> Result<Response, GateError> {
     respond::json(
         200,
         &GuardVerdict {

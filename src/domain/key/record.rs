@@ -249,15 +249,18 @@ impl KeyRecord {
         serde_json::from_str(text)
     }
 
-    /// Encodes the record for storage.
-    pub fn to_json(&self) -> String {
-        // A struct of strings, integers and already-valid raw JSON cannot fail to serialize.
-        serde_json::to_string(self).unwrap_or_default()
+    /// Encodes the record for storage. A failure is the caller's error to report: never an
+    /// empty record written in its place.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 
     /// The digest of the record's content (see [`RecordDigest`]).
     pub fn digest(&self) -> RecordDigest {
-        let full = sha2::Sha256::digest(self.to_json().as_bytes());
+        // Strings, integers, string-keyed maps and already-valid raw JSON: the encoding cannot
+        // fail, and nothing is stored from it (a digest only saves resending a record).
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let full = sha2::Sha256::digest(&json);
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&full[..16]);
         RecordDigest(bytes)
@@ -297,7 +300,7 @@ mod tests {
     fn digests_follow_content_and_round_trip() {
         let text = r#"{"id":"key_abc123","org":"acme","name":"Digest","created_at":1,"meta":{"b":1, "a":2}}"#;
         let record = KeyRecord::from_json(text).unwrap();
-        let again = KeyRecord::from_json(&record.to_json()).unwrap();
+        let again = KeyRecord::from_json(&record.to_json().unwrap()).unwrap();
         assert_eq!(
             record.digest(),
             again.digest(),
@@ -347,8 +350,8 @@ mod tests {
             record.meta.as_ref().unwrap().get(),
             r#"{"plan": "pro", "n":[1,2]}"#
         );
-        let again = KeyRecord::from_json(&record.to_json()).unwrap();
-        assert_eq!(again.to_json(), record.to_json());
+        let again = KeyRecord::from_json(&record.to_json().unwrap()).unwrap();
+        assert_eq!(again.to_json().unwrap(), record.to_json().unwrap());
     }
 
     #[test]
