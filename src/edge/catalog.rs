@@ -363,7 +363,7 @@ impl OrgCatalog {
         let assigned = Assigned {
             id: KeyId::generate().map_err(internal)?,
             org: org.clone(),
-            start: secret.mask(),
+            start: secret.start(),
             created_by: actor.to_owned(),
             now,
         };
@@ -439,7 +439,7 @@ impl OrgCatalog {
         let actor = &actor.name();
         let secret = self.new_secret()?;
         let rotated = secret::rotate(&secrets, KeyHash::of(&secret), grace_hours, now);
-        record.start = secret.mask();
+        record.start = secret.start();
         record.rotated_at = Some(now);
         self.publish(&record, &rotated).await?;
         // KV entries of secrets that no longer work are deleted; the guard refuses them anyway.

@@ -11,7 +11,7 @@ use super::{clock, proxy, respond, verify};
 use crate::domain::http::request::{self, FORWARDED_METHODS, Method, Target};
 use crate::domain::limits::usage::UsageEvent;
 use crate::domain::limits::window;
-use crate::domain::{Config, GateError, LimiterFallback};
+use crate::domain::{Config, GateError, GuardFallback};
 
 /// Serves one request of the protected API.
 pub async fn handle(
@@ -71,8 +71,8 @@ pub async fn handle(
     };
     let response = proxy::forward(outbound, &admitted, config).await?;
     let mut extra = window::headers(&admitted.windows, admitted.now);
-    if admitted.without_limiter {
-        extra.push(LimiterFallback::Allow.header());
+    if admitted.without_guard {
+        extra.push(GuardFallback::Allow.header());
     }
     respond::with_extra_headers(response, &extra)
 }

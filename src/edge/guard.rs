@@ -27,7 +27,7 @@ use crate::domain::limits::usage::{Cost, Usage, UsageEvent};
 use crate::domain::limits::window::Decision;
 use crate::domain::manage::audit::Throttle;
 use crate::domain::protocol::{
-    Access, GuardCommand, GuardVerdict, KeyRefusal, OrgCommand, OrgNotice, Outcome, Standing,
+    GuardCommand, GuardVerdict, KeyRefusal, OrgCommand, OrgNotice, Outcome, OwnedRoute, Standing,
 };
 use crate::domain::{
     GateError, KeyHash, KeyRecord, KeyStatus, RateLimit, RecordDigest, UnixMillis, verify,
@@ -61,11 +61,11 @@ impl GuardState {
     }
 }
 
-/// What `Admit` asks beyond `Check`: the key's mask (for the audit log), the route, the usage
+/// What `Admit` asks beyond `Check`: the key's start (for the audit log), the route, the usage
 /// event, and whether a lease is wanted.
 struct Admission {
     start: String,
-    access: Access,
+    access: OwnedRoute,
     event: UsageEvent,
     lease: Option<Ask>,
 }

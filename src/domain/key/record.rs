@@ -107,10 +107,10 @@ impl fmt::Display for OrgId {
     }
 }
 
-/// What happens when a key's guard (its limiter and status authority) cannot be reached.
+/// What happens when a key's guard (its rate limiter and status authority) cannot be reached.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum LimiterFallback {
+pub enum GuardFallback {
     /// Refuse the request (503): limits are never exceeded.
     #[default]
     Deny,
@@ -118,13 +118,13 @@ pub enum LimiterFallback {
     Allow,
 }
 
-impl LimiterFallback {
+impl GuardFallback {
     /// The header that tells the client its key's guard could not be reached, and what keygate
     /// did about it (`unavailable; allowed` or `unavailable; denied`).
     pub fn header(self) -> (&'static str, String) {
         let what = match self {
-            LimiterFallback::Allow => "unavailable; allowed",
-            LimiterFallback::Deny => "unavailable; denied",
+            GuardFallback::Allow => "unavailable; allowed",
+            GuardFallback::Deny => "unavailable; denied",
         };
         ("x-keygate-limiter", what.to_owned())
     }
@@ -140,7 +140,7 @@ pub struct KeyRecord {
     pub org: OrgId,
     /// Human name, 3–100 characters.
     pub name: String,
-    /// The masked key: prefix and the first 4 random characters, e.g. `kg_live_3hR9…`.
+    /// The key's start: prefix and the first 4 random characters, e.g. `kg_live_3hR9…`.
     #[serde(default)]
     pub start: String,
     /// Scopes granted to the key.
@@ -162,7 +162,7 @@ pub struct KeyRecord {
     pub rate_limiting: bool,
     /// What happens when the key's guard cannot be reached.
     #[serde(default)]
-    pub on_limiter_error: LimiterFallback,
+    pub on_limiter_error: GuardFallback,
     /// The key's own revocation bound, ms (0 to 60 000): how long an isolate's admission lease
     /// of it lasts; `None` = the deployment's `REVOCATION_BOUND_MS`; 0 = strict mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]

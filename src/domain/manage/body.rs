@@ -14,7 +14,7 @@ use crate::domain::authz::policy::Policy;
 use crate::domain::authz::scope::Scope;
 use crate::domain::config::RevocationBound;
 use crate::domain::error::GateError;
-use crate::domain::key::record::{KeyId, KeyRecord, KeyStatus, LimiterFallback, OrgId};
+use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, KeyStatus, OrgId};
 use crate::domain::limits::plan::Plan;
 use crate::domain::limits::window::RateLimit;
 use crate::domain::manage::org::OrgTerms;
@@ -128,7 +128,7 @@ pub struct CreateKey {
     fields: BTreeMap<String, Vec<String>>,
     rate_limits: Option<Vec<RateLimitBody>>,
     rate_limiting: Option<bool>,
-    on_limiter_error: Option<LimiterFallback>,
+    on_limiter_error: Option<GuardFallback>,
     revocation_bound_ms: Option<u32>,
     meta: Option<Box<RawValue>>,
     enabled: Option<bool>,
@@ -152,7 +152,7 @@ pub struct NewKey {
     /// Whether rate limiting applies.
     pub rate_limiting: bool,
     /// When the guard cannot be reached.
-    pub on_limiter_error: LimiterFallback,
+    pub on_limiter_error: GuardFallback,
     /// Own revocation bound, ms.
     pub revocation_bound_ms: Option<u32>,
     /// Meta JSON object.
@@ -284,7 +284,7 @@ pub struct UpdateKey {
     fields: Option<BTreeMap<String, Vec<String>>>,
     rate_limits: Option<Vec<RateLimitBody>>,
     rate_limiting: Option<bool>,
-    on_limiter_error: Option<LimiterFallback>,
+    on_limiter_error: Option<GuardFallback>,
     revocation_bound_ms: Option<u32>,
     enabled: Option<bool>,
     meta: Option<Box<RawValue>>,
@@ -316,7 +316,7 @@ pub struct KeyPatch {
     /// Rate limiting on or off.
     pub rate_limiting: Option<bool>,
     /// When the guard cannot be reached.
-    pub on_limiter_error: Option<LimiterFallback>,
+    pub on_limiter_error: Option<GuardFallback>,
     /// New own revocation bound, ms.
     pub revocation_bound_ms: Option<u32>,
     /// Enable or disable.
@@ -622,7 +622,7 @@ pub struct KeyView {
     pub org: OrgId,
     /// Name.
     pub name: String,
-    /// Masked key.
+    /// The key's start: prefix and the first random characters.
     pub start: String,
     /// Status now.
     pub status: KeyStatus,
@@ -637,7 +637,7 @@ pub struct KeyView {
     /// Rate limiting on?
     pub rate_limiting: bool,
     /// When the guard cannot be reached.
-    pub on_limiter_error: LimiterFallback,
+    pub on_limiter_error: GuardFallback,
     /// The key's own revocation bound, ms; `None` = the deployment's.
     pub revocation_bound_ms: Option<u32>,
     /// Enabled flag.
