@@ -542,7 +542,7 @@ mod tests {
     }
 
     #[test]
-    fn rate_limited_is_the_seeds_429() {
+    fn rate_limited_is_a_429_with_retry_after_and_limits() {
         let err = GateError::RateLimited {
             retry_after: 45,
             headers: vec![("x-ratelimit-limit", "100".into())],

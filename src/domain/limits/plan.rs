@@ -102,7 +102,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_follow_the_spec() {
+    fn plans_have_their_key_limits_and_default_windows() {
         let limits: Vec<_> = [Plan::Free, Plan::Pro, Plan::Business, Plan::Enterprise]
             .map(Plan::key_limit)
             .into();
