@@ -1,5 +1,5 @@
-//! The management API's bodies: requests parsed into validated values (every error a 400 that
-//! names the field), and the views it answers with.
+//! The management API's request bodies, parsed into validated values (every error a 400 that
+//! names the field; the field rules are in [`rules`](super::rules)).
 //!
 //! Inputs refuse unknown fields: a typo such as `"scope"` for `"scopes"` must not silently
 //! create a key with defaults.
@@ -12,20 +12,21 @@ use serde_json::value::RawValue;
 
 use crate::domain::authz::policy::Policy;
 use crate::domain::authz::scope::Scope;
-use crate::domain::config::RevocationBound;
 use crate::domain::error::GateError;
-use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, KeyStatus, OrgId};
+use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, OrgId};
 use crate::domain::limits::plan::Plan;
 use crate::domain::limits::window::RateLimit;
 use crate::domain::manage::org::OrgTerms;
-use crate::domain::time::{self, UnixMillis};
+pub use crate::domain::manage::rules::MAX_META_BYTES;
+use crate::domain::manage::rules::{
+    RateLimitBody, invalid, is_field_path, is_resource_id, valid_meta, valid_name,
+    valid_rate_limits, valid_restrictions, valid_revocation_bound, valid_scopes,
+};
+pub use crate::domain::manage::view::{KeyView, OrgView};
+use crate::domain::time::UnixMillis;
 
 /// Largest accepted management request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Largest `meta` object, serialized: it travels to the origin in a header.
-pub const MAX_META_BYTES: usize = 2048;
-/// Most ids per resource type, fields per resource, or rate-limit windows.
-const MAX_LIST: usize = 100;
 /// Longest rotation grace period: 30 days.
 pub const MAX_GRACE_HOURS: u32 = 720;
 /// Longest expiry: 100 years.
@@ -79,10 +80,6 @@ fn strip_position(message: &str) -> &str {
     message.find(" at line ").map_or(message, |i| &message[..i])
 }
 
-fn invalid(message: impl Into<String>) -> GateError {
-    GateError::InvalidRequest(message.into())
-}
-
 /// `PUT /orgs/{org}`.
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -91,27 +88,6 @@ pub struct PutOrg {
     pub plan: Option<Plan>,
     /// `false` refuses every key of the organization (403 `api_plan_required`).
     pub api_access: Option<bool>,
-}
-
-/// An organization as the API shows it.
-#[derive(Serialize, Clone, Debug)]
-pub struct OrgView {
-    /// Organization id.
-    pub id: OrgId,
-    /// Plan.
-    pub plan: Plan,
-    /// Whether its keys may call the API.
-    pub api_access: bool,
-    /// Most live keys; `null` = unlimited.
-    pub key_limit: Option<u32>,
-    /// Live (not revoked) keys.
-    pub key_count: u32,
-    /// Creation time.
-    #[serde(serialize_with = "time::serialize_rfc3339")]
-    pub created_at: UnixMillis,
-    /// Last change.
-    #[serde(serialize_with = "time::serialize_rfc3339")]
-    pub updated_at: UnixMillis,
 }
 
 /// `POST /orgs/{org}/keys`, as sent.
@@ -442,261 +418,6 @@ impl RotateKey {
             Some(_) => Err(invalid(format!(
                 "grace_period_hours must be from 0 to {MAX_GRACE_HOURS}"
             ))),
-        }
-    }
-}
-
-fn valid_name(name: &str) -> Result<String, GateError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(invalid("API key name is required"));
-    }
-    let chars = name.chars().count();
-    if !(3..=100).contains(&chars) {
-        return Err(invalid(format!(
-            "API key name must be 3-100 characters (got {chars})"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(invalid("API key name must not contain control characters"));
-    }
-    Ok(name.to_owned())
-}
-
-fn valid_scopes(scopes: Vec<Scope>, policy: &Policy) -> Result<Vec<Scope>, GateError> {
-    if scopes.is_empty() {
-        return Err(invalid("At least one scope is required"));
-    }
-    if let Some(unknown) = scopes.iter().find(|s| !policy.knows(s)) {
-        return Err(invalid(format!(
-            "Invalid scope: {unknown} (the API policy knows the resources {})",
-            policy.resources().join(", ")
-        )));
-    }
-    let mut unique = Vec::with_capacity(scopes.len());
-    for scope in scopes {
-        if !unique.contains(&scope) {
-            unique.push(scope);
-        }
-    }
-    Ok(unique)
-}
-
-fn is_resource_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic() && b != b',')
-}
-
-fn is_field_path(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.split('.').all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
-}
-
-fn valid_restrictions(
-    field: &str,
-    map: BTreeMap<String, Vec<String>>,
-    valid_entry: fn(&str) -> bool,
-) -> Result<BTreeMap<String, Vec<String>>, GateError> {
-    if map.len() > MAX_LIST {
-        return Err(invalid(format!(
-            "{field} may name at most {MAX_LIST} resources"
-        )));
-    }
-    for (resource, entries) in &map {
-        if Scope::parse(&format!("{resource}:read")).is_none() || resource == "*" {
-            return Err(invalid(format!(
-                "{field}: invalid resource name {resource:?}"
-            )));
-        }
-        if entries.is_empty() || entries.len() > MAX_LIST {
-            return Err(invalid(format!(
-                "{field}.{resource} must list 1 to {MAX_LIST} entries"
-            )));
-        }
-        if let Some(bad) = entries.iter().find(|e| !valid_entry(e)) {
-            return Err(invalid(format!(
-                "{field}.{resource}: invalid entry {bad:?}"
-            )));
-        }
-    }
-    Ok(map)
-}
-
-/// A key's own revocation bound: 0 to [`RevocationBound::MAX_MS`].
-fn valid_revocation_bound(ms: u32) -> Result<u32, GateError> {
-    RevocationBound::from_millis(u64::from(ms))
-        .map(|_| ms)
-        .ok_or_else(|| {
-            invalid(format!(
-                "revocation_bound_ms must be from 0 to {} (milliseconds)",
-                RevocationBound::MAX_MS
-            ))
-        })
-}
-
-/// A rate-limit window as a body sends it, before [`valid_rate_limits`] makes it a
-/// [`RateLimit`] (which cannot hold a zero): the checks below name the offending field.
-#[derive(Serialize, Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct RateLimitBody {
-    name: String,
-    limit: u32,
-    window_seconds: u32,
-}
-
-fn valid_rate_limits(limits: Vec<RateLimitBody>) -> Result<Vec<RateLimit>, GateError> {
-    if limits.len() > 10 {
-        return Err(invalid("rate_limits may have at most 10 windows"));
-    }
-    for (i, l) in limits.iter().enumerate() {
-        let name_ok = (1..=32).contains(&l.name.len())
-            && l.name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !name_ok {
-            return Err(invalid(format!(
-                "rate_limits[{i}].name must be 1-32 of a-z, 0-9, '_' or '-'"
-            )));
-        }
-        if l.limit == 0 {
-            return Err(invalid(format!(
-                "rate_limits[{i}].limit must be at least 1"
-            )));
-        }
-        if !(1..=86_400).contains(&l.window_seconds) {
-            return Err(invalid(format!(
-                "rate_limits[{i}].window_seconds must be from 1 to 86400"
-            )));
-        }
-        if limits[..i].iter().any(|o| o.name == l.name) {
-            return Err(invalid(format!(
-                "rate_limits[{i}].name {:?} is used twice",
-                l.name
-            )));
-        }
-    }
-    Ok(limits
-        .into_iter()
-        .filter_map(|l| RateLimit::new(l.name, l.limit, l.window_seconds))
-        .collect())
-}
-
-fn valid_meta(meta: Box<RawValue>) -> Result<Box<RawValue>, GateError> {
-    #![allow(clippy::boxed_local)] // serde hands RawValue over boxed
-    if !meta.get().trim_start().starts_with('{') {
-        return Err(invalid("meta must be a JSON object"));
-    }
-    // Re-serialized compactly: the origin receives it in one header line.
-    let value: serde_json::Value =
-        serde_json::from_str(meta.get()).map_err(|_| invalid("meta must be a JSON object"))?;
-    let compact =
-        serde_json::to_string(&value).map_err(|_| invalid("meta must be a JSON object"))?;
-    if compact.len() > MAX_META_BYTES {
-        return Err(invalid(format!(
-            "meta must be at most {MAX_META_BYTES} bytes"
-        )));
-    }
-    RawValue::from_string(compact).map_err(|_| invalid("meta must be a JSON object"))
-}
-
-/// A key as the management API shows it: never the secret or its hash.
-#[derive(Serialize, Debug)]
-pub struct KeyView {
-    /// The full key: only in the answer to the call that creates or rotates it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// After a rotation: until when the previous secret still works.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "time::serialize_rfc3339_opt"
-    )]
-    pub previous_key_valid_until: Option<UnixMillis>,
-    /// Stable id.
-    pub id: KeyId,
-    /// Organization.
-    pub org: OrgId,
-    /// Name.
-    pub name: String,
-    /// The key's start: prefix and the first random characters.
-    pub start: String,
-    /// Status now.
-    pub status: KeyStatus,
-    /// Scopes.
-    pub scopes: Vec<Scope>,
-    /// Resource restrictions.
-    pub resources: BTreeMap<String, Vec<String>>,
-    /// Field restrictions.
-    pub fields: BTreeMap<String, Vec<String>>,
-    /// Own rate-limit windows.
-    pub rate_limits: Vec<RateLimit>,
-    /// Rate limiting on?
-    pub rate_limiting: bool,
-    /// When the guard cannot be reached.
-    pub on_limiter_error: GuardFallback,
-    /// The key's own revocation bound, ms; `None` = the deployment's.
-    pub revocation_bound_ms: Option<u32>,
-    /// Enabled flag.
-    pub enabled: bool,
-    /// Expiry, or `null` = never.
-    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
-    pub expires_at: Option<UnixMillis>,
-    /// Creation time.
-    #[serde(serialize_with = "time::serialize_rfc3339")]
-    pub created_at: UnixMillis,
-    /// Creator.
-    pub created_by: String,
-    /// Last update.
-    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
-    pub updated_at: Option<UnixMillis>,
-    /// Last rotation.
-    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
-    pub rotated_at: Option<UnixMillis>,
-    /// Revocation time.
-    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
-    pub revoked_at: Option<UnixMillis>,
-    /// Meta JSON.
-    pub meta: Option<Box<RawValue>>,
-    /// Last admitted request (from the key's guard).
-    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
-    pub last_used_at: Option<UnixMillis>,
-    /// Admitted requests since creation (from the key's guard).
-    pub requests_total: u64,
-}
-
-impl KeyView {
-    /// The view of `record` at `now`.
-    pub fn of(record: &KeyRecord, now: UnixMillis) -> KeyView {
-        let r = record.clone();
-        KeyView {
-            key: None,
-            previous_key_valid_until: None,
-            status: KeyStatus::of(record, now),
-            id: r.id,
-            org: r.org,
-            name: r.name,
-            start: r.start,
-            scopes: r.scopes,
-            resources: r.resources,
-            fields: r.fields,
-            rate_limits: r.rate_limits,
-            rate_limiting: r.rate_limiting,
-            on_limiter_error: r.on_limiter_error,
-            revocation_bound_ms: r.revocation_bound_ms,
-            enabled: r.enabled,
-            expires_at: r.expires_at,
-            created_at: r.created_at,
-            created_by: r.created_by,
-            updated_at: r.updated_at,
-            rotated_at: r.rotated_at,
-            revoked_at: r.revoked_at,
-            meta: r.meta,
-            last_used_at: None,
-            requests_total: 0,
         }
     }
 }

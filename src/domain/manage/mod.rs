@@ -8,5 +8,7 @@ pub mod details;
 pub mod login;
 pub mod org;
 pub mod route;
+pub mod rules;
+pub mod view;
 
 pub use body::{CreateKey, KeyPatch, NewKey, PutOrg, RotateKey, UpdateKey, parse_body};
