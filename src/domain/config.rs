@@ -18,24 +18,10 @@ use std::time::Duration;
 use url::Url;
 
 use crate::domain::authz::policy::Policy;
+pub use crate::domain::config_error::ConfigError;
 use crate::domain::http::cors::Cors;
 use crate::domain::key::format::KeyPrefix;
 use crate::domain::webhook::RETRY_DELAYS_MS;
-
-/// A variable that is missing or invalid, named so the deploying team knows what to fix.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Name of the variable.
-    pub var: &'static str,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.var, self.reason)
-    }
-}
 
 /// Typed configuration of one deployment.
 #[derive(Clone, Debug)]

@@ -8,9 +8,9 @@
 
 use serde::Serialize;
 
-use crate::domain::config::ConfigError;
+use crate::domain::config_error::ConfigError;
 use crate::domain::key::format::KeyFormatError;
-use crate::domain::key::record::LimiterFallback;
+use crate::domain::key::record::GuardFallback;
 use crate::domain::manage::actor::Refusal;
 
 /// A failed request. Client faults are 4xx, origin faults 502/504, keygate's own 500.
@@ -67,7 +67,7 @@ pub enum GateError {
     /// than a 401: the key may be fine, the client has to slow down.
     TooManyInvalidKeys { retry_after: u64 },
     /// The key's guard could not be reached and the key says to refuse then; detail for logs.
-    LimiterUnavailable(String),
+    GuardUnavailable(String),
     /// A field-restricted response could not be filtered (not JSON); detail for logs.
     UnfilterableResponse(String),
     /// An admin-scoped key acting outside its own organization; carries that organization.
@@ -133,7 +133,7 @@ impl GateError {
             | GateError::TooManyInvalidKeys { .. } => 429,
             GateError::OriginUnavailable(_) | GateError::UnfilterableResponse(_) => 502,
             GateError::OriginTimeout => 504,
-            GateError::LimiterUnavailable(_) => 503,
+            GateError::GuardUnavailable(_) => 503,
             GateError::Config(_) | GateError::Internal(_) => 500,
         }
     }
@@ -172,7 +172,7 @@ impl GateError {
             GateError::MethodNotAllowed(_) => "method_not_allowed",
             GateError::OriginUnavailable(_) => "origin_unavailable",
             GateError::OriginTimeout => "origin_timeout",
-            GateError::LimiterUnavailable(_) => "limiter_unavailable",
+            GateError::GuardUnavailable(_) => "limiter_unavailable",
             GateError::Config(_) => "configuration_error",
             GateError::Internal(_) => "internal_error",
         }
@@ -247,7 +247,7 @@ impl GateError {
             GateError::NotFound => "Not found".into(),
             GateError::MethodNotAllowed(allow) => format!("Method not allowed; use {allow}"),
             GateError::OriginUnavailable(_) => "The upstream API is unavailable".into(),
-            GateError::LimiterUnavailable(_) => {
+            GateError::GuardUnavailable(_) => {
                 "The rate limiter is unavailable and this key refuses requests without it".into()
             }
             GateError::OriginTimeout => "The upstream API did not respond in time".into(),
@@ -264,7 +264,7 @@ impl GateError {
             | GateError::UnfilterableResponse(detail)
             | GateError::Internal(detail) => detail.clone(),
             GateError::Config(e) => e.to_string(),
-            GateError::LimiterUnavailable(detail) => detail.clone(),
+            GateError::GuardUnavailable(detail) => detail.clone(),
             GateError::MissingKey
             | GateError::ConflictingKeys
             | GateError::InvalidRequest(_)
@@ -337,7 +337,7 @@ impl GateError {
             | GateError::MethodNotAllowed(_)
             | GateError::OriginUnavailable(_)
             | GateError::OriginTimeout
-            | GateError::LimiterUnavailable(_)
+            | GateError::GuardUnavailable(_)
             | GateError::Config(_)
             | GateError::Internal(_) => None,
         }
@@ -376,8 +376,8 @@ impl GateError {
         };
         let mut headers = vec![("content-type", content_type.to_owned())];
         headers.extend(self.www_authenticate().map(|v| ("www-authenticate", v)));
-        if let GateError::LimiterUnavailable(_) = self {
-            headers.push(LimiterFallback::Deny.header());
+        if let GateError::GuardUnavailable(_) = self {
+            headers.push(GuardFallback::Deny.header());
         }
         if let GateError::MethodNotAllowed(allow) = self {
             headers.push(("allow", (*allow).to_owned()));
@@ -552,7 +552,7 @@ mod tests {
     }
 
     #[test]
-    fn rate_limited_is_the_seeds_429() {
+    fn rate_limited_is_a_429_with_retry_after_and_limits() {
         let err = GateError::RateLimited {
             retry_after: 45,
             headers: vec![("x-ratelimit-limit", "100".into())],

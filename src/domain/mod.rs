@@ -13,6 +13,7 @@
 pub mod admission;
 pub mod authz;
 pub mod config;
+pub mod config_error;
 pub mod error;
 pub mod http;
 pub mod key;
@@ -30,7 +31,7 @@ pub use error::GateError;
 pub use key::credential::Credential;
 pub use key::format::{ApiKey, KeyFormatError, KeyPrefix};
 pub use key::hash::KeyHash;
-pub use key::record::{KeyId, KeyRecord, KeyStatus, LimiterFallback, OrgId, RecordDigest};
+pub use key::record::{GuardFallback, KeyId, KeyRecord, KeyStatus, OrgId, RecordDigest};
 pub use limits::plan::Plan;
 pub use limits::window::RateLimit;
 pub use time::UnixMillis;
@@ -48,5 +49,7 @@ pub use limits::{usage, window};
 #[doc(hidden)]
 pub mod catalog {
     pub use super::key::secret::{Secret, accepts, rotate};
+    /// The first layout's name of [`OwnedRoute`].
+    pub use super::protocol::OwnedRoute as Access;
     pub use super::protocol::*;
 }

@@ -151,7 +151,7 @@ pub enum GuardCommand {
     /// May the secret with this hash be used now? Answers a [`GuardVerdict`] without a
     /// decision (the management API's check of admin-scoped keys: not rate limited).
     Check { hash: KeyHash },
-    /// The verification path: check the secret (`start`: its mask, for the audit log), the
+    /// The verification path: check the secret (`start`: its visible start, for the audit log), the
     /// key's status and its authorization for `access`, then decide and count its rate-limit
     /// windows and record `event`, all in one call. Answers a [`GuardVerdict`] with a decision
     /// when the key may make the request. `known`: the digest of the record the worker holds,
@@ -159,7 +159,7 @@ pub enum GuardCommand {
     Admit {
         hash: KeyHash,
         start: String,
-        access: Access,
+        access: OwnedRoute,
         event: UsageEvent,
         #[serde(default)]
         known: Option<RecordDigest>,
@@ -175,9 +175,9 @@ pub enum GuardCommand {
     Usage,
 }
 
-/// A route as sent to the guard.
+/// A [`Route`] owned, as sent to the guard.
 #[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct Access {
+pub struct OwnedRoute {
     /// Scope resource.
     pub resource: String,
     /// Action.
@@ -188,10 +188,10 @@ pub struct Access {
     pub envelope: Option<String>,
 }
 
-impl Access {
+impl OwnedRoute {
     /// The owned form of `route`.
-    pub fn of(route: &Route<'_>) -> Access {
-        Access {
+    pub fn of(route: &Route<'_>) -> OwnedRoute {
+        OwnedRoute {
             resource: route.resource.to_owned(),
             action: route.action,
             ids: route

@@ -9,11 +9,13 @@ use std::cell::RefCell;
 use serde::Serialize;
 use worker::{Env, Request, Response, console_log};
 
-use super::{Trace, body, clock, respond, rpc, state, verify};
+use super::log::Trace;
+use super::{body, clock, respond, rpc, state, verify};
 use crate::domain::http::client::ClientId;
 use crate::domain::key::credential::{self, is_admin_token};
 use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{self, AuditQuery, Throttle};
+use crate::domain::manage::login;
 use crate::domain::manage::route::Endpoint;
 use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
 use crate::domain::protocol::{OrgChange, OrgCommand, OrgQuery, WebhookRequest};
@@ -48,7 +50,7 @@ pub async fn handle(
 ) -> Result<Response, GateError> {
     let endpoint = Endpoint::resolve(method, rest)?;
     let org = match (&endpoint, endpoint.org()) {
-        (Endpoint::Health, _) => return Ok(respond::json(200, &Health { status: "ok" })),
+        (Endpoint::Health, _) => return respond::json(200, &Health { status: "ok" }),
         (Endpoint::OpenApi, _) => return Ok(respond::raw_json(200, OPENAPI)),
         (_, Some(org)) => org.clone(),
         (_, None) => return Err(GateError::NotFound),
@@ -62,9 +64,8 @@ pub async fn handle(
 }
 
 /// [`authenticate`], unless the client (an IPv6 /64 counts as one) failed too often lately:
-/// then 429 without looking at the credential. A 401 to a request that sent a credential counts
-/// as a failure (a request without any guesses nothing), and so does a key-shaped guess refused
-/// for the client's made-up-key budget; the failure that shuts a client out is logged, once per
+/// then 429 without looking at the credential. Failures count as
+/// [`login::counts_as_failure`] says; the failure that shuts a client out is logged, once per
 /// burst.
 async fn throttled_authenticate(
     req: &Request,
@@ -82,11 +83,8 @@ async fn throttled_authenticate(
     let sent = ["authorization", "x-api-key"]
         .iter()
         .any(|h| req.headers().has(h).unwrap_or(false));
-    let failed =
-        |e: &GateError| e.status() == 401 || matches!(e, GateError::TooManyInvalidKeys { .. });
     if let Err(e) = &outcome
-        && sent
-        && failed(e)
+        && login::counts_as_failure(e, sent)
     {
         let now = clock::now();
         let shut = FAILED_AUTH.with_borrow_mut(|l| {
@@ -123,17 +121,7 @@ async fn authenticate(req: &Request, env: &Env, trace: &mut Trace) -> Result<Act
     }
     let (_, key) =
         verify::active_key(env, authorization.as_deref(), x_api_key.as_deref(), trace).await?;
-    let record = key.record();
-    if !record.scopes.iter().any(|s| s.is_admin()) {
-        return Err(GateError::InsufficientScope {
-            needed: "admin".into(),
-            read_only: false,
-        });
-    }
-    Ok(Actor::OrgAdmin {
-        key: record.id.clone(),
-        org: record.org.clone(),
-    })
+    login::key_actor(key.record())
 }
 
 /// Reads what the endpoint needs from the body or query, validated.

@@ -23,10 +23,12 @@ use crate::domain::key::secret::{self, Secret};
 use crate::domain::limits::usage::UsageSummary;
 use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{AuditEvent, AuditKind, AuditQuery};
-use crate::domain::manage::body::{KeyPatch, KeyView, NewKey, OrgView, PutOrg};
+use crate::domain::manage::body::{Assigned, KeyPatch, KeyView, NewKey, OrgView, PutOrg};
+use crate::domain::manage::details::{self, AuditDetails};
+use crate::domain::manage::org::{OrgPut, OrgTerms};
 use crate::domain::protocol::{GuardCommand, OrgChange, OrgCommand, OrgNotice, OrgQuery};
 use crate::domain::webhook::{EventType, Notice, SUCCESS_EVERY_MS, notices_ahead};
-use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, Plan, UnixMillis};
+use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, UnixMillis};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS org (
@@ -131,7 +133,7 @@ struct Stored {
 }
 
 #[derive(Serialize)]
-struct Page<T> {
+struct Listed<T> {
     #[serde(flatten)]
     items: T,
     next_cursor: Option<String>,
@@ -192,16 +194,15 @@ impl OrgCatalog {
 
     async fn read(&self, query: OrgQuery, now: UnixMillis) -> Result<Response, GateError> {
         match query {
-            OrgQuery::GetOrg { org } => Ok(respond::json(
-                200,
-                &self.org_view(&org)?.ok_or(GateError::OrgNotFound)?,
-            )),
+            OrgQuery::GetOrg { org } => {
+                respond::json(200, &self.org_view(&org)?.ok_or(GateError::OrgNotFound)?)
+            }
             OrgQuery::ListKeys { query, .. } => self.list_keys(&query, now).await,
             OrgQuery::GetKey { id, .. } => {
                 let view = self
                     .view_with_usage(&self.live_key(&id)?.record, now)
                     .await?;
-                Ok(respond::json(200, &view))
+                respond::json(200, &view)
             }
             OrgQuery::Audit { query, .. } => self.audit(&query),
             OrgQuery::KeyUsage { id, .. } => {
@@ -226,13 +227,13 @@ impl OrgCatalog {
             OrgChange::RevokeKey { id, actor, .. } => {
                 let key = self.live_key(&id)?;
                 self.revoke(key, &actor.name(), now).await?;
-                Ok(respond::json(
+                respond::json(
                     200,
                     &Revoked {
                         success: true,
                         message: "API key revoked successfully",
                     },
-                ))
+                )
             }
             OrgChange::RotateKey {
                 id,
@@ -250,9 +251,9 @@ impl OrgCatalog {
             OrgNotice::AuthFailed {
                 id, reason, start, ..
             } => {
-                let details = serde_json::json!({"reason": reason, "start": start});
+                let details = AuditDetails::AuthFailed { reason, start };
                 self.record_event(now, AuditKind::AuthFailed, "keygate", Some(&id), &details)?;
-                Ok(respond::json(200, &serde_json::json!({"ok": true})))
+                respond::json(200, &serde_json::json!({"ok": true}))
             }
             OrgNotice::RateLimited {
                 id,
@@ -261,9 +262,11 @@ impl OrgCatalog {
                 window_seconds,
                 ..
             } => {
-                let details = serde_json::json!({
-                    "limit": limit, "window": window, "window_seconds": window_seconds
-                });
+                let details = AuditDetails::RateLimited {
+                    limit,
+                    window,
+                    window_seconds,
+                };
                 self.record_event(
                     now,
                     AuditKind::KeyRateLimited,
@@ -277,11 +280,11 @@ impl OrgCatalog {
                 )?;
                 if let Some(stored) = rows.into_iter().next().map(decode_key).transpose()? {
                     let mut data = key_data(&stored.record, None);
-                    data["window"] = details;
+                    data["window"] = serde_json::to_value(&details).map_err(internal)?;
                     self.webhooks()
                         .enqueue(EventType::KeyRateLimited, &data, now, None)?;
                 }
-                Ok(respond::json(200, &serde_json::json!({"ok": true})))
+                respond::json(200, &serde_json::json!({"ok": true}))
             }
             OrgNotice::AuthSucceeded { id, country, .. } => {
                 // The guard reports once an hour, but forgets when it restarts: the log decides.
@@ -294,7 +297,7 @@ impl OrgCatalog {
                     ],
                 )?;
                 if recent.first().is_none_or(|r| r.n == 0) {
-                    let details = serde_json::json!({"country": country});
+                    let details = AuditDetails::AuthSucceeded { country };
                     self.record_event(
                         now,
                         AuditKind::AuthSucceeded,
@@ -303,7 +306,7 @@ impl OrgCatalog {
                         &details,
                     )?;
                 }
-                Ok(respond::json(200, &serde_json::json!({"ok": true})))
+                respond::json(200, &serde_json::json!({"ok": true}))
             }
         }
     }
@@ -318,16 +321,21 @@ impl OrgCatalog {
         Ok(rows.into_iter().next())
     }
 
+    /// The organization's plan and API access, if it exists.
+    fn org_terms(&self) -> Result<Option<OrgTerms>, GateError> {
+        self.org_row()?.as_ref().map(terms_of).transpose()
+    }
+
     fn org_view(&self, org: &OrgId) -> Result<Option<OrgView>, GateError> {
         let Some(row) = self.org_row()? else {
             return Ok(None);
         };
-        let plan = parse_plan(&row.plan)?;
+        let terms = terms_of(&row)?;
         Ok(Some(OrgView {
             id: org.clone(),
-            plan,
-            api_access: row.api_access != 0,
-            key_limit: plan.key_limit(),
+            plan: terms.plan,
+            api_access: terms.api_access,
+            key_limit: terms.plan.key_limit(),
             key_count: self.live_count()?,
             created_at: UnixMillis(row.created_at as u64),
             updated_at: UnixMillis(row.updated_at as u64),
@@ -341,36 +349,34 @@ impl OrgCatalog {
         actor: &str,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
-        let existing = self.org_row()?;
-        let (status, kind) = match &existing {
-            None => {
-                let plan = change.plan.ok_or_else(|| {
-                    GateError::InvalidRequest("plan is required when creating an organization (free, pro, business or enterprise)".into())
-                })?;
-                let access = change.api_access.unwrap_or(true);
-                self.exec(
-                    "INSERT INTO org (id, plan, api_access, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    vec![org.as_str().into(), plan.as_str().into(), i64::from(access).into(), ms(now), ms(now)],
-                )?;
-                (201, AuditKind::OrgCreated)
-            }
-            Some(row) => {
-                let plan = change.plan.map_or_else(|| parse_plan(&row.plan), Ok)?;
-                let access = change.api_access.unwrap_or(row.api_access != 0);
-                if access != (row.api_access != 0) || plan.as_str() != row.plan {
-                    self.republish_org(plan, access).await?;
+        let put = change.against(self.org_terms()?)?;
+        let terms = put.terms();
+        let (plan, access) = (
+            terms.plan.as_str().into(),
+            i64::from(terms.api_access).into(),
+        );
+        match put {
+            OrgPut::Create(_) => self.exec(
+                "INSERT INTO org (id, plan, api_access, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                vec![org.as_str().into(), plan, access, ms(now), ms(now)],
+            )?,
+            OrgPut::Update { changed, .. } => {
+                if changed {
+                    self.republish_org(terms).await?;
                 }
                 self.exec(
                     "UPDATE org SET plan = ?, api_access = ?, updated_at = ?",
-                    vec![plan.as_str().into(), i64::from(access).into(), ms(now)],
+                    vec![plan, access, ms(now)],
                 )?;
-                (200, AuditKind::OrgUpdated)
             }
-        };
+        }
         let view = self.org_view(org)?.ok_or(GateError::OrgNotFound)?;
-        let details = serde_json::json!({"plan": view.plan, "api_access": view.api_access});
-        self.record_event(now, kind, actor, None, &details)?;
-        Ok(respond::json(status, &view))
+        let details = AuditDetails::org(OrgTerms {
+            plan: view.plan,
+            api_access: view.api_access,
+        });
+        self.record_event(now, put.kind(), actor, None, &details)?;
+        respond::json(put.status(), &view)
     }
 
     // --- keys ---
@@ -394,7 +400,10 @@ impl OrgCatalog {
     fn save_record(&self, record: &KeyRecord) -> Result<(), GateError> {
         self.exec(
             "UPDATE keys SET record = ? WHERE id = ?",
-            vec![record.to_json().into(), record.id.as_str().into()],
+            vec![
+                record.to_json().map_err(internal)?.into(),
+                record.id.as_str().into(),
+            ],
         )
     }
 
@@ -412,14 +421,13 @@ impl OrgCatalog {
 
     /// Gives every live key the organization's new plan limits and API access, guard and KV
     /// first, so the change acts on each key's next request.
-    async fn republish_org(&self, plan: Plan, access: bool) -> Result<(), GateError> {
+    async fn republish_org(&self, terms: OrgTerms) -> Result<(), GateError> {
         for Stored {
             mut record,
             secrets,
         } in self.live_keys()?
         {
-            record.api_access = access;
-            record.plan_limits = plan.default_limits();
+            terms.give_to(&mut record);
             self.publish(&record, &secrets).await?;
             self.save_record(&record)?;
         }
@@ -433,36 +441,20 @@ impl OrgCatalog {
         actor: &Actor,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
-        let org_row = self.org_row()?.ok_or(GateError::OrgNotFound)?;
-        let plan = parse_plan(&org_row.plan)?;
-        actor.may_create(&new, plan, state::config(&self.env)?.revocation_bound)?;
+        let terms = self.org_terms()?.ok_or(GateError::OrgNotFound)?;
+        actor.may_create(&new, terms.plan, state::config(&self.env)?.revocation_bound)?;
         let actor = &actor.name();
         // Checked under the writer lock, so concurrent creates cannot both pass it.
-        plan.admits_another_key(self.live_count()?)?;
+        terms.plan.admits_another_key(self.live_count()?)?;
         let secret = self.new_secret()?;
-        let record = KeyRecord {
+        let assigned = Assigned {
             id: KeyId::generate().map_err(internal)?,
             org: org.clone(),
-            name: new.name,
-            start: secret.mask(),
-            scopes: new.scopes,
-            resources: new.resources,
-            fields: new.fields,
-            rate_limits: new.rate_limits,
-            rate_limiting: new.rate_limiting,
-            on_limiter_error: new.on_limiter_error,
-            revocation_bound_ms: new.revocation_bound_ms,
-            enabled: new.enabled,
-            revoked_at: None,
-            expires_at: new.expires_at,
-            created_at: now,
+            start: secret.start(),
             created_by: actor.to_owned(),
-            updated_at: None,
-            rotated_at: None,
-            meta: new.meta,
-            api_access: org_row.api_access != 0,
-            plan_limits: plan.default_limits(),
+            now,
         };
+        let record = new.into_record(assigned, terms);
         let secrets = vec![Secret {
             hash: KeyHash::of(&secret),
             until: None,
@@ -473,10 +465,10 @@ impl OrgCatalog {
             vec![
                 record.id.as_str().into(),
                 to_json(&secrets)?.into(),
-                record.to_json().into(),
+                record.to_json().map_err(internal)?.into(),
             ],
         )?;
-        let details = serde_json::json!({"name": record.name, "scopes": record.scopes, "expires_at": record.expires_at.map(|t| t.to_string())});
+        let details = AuditDetails::key_created(&record);
         self.record_event(
             now,
             AuditKind::KeyCreated,
@@ -486,7 +478,7 @@ impl OrgCatalog {
         )?;
         let mut view = KeyView::of(&record, now);
         view.key = Some(secret.expose_secret().to_owned());
-        Ok(respond::json(201, &view))
+        respond::json(201, &view)
     }
 
     async fn update_key(
@@ -500,37 +492,22 @@ impl OrgCatalog {
             mut record,
             secrets,
         } = self.live_key(id)?;
-        let plan = parse_plan(&self.org_row()?.ok_or(GateError::OrgNotFound)?.plan)?;
+        let plan = self.org_terms()?.ok_or(GateError::OrgNotFound)?.plan;
         let deployment = state::config(&self.env)?.revocation_bound;
         actor.may_update(&patch, &record, plan, deployment)?;
         let actor = &actor.name();
         let was_enabled = record.enabled;
-        let mut changed = patch.apply(&mut record);
+        let changed = patch.apply(&mut record);
         if changed.is_empty() {
-            return Ok(respond::json(200, &KeyView::of(&record, now)));
+            return respond::json(200, &KeyView::of(&record, now));
         }
         record.updated_at = Some(now);
         self.publish(&record, &secrets).await?;
         self.save_record(&record)?;
-        if record.enabled != was_enabled {
-            changed.retain(|f| *f != "enabled");
-            let kind = if record.enabled {
-                AuditKind::KeyEnabled
-            } else {
-                AuditKind::KeyDisabled
-            };
-            self.record_event(now, kind, actor, Some(id), &serde_json::json!({}))?;
+        for (kind, details) in details::update_events(changed, was_enabled, record.enabled) {
+            self.record_event(now, kind, actor, Some(id), &details)?;
         }
-        if !changed.is_empty() {
-            self.record_event(
-                now,
-                AuditKind::KeyUpdated,
-                actor,
-                Some(id),
-                &serde_json::json!({"changed": changed}),
-            )?;
-        }
-        Ok(respond::json(200, &KeyView::of(&record, now)))
+        respond::json(200, &KeyView::of(&record, now))
     }
 
     async fn rotate_key(
@@ -544,12 +521,12 @@ impl OrgCatalog {
             mut record,
             secrets,
         } = self.live_key(id)?;
-        let plan = parse_plan(&self.org_row()?.ok_or(GateError::OrgNotFound)?.plan)?;
+        let plan = self.org_terms()?.ok_or(GateError::OrgNotFound)?.plan;
         actor.may_rotate(&record, plan)?;
         let actor = &actor.name();
         let secret = self.new_secret()?;
         let rotated = secret::rotate(&secrets, KeyHash::of(&secret), grace_hours, now);
-        let old_start = std::mem::replace(&mut record.start, secret.mask());
+        let old_start = std::mem::replace(&mut record.start, secret.start());
         record.rotated_at = Some(now);
         self.publish(&record, &rotated).await?;
         // KV entries of secrets that no longer work are deleted; the guard refuses them anyway.
@@ -563,22 +540,16 @@ impl OrgCatalog {
             "UPDATE keys SET secrets = ?, record = ? WHERE id = ?",
             vec![
                 to_json(&rotated)?.into(),
-                record.to_json().into(),
+                record.to_json().map_err(internal)?.into(),
                 id.as_str().into(),
             ],
         )?;
-        let old_until = rotated.iter().find_map(|s| s.until).map(|t| t.to_string());
-        let details = serde_json::json!({
-            "grace_period_hours": grace_hours,
-            "new_start": record.start,
-            "old_start": old_start,
-            "previous_secret_valid_until": old_until,
-        });
+        let details = AuditDetails::key_rotated(grace_hours, &rotated, old_start, &record.start);
         self.record_event(now, AuditKind::KeyRotated, actor, Some(id), &details)?;
         let mut view = KeyView::of(&record, now);
         view.key = Some(secret.expose_secret().to_owned());
         view.previous_key_valid_until = rotated.iter().find_map(|s| s.until);
-        Ok(respond::json(200, &view))
+        respond::json(200, &view)
     }
 
     /// Revokes one key: the guard first (the next request fails), then KV, then the row.
@@ -592,14 +563,17 @@ impl OrgCatalog {
         self.unpublish(secrets.iter()).await;
         self.exec(
             "UPDATE keys SET revoked = 1, secrets = '[]', record = ? WHERE id = ?",
-            vec![record.to_json().into(), record.id.as_str().into()],
+            vec![
+                record.to_json().map_err(internal)?.into(),
+                record.id.as_str().into(),
+            ],
         )?;
         self.record_event(
             now,
             AuditKind::KeyRevoked,
             actor,
             Some(&record.id),
-            &serde_json::json!({}),
+            &AuditDetails::None {},
         )
     }
 
@@ -615,17 +589,17 @@ impl OrgCatalog {
             AuditKind::KeysRevokedAll,
             actor,
             None,
-            &serde_json::json!({"revoked": revoked}),
+            &AuditDetails::RevokedAll { revoked },
         )?;
         let message = format!("{revoked} API keys revoked");
-        Ok(respond::json(
+        respond::json(
             200,
             &RevokedAll {
                 success: true,
                 revoked,
                 message,
             },
-        ))
+        )
     }
 
     fn key_expired(&self, id: &KeyId, now: UnixMillis) -> Result<Response, GateError> {
@@ -639,10 +613,10 @@ impl OrgCatalog {
                 AuditKind::KeyExpired,
                 "keygate",
                 Some(id),
-                &serde_json::json!({}),
+                &AuditDetails::None {},
             )?;
         }
-        Ok(respond::json(200, &serde_json::json!({"ok": true})))
+        respond::json(200, &serde_json::json!({"ok": true}))
     }
 
     /// The view of a key with its last use and request count, asked of its guard.
@@ -664,26 +638,22 @@ impl OrgCatalog {
 
     async fn list_keys(&self, query: &AuditQuery, now: UnixMillis) -> Result<Response, GateError> {
         self.org_row()?.ok_or(GateError::OrgNotFound)?;
-        let cursor = query.page.cursor.map_or(i64::MAX, |c| c as i64);
         let rows: Vec<KeyRow> = self.query(
             "SELECT seq, secrets, record FROM keys WHERE revoked = 0 AND seq < ? ORDER BY seq DESC LIMIT ?",
-            vec![cursor.into(), i64::from(query.page.limit + 1).into()],
+            vec![query.page.below().into(), query.page.rows_to_fetch().into()],
         )?;
-        let more = rows.len() > query.page.limit as usize;
+        let (rows, next_cursor) = query.page.cut(rows, |row| row.seq);
         let mut keys = Vec::with_capacity(rows.len());
-        let mut last = None;
-        for row in rows.into_iter().take(query.page.limit as usize) {
-            last = Some(row.seq);
+        for row in rows {
             keys.push(self.view_with_usage(&decode_key(row)?.record, now).await?);
         }
-        let next_cursor = more.then(|| last.map(|s| s.to_string())).flatten();
-        Ok(respond::json(
+        respond::json(
             200,
-            &Page {
+            &Listed {
                 items: KeyList { keys },
                 next_cursor,
             },
-        ))
+        )
     }
 
     // --- audit ---
@@ -694,7 +664,7 @@ impl OrgCatalog {
         kind: AuditKind,
         actor: &str,
         key_id: Option<&KeyId>,
-        details: &serde_json::Value,
+        details: &AuditDetails,
     ) -> Result<(), GateError> {
         self.exec(
             "INSERT INTO audit (at, type, actor, key_id, details) VALUES (?, ?, ?, ?, ?)",
@@ -703,7 +673,7 @@ impl OrgCatalog {
                 kind.as_str().into(),
                 actor.into(),
                 key_id.map_or(SqlStorageValue::Null, |k| k.as_str().into()),
-                details.to_string().into(),
+                details.to_json().map_err(internal)?.into(),
             ],
         )?;
         match key_id {
@@ -786,14 +756,19 @@ impl OrgCatalog {
                         AuditKind::KeyExpiring,
                         "keygate",
                         Some(&id),
-                        &serde_json::json!({"days": days, "expires_at": expires_at.to_string()}),
+                        &AuditDetails::KeyExpiring {
+                            days,
+                            expires_at: expires_at.to_string(),
+                        },
                     )?,
                     Notice::RotationGraceEnded { until } => self.record_event(
                         now,
                         AuditKind::KeyRotationGraceEnded,
                         "keygate",
                         Some(&id),
-                        &serde_json::json!({"until": until.to_string()}),
+                        &AuditDetails::GraceEnded {
+                            until: until.to_string(),
+                        },
                     )?,
                 }
             }
@@ -805,7 +780,10 @@ impl OrgCatalog {
                 AuditKind::WebhookFailing,
                 "keygate",
                 None,
-                &serde_json::json!({"event_id": event_id, "webhook_id": webhook_id}),
+                &AuditDetails::WebhookFailing {
+                    event_id,
+                    webhook_id,
+                },
             )?;
         }
         webhooks.rearm(&self.storage).await
@@ -820,17 +798,17 @@ impl OrgCatalog {
                AND at >= ?4 AND at < ?5
              ORDER BY seq DESC LIMIT ?6",
             vec![
-                q.page.cursor.map_or(i64::MAX, |c| c as i64).into(),
+                q.page.below().into(),
                 text(q.kind.map(|k| k.as_str().to_owned())),
                 text(q.key_id.as_ref().map(|k| k.as_str().to_owned())),
                 q.since.map_or(0, |t| t.0 as i64).into(),
                 q.until.map_or(i64::MAX, |t| t.0 as i64).into(),
-                i64::from(q.page.limit + 1).into(),
+                q.page.rows_to_fetch().into(),
             ],
         )?;
-        let more = rows.len() > q.page.limit as usize;
+        let (rows, next_cursor) = q.page.cut(rows, |row| row.seq);
         let mut events = Vec::with_capacity(rows.len());
-        for row in rows.into_iter().take(q.page.limit as usize) {
+        for row in rows {
             events.push(AuditEvent {
                 seq: row.seq as u64,
                 at: UnixMillis(row.at as u64),
@@ -840,16 +818,13 @@ impl OrgCatalog {
                 details: serde_json::value::RawValue::from_string(row.details).map_err(internal)?,
             });
         }
-        let next_cursor = more
-            .then(|| events.last().map(|e| e.seq.to_string()))
-            .flatten();
-        Ok(respond::json(
+        respond::json(
             200,
-            &Page {
+            &Listed {
                 items: AuditList { events },
                 next_cursor,
             },
-        ))
+        )
     }
 
     /// A fresh secret under the deployment's current prefix.
@@ -878,7 +853,10 @@ impl OrgCatalog {
         let now = clock::now();
         for secret in secrets {
             let mut put = kv
-                .put(&secret.hash.storage_key(), record.to_json())
+                .put(
+                    &secret.hash.storage_key(),
+                    record.to_json().map_err(internal)?,
+                )
                 .map_err(internal)?;
             if let Some(until) = secret.until {
                 // KV's shortest expiry is 60 s; the guard ends the grace period exactly.
@@ -942,9 +920,15 @@ fn ms(t: UnixMillis) -> SqlStorageValue {
     SqlStorageValue::Integer(t.0 as i64)
 }
 
-fn parse_plan(name: &str) -> Result<Plan, GateError> {
-    name.parse()
-        .map_err(|_| GateError::Internal(format!("stored plan {name:?}")))
+fn terms_of(row: &OrgRow) -> Result<OrgTerms, GateError> {
+    let plan = row
+        .plan
+        .parse()
+        .map_err(|_| GateError::Internal(format!("stored plan {:?}", row.plan)))?;
+    Ok(OrgTerms {
+        plan,
+        api_access: row.api_access != 0,
+    })
 }
 
 /// What a key event tells a receiver about the key (never its secret).

@@ -5,11 +5,13 @@
 use worker::worker_sys::ext::RequestExt;
 use worker::{Cf, Context, Env, Response};
 
-use super::{Incoming, Trace, clock, proxy, respond, verify};
+use super::incoming::Incoming;
+use super::log::Trace;
+use super::{clock, proxy, respond, verify};
 use crate::domain::http::request::{self, FORWARDED_METHODS, Method, Target};
 use crate::domain::limits::usage::UsageEvent;
 use crate::domain::limits::window;
-use crate::domain::{Config, GateError, LimiterFallback};
+use crate::domain::{Config, GateError, GuardFallback};
 
 /// Serves one request of the protected API.
 pub async fn handle(
@@ -47,6 +49,7 @@ pub async fn handle(
         status: None,
         country: incoming.raw.cf().and_then(|cf| Cf::from(cf).country()),
     };
+    trace.proxied = true;
     let mut admitted = verify::admit(
         env,
         headers.get("authorization"),
@@ -68,8 +71,22 @@ pub async fn handle(
     };
     let response = proxy::forward(outbound, &admitted, config).await?;
     let mut extra = window::headers(&admitted.windows, admitted.now);
-    if admitted.without_limiter {
-        extra.push(LimiterFallback::Allow.header());
+    if admitted.without_guard {
+        extra.push(GuardFallback::Allow.header());
     }
     respond::with_extra_headers(response, &extra)
+}
+
+/// The gateway's answer, or its refusal, with the CORS headers of the request's web origin:
+/// every gateway answer to an allowed origin, refusals too, is readable by its page.
+pub fn with_cors(
+    answer: Result<Response, GateError>,
+    incoming: &Incoming,
+    config: &Config,
+    problem_json: bool,
+) -> Response {
+    let cors = config.cors.response_headers(incoming.headers.get("origin"));
+    let response = answer.unwrap_or_else(|err| respond::error(&err, problem_json));
+    respond::with_extra_headers(response, &cors)
+        .unwrap_or_else(|err| respond::error(&err, problem_json))
 }

@@ -27,7 +27,7 @@ use crate::domain::limits::usage::{Cost, Usage, UsageEvent};
 use crate::domain::limits::window::Decision;
 use crate::domain::manage::audit::Throttle;
 use crate::domain::protocol::{
-    Access, GuardCommand, GuardVerdict, KeyRefusal, OrgCommand, OrgNotice, Outcome, Standing,
+    GuardCommand, GuardVerdict, KeyRefusal, OrgCommand, OrgNotice, Outcome, OwnedRoute, Standing,
 };
 use crate::domain::webhook::Sightings;
 use crate::domain::{
@@ -62,11 +62,11 @@ impl GuardState {
     }
 }
 
-/// What `Admit` asks beyond `Check`: the key's mask (for the audit log), the route, the usage
+/// What `Admit` asks beyond `Check`: the key's start (for the audit log), the route, the usage
 /// event, and whether a lease is wanted.
 struct Admission {
     start: String,
-    access: Access,
+    access: OwnedRoute,
     event: UsageEvent,
     lease: Option<Ask>,
 }
@@ -194,7 +194,7 @@ impl KeyGuard {
             digest: None,
         };
         self.store(state, &mut Cost::default()).await?;
-        Ok(respond::json(200, &serde_json::json!({"ok": true})))
+        respond::json(200, &serde_json::json!({"ok": true}))
     }
 
     /// `Check` (no `admit`) or `Admit`: the verdict for `hash`, deciding and counting the
@@ -209,7 +209,7 @@ impl KeyGuard {
         let now = clock::now();
         let mut cost = Cost::default();
         let Some(mut guard) = self.load().await? else {
-            return Ok(unknown(now, cost));
+            return unknown(now, cost);
         };
         if !secret::accepts(&guard.secrets, hash, now) {
             // A rotated-out or revoked secret of this key.
@@ -217,7 +217,7 @@ impl KeyGuard {
                 self.report_failure(&guard.record, "invalid_api_key", start, now, &mut cost)
                     .await?;
             }
-            return Ok(unknown(now, cost));
+            return unknown(now, cost);
         }
         if KeyStatus::of(&guard.record, now) == KeyStatus::Expired && !guard.expiry_reported {
             // First sight of the expiry: the organization's audit log records it once.
@@ -289,7 +289,7 @@ impl KeyGuard {
                 (outcome, grant)
             }
         };
-        Ok(respond::json(
+        respond::json(
             200,
             &GuardVerdict {
                 standing: Standing::of(
@@ -302,7 +302,7 @@ impl KeyGuard {
                 lease,
                 cost,
             },
-        ))
+        )
     }
 
     /// The lease step on the in-memory meter (see `domain::admission`): a lease lent is
@@ -448,28 +448,25 @@ impl KeyGuard {
 
     async fn hand_back(&self, handback: &Handback) -> Result<Response, GateError> {
         let Some(guard) = self.load().await? else {
-            return Ok(respond::json(200, &serde_json::json!({})));
+            return respond::json(200, &serde_json::json!({}));
         };
         self.ensure_meter().await?;
         if let Some(meter) = self.meter.borrow_mut().as_mut() {
             meter.hand_back(guard.record.effective_limits(), handback);
         }
-        Ok(respond::json(200, &serde_json::json!({})))
+        respond::json(200, &serde_json::json!({}))
     }
 
     async fn usage(&self) -> Result<Response, GateError> {
         self.ensure_meter().await?;
         let now = clock::now();
         let view = self.meter.borrow().as_ref().map(|m| m.usage().view(now));
-        Ok(respond::json(
-            200,
-            &view.unwrap_or_else(|| Usage::default().view(now)),
-        ))
+        respond::json(200, &view.unwrap_or_else(|| Usage::default().view(now)))
     }
 }
 
 /// The verdict for a secret the guard does not accept.
-fn unknown(now: UnixMillis, cost: Cost) -> Response {
+fn unknown(now: UnixMillis, cost: Cost) -> Result<Response, GateError> {
     respond::json(
         200,
         &GuardVerdict {

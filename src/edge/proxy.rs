@@ -14,8 +14,9 @@ use worker::worker_sys::web_sys;
 use worker::{AbortController, Delay, Headers, Request, RequestRedirect, Response, ResponseBody};
 
 use super::body::{read_capped, request_body};
+use super::incoming::Incoming;
 use super::verify::Admitted;
-use super::{Incoming, clock, respond::internal};
+use super::{clock, respond::internal};
 use crate::domain::http::forward::{self, FILTERED_RESPONSE_HEADERS, Identity};
 use crate::domain::http::request::{self, Method, Target};
 use crate::domain::{Config, FieldScope, GateError, fields};

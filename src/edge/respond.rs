@@ -27,14 +27,15 @@ pub fn error(err: &GateError, problem_json: bool) -> Response {
     with_body(rendered.status, &rendered.headers, rendered.body)
 }
 
-/// A JSON response with `status`.
-pub fn json(status: u16, body: &impl Serialize) -> Response {
-    let text = serde_json::to_string(body).unwrap_or_default();
-    with_body(
+/// A JSON response with `status`; a body that fails to serialize is a 500, never an empty
+/// answer.
+pub fn json(status: u16, body: &impl Serialize) -> Result<Response, GateError> {
+    let text = serde_json::to_string(body).map_err(internal)?;
+    Ok(with_body(
         status,
         &[("content-type", "application/json".to_owned())],
         text,
-    )
+    ))
 }
 
 /// A response whose body is already JSON text.

@@ -6,13 +6,14 @@
 
 use worker::{Env, Request};
 
-use super::{Trace, keystore, leases, rpc, state};
+use super::log::Trace;
+use super::{keystore, leases, rpc, state};
 use crate::domain::admission::{Ask, Lease, Local};
 use crate::domain::config::RevocationBound;
 use crate::domain::key::cache::Held;
 use crate::domain::limits::usage::UsageEvent;
 use crate::domain::limits::window::{self, WindowReport};
-use crate::domain::protocol::{Access, GuardCommand, GuardVerdict, Outcome};
+use crate::domain::protocol::{GuardCommand, GuardVerdict, Outcome, OwnedRoute};
 use crate::domain::{
     ActiveKey, AuthorizedKey, Credential, GateError, KeyHash, KeyId, Route, verify,
 };
@@ -30,7 +31,7 @@ pub struct Admitted<'a, 'p> {
     /// The guard's instant of the decision.
     pub now: crate::domain::UnixMillis,
     /// The guard could not be reached and the key allows requests without it: uncounted.
-    pub without_limiter: bool,
+    pub without_guard: bool,
     /// A lease to give back when it ends (schedule with `wait_until`, see [`hand_back`]).
     pub flush: Option<leases::Flush>,
 }
@@ -64,7 +65,7 @@ pub fn credential_headers(req: &Request) -> Result<(Option<String>, Option<Strin
     Ok((get("authorization")?, get("x-api-key")?))
 }
 
-/// What stages 1 and 2 found: the credential, the key's hash and mask, and the (possibly
+/// What stages 1 and 2 found: the credential, the key's hash and start, and the (possibly
 /// cached) record that names the key's guard.
 struct Identified<'a> {
     credential: Credential<'a>,
@@ -128,7 +129,7 @@ pub async fn admit<'a, 'p>(
                     key,
                     windows,
                     now,
-                    without_limiter: false,
+                    without_guard: false,
                     flush: None,
                 });
             }
@@ -173,7 +174,7 @@ async fn ask_guard<'a, 'p>(
     let command = GuardCommand::Admit {
         hash,
         start,
-        access: Access::of(&route),
+        access: OwnedRoute::of(&route),
         event,
         known: Some(held.digest),
         lease: wanted,
@@ -198,7 +199,7 @@ async fn ask_guard<'a, 'p>(
                 key,
                 windows: Vec::new(),
                 now,
-                without_limiter: true,
+                without_guard: true,
                 flush: None,
             });
         }
@@ -227,7 +228,7 @@ async fn ask_guard<'a, 'p>(
                 route,
                 windows,
                 now: verdict.now,
-                without_limiter: false,
+                without_guard: false,
                 flush,
             })
         }
@@ -246,9 +247,9 @@ async fn ask_guard<'a, 'p>(
 }
 
 /// Stage 1 and 2: the credential, and the record naming the guard to ask; also the key's
-/// mask. A key that was never issued has no organization to audit: it is logged instead, at
+/// start. A key that was never issued has no organization to audit: it is logged instead, at
 /// most once per client per minute in this isolate (whatever the key: each made-up key has its
-/// own mask), and so is a refusal for too many of them.
+/// own start), and so is a refusal for too many of them.
 async fn identify<'a>(
     env: &Env,
     authorization: Option<&'a str>,
@@ -272,7 +273,7 @@ async fn identify<'a>(
             return Ok(Identified {
                 credential,
                 hash,
-                start: key.mask(),
+                start: key.start(),
                 held,
             });
         }
@@ -283,7 +284,7 @@ async fn identify<'a>(
     if keystore::log_unknown_now(&trace.client, now) {
         worker::console_log!(
             "{}",
-            serde_json::json!({"event": "auth_failed", "reason": refusal.code(), "start": key.mask()})
+            serde_json::json!({"event": "auth_failed", "reason": refusal.code(), "start": key.start()})
         );
     }
     Err(refusal)

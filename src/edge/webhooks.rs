@@ -446,7 +446,7 @@ pub fn handle(
     match command {
         WebhookCommand::List => {
             let webhooks = webhooks.endpoints()?.into_iter().map(|(e, _)| e).collect();
-            Ok(respond::json(200, &EndpointList { webhooks }))
+            respond::json(200, &EndpointList { webhooks })
         }
         WebhookCommand::Create(body) => {
             if webhooks.endpoints()?.len() >= MAX_ENDPOINTS {
@@ -465,37 +465,34 @@ pub fn handle(
             let secret = fresh_secret()?;
             webhooks.save(&endpoint, &secret)?;
             let secret = secret.expose();
-            Ok(respond::json(201, &WithSecret { endpoint, secret }))
+            respond::json(201, &WithSecret { endpoint, secret })
         }
-        WebhookCommand::Get(id) => Ok(respond::json(200, &webhooks.endpoint(&id)?.0)),
+        WebhookCommand::Get(id) => respond::json(200, &webhooks.endpoint(&id)?.0),
         WebhookCommand::Update(id, change) => {
             let (endpoint, secret) = webhooks.endpoint(&id)?;
             let endpoint = endpoint.updated(change);
             webhooks.save(&endpoint, &secret)?;
-            Ok(respond::json(200, &endpoint))
+            respond::json(200, &endpoint)
         }
         WebhookCommand::Delete(id) => {
             webhooks.delete(&id)?;
-            Ok(respond::json(
+            respond::json(
                 200,
                 &serde_json::json!({"success": true, "message": "Webhook endpoint deleted"}),
-            ))
+            )
         }
         WebhookCommand::Test(id) => {
             webhooks.endpoint(&id)?;
             let data = serde_json::json!({"webhook_id": id});
             let event_id = webhooks.enqueue(EventType::WebhookTest, &data, now, Some(&id))?;
-            Ok(respond::json(
-                202,
-                &serde_json::json!({"event_id": event_id}),
-            ))
+            respond::json(202, &serde_json::json!({"event_id": event_id}))
         }
         WebhookCommand::RotateSecret(id) => {
             let (endpoint, _) = webhooks.endpoint(&id)?;
             let secret = fresh_secret()?;
             webhooks.save(&endpoint, &secret)?;
             let secret = secret.expose();
-            Ok(respond::json(200, &WithSecret { endpoint, secret }))
+            respond::json(200, &WithSecret { endpoint, secret })
         }
         WebhookCommand::Deliveries(id) => {
             webhooks.endpoint(&id)?;
@@ -527,7 +524,7 @@ pub fn handle(
                     })
                 })
                 .collect::<Result<_, GateError>>()?;
-            Ok(respond::json(200, &DeliveryList { deliveries }))
+            respond::json(200, &DeliveryList { deliveries })
         }
     }
 }

@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::domain::authz::scope::{Action, Scope};
-use crate::domain::config::ConfigError;
+use crate::domain::config_error::ConfigError;
 use crate::domain::error::GateError;
 use crate::domain::http::request::{MatrixParams, Method, Request, Target};
 

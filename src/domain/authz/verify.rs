@@ -14,7 +14,7 @@ use crate::domain::config::RevocationBound;
 use crate::domain::error::GateError;
 use crate::domain::key::credential::{self, Credential};
 use crate::domain::key::format::ApiKey;
-use crate::domain::key::record::{KeyRecord, KeyStatus, LimiterFallback};
+use crate::domain::key::record::{GuardFallback, KeyRecord, KeyStatus};
 use crate::domain::time::UnixMillis;
 
 /// Stage 1: the key from the request headers, checked for format and checksum.
@@ -170,8 +170,8 @@ pub fn without_guard(
     route: &Route<'_>,
     detail: String,
 ) -> Result<AuthorizedKey, GateError> {
-    if record.on_limiter_error == LimiterFallback::Deny {
-        return Err(GateError::LimiterUnavailable(detail));
+    if record.on_limiter_error == GuardFallback::Deny {
+        return Err(GateError::GuardUnavailable(detail));
     }
     // Age from the moment the worker asked: the guard decided later, so this overstates it.
     let age = confirmed_at.map(|at| now.0.saturating_sub(at.0));
@@ -187,7 +187,7 @@ pub fn without_guard(
             Some(age) => format!("confirmed {age} ms ago"),
             None => "never confirmed by the guard".to_owned(),
         };
-        return Err(GateError::LimiterUnavailable(format!(
+        return Err(GateError::GuardUnavailable(format!(
             "{detail}; not failing open: the record of {whose} is {seen}, bound {} ms",
             bound.as_millis()
         )));
@@ -273,7 +273,7 @@ mod tests {
         KeyRecord {
             expires_at: None,
             scopes: vec![crate::domain::Scope::parse("read").unwrap()],
-            on_limiter_error: LimiterFallback::Allow,
+            on_limiter_error: GuardFallback::Allow,
             ..record()
         }
     }
@@ -282,7 +282,7 @@ mod tests {
     fn without_the_guard_the_key_decides() {
         let route = read_route();
         let deny = KeyRecord {
-            on_limiter_error: LimiterFallback::Deny,
+            on_limiter_error: GuardFallback::Deny,
             ..allow_key()
         };
         let bound = RevocationBound::default();

@@ -8,7 +8,7 @@
 //! headers, so a page can read why it was refused. Keys travel in headers, never cookies, so
 //! credentials mode is not allowed. keygate's own management routes stay same-origin.
 
-use crate::domain::config::ConfigError;
+use crate::domain::config_error::ConfigError;
 use crate::domain::error::GateError;
 use crate::domain::http::request::FORWARDED_METHODS;
 

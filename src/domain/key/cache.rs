@@ -290,7 +290,7 @@ impl UnknownKeys {
     }
 
     /// Whether an unknown key of `client` (or its refusal) may be logged at `now`: once per
-    /// client per minute, whatever the keys (each made-up key has its own mask).
+    /// client per minute, whatever the keys (each made-up key has its own start).
     pub fn log_now(&mut self, client: &ClientId, now: UnixMillis) -> bool {
         self.logged.admit(client.clone(), now)
     }

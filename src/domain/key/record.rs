@@ -107,10 +107,10 @@ impl fmt::Display for OrgId {
     }
 }
 
-/// What happens when a key's guard (its limiter and status authority) cannot be reached.
+/// What happens when a key's guard (its rate limiter and status authority) cannot be reached.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum LimiterFallback {
+pub enum GuardFallback {
     /// Refuse the request (503): limits are never exceeded.
     #[default]
     Deny,
@@ -118,13 +118,13 @@ pub enum LimiterFallback {
     Allow,
 }
 
-impl LimiterFallback {
+impl GuardFallback {
     /// The header that tells the client its key's guard could not be reached, and what keygate
     /// did about it (`unavailable; allowed` or `unavailable; denied`).
     pub fn header(self) -> (&'static str, String) {
         let what = match self {
-            LimiterFallback::Allow => "unavailable; allowed",
-            LimiterFallback::Deny => "unavailable; denied",
+            GuardFallback::Allow => "unavailable; allowed",
+            GuardFallback::Deny => "unavailable; denied",
         };
         ("x-keygate-limiter", what.to_owned())
     }
@@ -140,7 +140,7 @@ pub struct KeyRecord {
     pub org: OrgId,
     /// Human name, 3–100 characters.
     pub name: String,
-    /// The masked key: prefix and the first 4 random characters, e.g. `kg_live_3hR9…`.
+    /// The key's start: prefix and the first 4 random characters, e.g. `kg_live_3hR9…`.
     #[serde(default)]
     pub start: String,
     /// Scopes granted to the key.
@@ -162,7 +162,7 @@ pub struct KeyRecord {
     pub rate_limiting: bool,
     /// What happens when the key's guard cannot be reached.
     #[serde(default)]
-    pub on_limiter_error: LimiterFallback,
+    pub on_limiter_error: GuardFallback,
     /// The key's own revocation bound, ms (0 to 60 000): how long an isolate's admission lease
     /// of it lasts; `None` = the deployment's `REVOCATION_BOUND_MS`; 0 = strict mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,15 +249,18 @@ impl KeyRecord {
         serde_json::from_str(text)
     }
 
-    /// Encodes the record for storage.
-    pub fn to_json(&self) -> String {
-        // A struct of strings, integers and already-valid raw JSON cannot fail to serialize.
-        serde_json::to_string(self).unwrap_or_default()
+    /// Encodes the record for storage. A failure is the caller's error to report: never an
+    /// empty record written in its place.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 
     /// The digest of the record's content (see [`RecordDigest`]).
     pub fn digest(&self) -> RecordDigest {
-        let full = sha2::Sha256::digest(self.to_json().as_bytes());
+        // Strings, integers, string-keyed maps and already-valid raw JSON: the encoding cannot
+        // fail, and nothing is stored from it (a digest only saves resending a record).
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let full = sha2::Sha256::digest(&json);
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&full[..16]);
         RecordDigest(bytes)
@@ -297,7 +300,7 @@ mod tests {
     fn digests_follow_content_and_round_trip() {
         let text = r#"{"id":"key_abc123","org":"acme","name":"Digest","created_at":1,"meta":{"b":1, "a":2}}"#;
         let record = KeyRecord::from_json(text).unwrap();
-        let again = KeyRecord::from_json(&record.to_json()).unwrap();
+        let again = KeyRecord::from_json(&record.to_json().unwrap()).unwrap();
         assert_eq!(
             record.digest(),
             again.digest(),
@@ -347,8 +350,8 @@ mod tests {
             record.meta.as_ref().unwrap().get(),
             r#"{"plan": "pro", "n":[1,2]}"#
         );
-        let again = KeyRecord::from_json(&record.to_json()).unwrap();
-        assert_eq!(again.to_json(), record.to_json());
+        let again = KeyRecord::from_json(&record.to_json().unwrap()).unwrap();
+        assert_eq!(again.to_json().unwrap(), record.to_json().unwrap());
     }
 
     #[test]

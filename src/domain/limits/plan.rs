@@ -76,15 +76,6 @@ impl std::fmt::Display for UnknownPlan {
     }
 }
 
-/// What an organization's plan gives each of its keys: API access and the plan's windows.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct OrgTerms {
-    /// The organization's plan.
-    pub plan: Plan,
-    /// Whether its keys may call the API at all.
-    pub api_access: bool,
-}
-
 impl Plan {
     /// The rate limits of keys that set none of their own: Free has the Starter tier (burst
     /// 20/s, 60/min, 10 000/day), Pro and Business the Professional tier (50/s, 300/min,
@@ -111,7 +102,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_follow_the_spec() {
+    fn plans_have_their_key_limits_and_default_windows() {
         let limits: Vec<_> = [Plan::Free, Plan::Pro, Plan::Business, Plan::Enterprise]
             .map(Plan::key_limit)
             .into();

@@ -6,7 +6,7 @@
 //!   keys only, and only settings within the organization's plan:
 //!   - rate limits no looser than the plan's (see [`within_plan`] for the exact rule);
 //!   - never `rate_limiting: false` (no limit at all) or `on_limiter_error: allow` (requests
-//!     uncounted while the limiter is unreachable);
+//!     uncounted while the key's guard is unreachable);
 //!   - never `meta`: the origin receives it signed by keygate and may base authorization on
 //!     it, so only the operator vouches for it.
 //!
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::config::RevocationBound;
 use crate::domain::error::GateError;
-use crate::domain::key::record::{KeyId, KeyRecord, LimiterFallback, OrgId};
+use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, OrgId};
 use crate::domain::limits::plan::Plan;
 use crate::domain::limits::window::RateLimit;
 use crate::domain::manage::body::{KeyPatch, NewKey};
@@ -50,7 +50,7 @@ pub enum Refusal {
     /// `rate_limiting: false`.
     RateLimitingOff,
     /// `on_limiter_error: allow`.
-    LimiterFallbackAllow,
+    GuardFallbackAllow,
     /// Rotating a key that carries settings only the operator may make, or changing its scopes,
     /// resources or fields: the new secret, or widened access, would hand an organization
     /// admin what only the operator may grant.
@@ -77,7 +77,7 @@ impl fmt::Display for Refusal {
             Refusal::RateLimitingOff => {
                 f.write_str("Only the admin token can set rate_limiting to false")
             }
-            Refusal::LimiterFallbackAllow => {
+            Refusal::GuardFallbackAllow => {
                 f.write_str("Only the admin token can set on_limiter_error to allow")
             }
             Refusal::OperatorKey => f.write_str(
@@ -108,7 +108,7 @@ struct Settings<'a> {
     /// The key's own windows, when set (empty = the plan's defaults).
     rate_limits: Option<&'a [RateLimit]>,
     rate_limiting: Option<bool>,
-    on_limiter_error: Option<LimiterFallback>,
+    on_limiter_error: Option<GuardFallback>,
     revocation_bound_ms: Option<u32>,
     meta: bool,
 }
@@ -193,7 +193,7 @@ impl Actor {
     pub fn may_rotate(&self, record: &KeyRecord, plan: Plan) -> Result<(), GateError> {
         let operators = record.meta.is_some()
             || !record.rate_limiting
-            || record.on_limiter_error == LimiterFallback::Allow
+            || record.on_limiter_error == GuardFallback::Allow
             || within_plan(&record.rate_limits, plan).is_err();
         match self {
             Actor::OrgAdmin { .. } if operators => {
@@ -215,8 +215,8 @@ impl Actor {
             Refusal::BeyondPlan { plan, window }
         } else if settings.rate_limiting == Some(false) {
             Refusal::RateLimitingOff
-        } else if settings.on_limiter_error == Some(LimiterFallback::Allow) {
-            Refusal::LimiterFallbackAllow
+        } else if settings.on_limiter_error == Some(GuardFallback::Allow) {
+            Refusal::GuardFallbackAllow
         } else if settings
             .revocation_bound_ms
             .is_some_and(|ms| u64::from(ms) > ceiling)

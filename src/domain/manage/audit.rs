@@ -161,6 +161,29 @@ impl Default for Page {
     }
 }
 
+impl Page {
+    /// How many rows to ask the store for: one past the page, to learn whether another follows.
+    pub fn rows_to_fetch(&self) -> i64 {
+        i64::from(self.limit) + 1
+    }
+
+    /// The sequence number the page continues below (everything without a cursor).
+    pub fn below(&self) -> i64 {
+        self.cursor.map_or(i64::MAX, |c| c as i64)
+    }
+
+    /// Cuts rows fetched newest first with [`rows_to_fetch`](Page::rows_to_fetch) to this page;
+    /// returns them and the cursor of the next page (the last row's sequence number), if any.
+    pub fn cut<T>(&self, mut rows: Vec<T>, seq: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+        let more = rows.len() > self.limit as usize;
+        rows.truncate(self.limit as usize);
+        let next = more
+            .then(|| rows.last().map(|r| seq(r).to_string()))
+            .flatten();
+        (rows, next)
+    }
+}
+
 /// Reads `limit` and `cursor` (and the audit filters) from query pairs; unknown parameters
 /// are refused so a misspelt filter does not silently return everything.
 pub fn parse_query(pairs: &[(String, String)], audit: bool) -> Result<AuditQuery, GateError> {
@@ -462,6 +485,26 @@ mod tests {
         assert_eq!(l.take("operator", UnixMillis(1)), Ok(()));
         assert_eq!(l.wait(&"operator", UnixMillis(2)), Ok(()));
         assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn a_page_cuts_the_extra_row_and_points_below_its_last() {
+        let page = Page {
+            limit: 2,
+            cursor: Some(10),
+        };
+        assert_eq!((page.rows_to_fetch(), page.below()), (3, 10));
+        assert_eq!(Page::default().below(), i64::MAX);
+        assert_eq!(
+            page.cut(vec![9, 7, 4], |s| *s),
+            (vec![9, 7], Some("7".into()))
+        );
+        assert_eq!(
+            page.cut(vec![9, 7], |s| *s),
+            (vec![9, 7], None),
+            "the last page"
+        );
+        assert_eq!(page.cut(Vec::<i64>::new(), |s| *s), (vec![], None));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The management API's bodies: requests parsed into validated values (every error a 400 that
-//! names the field), and the views it answers with.
+//! The management API's request bodies, parsed into validated values (every error a 400 that
+//! names the field; the field rules are in [`rules`](super::rules)).
 //!
 //! Inputs refuse unknown fields: a typo such as `"scope"` for `"scopes"` must not silently
 //! create a key with defaults.
@@ -12,19 +12,21 @@ use serde_json::value::RawValue;
 
 use crate::domain::authz::policy::Policy;
 use crate::domain::authz::scope::Scope;
-use crate::domain::config::RevocationBound;
 use crate::domain::error::GateError;
-use crate::domain::key::record::{KeyId, KeyRecord, KeyStatus, LimiterFallback, OrgId};
+use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, OrgId};
 use crate::domain::limits::plan::Plan;
 use crate::domain::limits::window::RateLimit;
-use crate::domain::time::{self, UnixMillis};
+use crate::domain::manage::org::OrgTerms;
+pub use crate::domain::manage::rules::MAX_META_BYTES;
+use crate::domain::manage::rules::{
+    RateLimitBody, invalid, is_field_path, is_resource_id, valid_meta, valid_name,
+    valid_rate_limits, valid_restrictions, valid_revocation_bound, valid_scopes,
+};
+pub use crate::domain::manage::view::{KeyView, OrgView};
+use crate::domain::time::UnixMillis;
 
 /// Largest accepted management request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Largest `meta` object, serialized: it travels to the origin in a header.
-pub const MAX_META_BYTES: usize = 2048;
-/// Most ids per resource type, fields per resource, or rate-limit windows.
-const MAX_LIST: usize = 100;
 /// Longest rotation grace period: 30 days.
 pub const MAX_GRACE_HOURS: u32 = 720;
 /// Longest expiry: 100 years.
@@ -78,10 +80,6 @@ fn strip_position(message: &str) -> &str {
     message.find(" at line ").map_or(message, |i| &message[..i])
 }
 
-fn invalid(message: impl Into<String>) -> GateError {
-    GateError::InvalidRequest(message.into())
-}
-
 /// `PUT /orgs/{org}`.
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -90,27 +88,6 @@ pub struct PutOrg {
     pub plan: Option<Plan>,
     /// `false` refuses every key of the organization (403 `api_plan_required`).
     pub api_access: Option<bool>,
-}
-
-/// An organization as the API shows it.
-#[derive(Serialize, Clone, Debug)]
-pub struct OrgView {
-    /// Organization id.
-    pub id: OrgId,
-    /// Plan.
-    pub plan: Plan,
-    /// Whether its keys may call the API.
-    pub api_access: bool,
-    /// Most live keys; `null` = unlimited.
-    pub key_limit: Option<u32>,
-    /// Live (not revoked) keys.
-    pub key_count: u32,
-    /// Creation time.
-    #[serde(serialize_with = "time::serialize_rfc3339")]
-    pub created_at: UnixMillis,
-    /// Last change.
-    #[serde(serialize_with = "time::serialize_rfc3339")]
-    pub updated_at: UnixMillis,
 }
 
 /// `POST /orgs/{org}/keys`, as sent.
@@ -127,7 +104,7 @@ pub struct CreateKey {
     fields: BTreeMap<String, Vec<String>>,
     rate_limits: Option<Vec<RateLimitBody>>,
     rate_limiting: Option<bool>,
-    on_limiter_error: Option<LimiterFallback>,
+    on_limiter_error: Option<GuardFallback>,
     revocation_bound_ms: Option<u32>,
     meta: Option<Box<RawValue>>,
     enabled: Option<bool>,
@@ -151,13 +128,68 @@ pub struct NewKey {
     /// Whether rate limiting applies.
     pub rate_limiting: bool,
     /// When the guard cannot be reached.
-    pub on_limiter_error: LimiterFallback,
+    pub on_limiter_error: GuardFallback,
     /// Own revocation bound, ms.
     pub revocation_bound_ms: Option<u32>,
     /// Meta JSON object.
     pub meta: Option<Box<RawValue>>,
     /// Starts enabled?
     pub enabled: bool,
+}
+
+/// What the catalog assigns a new key: its ids, the visible start of its secret, who made it
+/// and when.
+#[derive(Debug, Clone)]
+pub struct Assigned {
+    /// The key's id.
+    pub id: KeyId,
+    /// Its organization.
+    pub org: OrgId,
+    /// The visible start of its first secret.
+    pub start: String,
+    /// Who created it (the actor's name).
+    pub created_by: String,
+    /// When.
+    pub now: UnixMillis,
+}
+
+impl NewKey {
+    /// The record of the new key: what was asked, what the catalog assigned, and the
+    /// organization's terms (its API access and plan windows).
+    pub fn into_record(self, assigned: Assigned, terms: OrgTerms) -> KeyRecord {
+        let Assigned {
+            id,
+            org,
+            start,
+            created_by,
+            now,
+        } = assigned;
+        let mut record = KeyRecord {
+            id,
+            org,
+            name: self.name,
+            start,
+            scopes: self.scopes,
+            resources: self.resources,
+            fields: self.fields,
+            rate_limits: self.rate_limits,
+            rate_limiting: self.rate_limiting,
+            on_limiter_error: self.on_limiter_error,
+            revocation_bound_ms: self.revocation_bound_ms,
+            enabled: self.enabled,
+            revoked_at: None,
+            expires_at: self.expires_at,
+            created_at: now,
+            created_by,
+            updated_at: None,
+            rotated_at: None,
+            meta: self.meta,
+            api_access: true,
+            plan_limits: Vec::new(),
+        };
+        terms.give_to(&mut record);
+        record
+    }
 }
 
 impl CreateKey {
@@ -228,7 +260,7 @@ pub struct UpdateKey {
     fields: Option<BTreeMap<String, Vec<String>>>,
     rate_limits: Option<Vec<RateLimitBody>>,
     rate_limiting: Option<bool>,
-    on_limiter_error: Option<LimiterFallback>,
+    on_limiter_error: Option<GuardFallback>,
     revocation_bound_ms: Option<u32>,
     enabled: Option<bool>,
     meta: Option<Box<RawValue>>,
@@ -260,7 +292,7 @@ pub struct KeyPatch {
     /// Rate limiting on or off.
     pub rate_limiting: Option<bool>,
     /// When the guard cannot be reached.
-    pub on_limiter_error: Option<LimiterFallback>,
+    pub on_limiter_error: Option<GuardFallback>,
     /// New own revocation bound, ms.
     pub revocation_bound_ms: Option<u32>,
     /// Enable or disable.
@@ -390,261 +422,6 @@ impl RotateKey {
     }
 }
 
-fn valid_name(name: &str) -> Result<String, GateError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(invalid("API key name is required"));
-    }
-    let chars = name.chars().count();
-    if !(3..=100).contains(&chars) {
-        return Err(invalid(format!(
-            "API key name must be 3-100 characters (got {chars})"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(invalid("API key name must not contain control characters"));
-    }
-    Ok(name.to_owned())
-}
-
-fn valid_scopes(scopes: Vec<Scope>, policy: &Policy) -> Result<Vec<Scope>, GateError> {
-    if scopes.is_empty() {
-        return Err(invalid("At least one scope is required"));
-    }
-    if let Some(unknown) = scopes.iter().find(|s| !policy.knows(s)) {
-        return Err(invalid(format!(
-            "Invalid scope: {unknown} (the API policy knows the resources {})",
-            policy.resources().join(", ")
-        )));
-    }
-    let mut unique = Vec::with_capacity(scopes.len());
-    for scope in scopes {
-        if !unique.contains(&scope) {
-            unique.push(scope);
-        }
-    }
-    Ok(unique)
-}
-
-fn is_resource_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic() && b != b',')
-}
-
-fn is_field_path(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.split('.').all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
-}
-
-fn valid_restrictions(
-    field: &str,
-    map: BTreeMap<String, Vec<String>>,
-    valid_entry: fn(&str) -> bool,
-) -> Result<BTreeMap<String, Vec<String>>, GateError> {
-    if map.len() > MAX_LIST {
-        return Err(invalid(format!(
-            "{field} may name at most {MAX_LIST} resources"
-        )));
-    }
-    for (resource, entries) in &map {
-        if Scope::parse(&format!("{resource}:read")).is_none() || resource == "*" {
-            return Err(invalid(format!(
-                "{field}: invalid resource name {resource:?}"
-            )));
-        }
-        if entries.is_empty() || entries.len() > MAX_LIST {
-            return Err(invalid(format!(
-                "{field}.{resource} must list 1 to {MAX_LIST} entries"
-            )));
-        }
-        if let Some(bad) = entries.iter().find(|e| !valid_entry(e)) {
-            return Err(invalid(format!(
-                "{field}.{resource}: invalid entry {bad:?}"
-            )));
-        }
-    }
-    Ok(map)
-}
-
-/// A key's own revocation bound: 0 to [`RevocationBound::MAX_MS`].
-fn valid_revocation_bound(ms: u32) -> Result<u32, GateError> {
-    RevocationBound::from_millis(u64::from(ms))
-        .map(|_| ms)
-        .ok_or_else(|| {
-            invalid(format!(
-                "revocation_bound_ms must be from 0 to {} (milliseconds)",
-                RevocationBound::MAX_MS
-            ))
-        })
-}
-
-/// A rate-limit window as a body sends it, before [`valid_rate_limits`] makes it a
-/// [`RateLimit`] (which cannot hold a zero): the checks below name the offending field.
-#[derive(Serialize, Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct RateLimitBody {
-    name: String,
-    limit: u32,
-    window_seconds: u32,
-}
-
-fn valid_rate_limits(limits: Vec<RateLimitBody>) -> Result<Vec<RateLimit>, GateError> {
-    if limits.len() > 10 {
-        return Err(invalid("rate_limits may have at most 10 windows"));
-    }
-    for (i, l) in limits.iter().enumerate() {
-        let name_ok = (1..=32).contains(&l.name.len())
-            && l.name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !name_ok {
-            return Err(invalid(format!(
-                "rate_limits[{i}].name must be 1-32 of a-z, 0-9, '_' or '-'"
-            )));
-        }
-        if l.limit == 0 {
-            return Err(invalid(format!(
-                "rate_limits[{i}].limit must be at least 1"
-            )));
-        }
-        if !(1..=86_400).contains(&l.window_seconds) {
-            return Err(invalid(format!(
-                "rate_limits[{i}].window_seconds must be from 1 to 86400"
-            )));
-        }
-        if limits[..i].iter().any(|o| o.name == l.name) {
-            return Err(invalid(format!(
-                "rate_limits[{i}].name {:?} is used twice",
-                l.name
-            )));
-        }
-    }
-    Ok(limits
-        .into_iter()
-        .filter_map(|l| RateLimit::new(l.name, l.limit, l.window_seconds))
-        .collect())
-}
-
-fn valid_meta(meta: Box<RawValue>) -> Result<Box<RawValue>, GateError> {
-    #![allow(clippy::boxed_local)] // serde hands RawValue over boxed
-    if !meta.get().trim_start().starts_with('{') {
-        return Err(invalid("meta must be a JSON object"));
-    }
-    // Re-serialized compactly: the origin receives it in one header line.
-    let value: serde_json::Value =
-        serde_json::from_str(meta.get()).map_err(|_| invalid("meta must be a JSON object"))?;
-    let compact =
-        serde_json::to_string(&value).map_err(|_| invalid("meta must be a JSON object"))?;
-    if compact.len() > MAX_META_BYTES {
-        return Err(invalid(format!(
-            "meta must be at most {MAX_META_BYTES} bytes"
-        )));
-    }
-    RawValue::from_string(compact).map_err(|_| invalid("meta must be a JSON object"))
-}
-
-/// A key as the management API shows it: never the secret or its hash.
-#[derive(Serialize, Debug)]
-pub struct KeyView {
-    /// The full key: only in the answer to the call that creates or rotates it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// After a rotation: until when the previous secret still works.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "time::serialize_rfc3339_opt"
-    )]
-    pub previous_key_valid_until: Option<UnixMillis>,
-    /// Stable id.
-    pub id: KeyId,
-    /// Organization.
-    pub org: OrgId,
-    /// Name.
-    pub name: String,
-    /// Masked key.
-    pub start: String,
-    /// Status now.
-    pub status: KeyStatus,
-    /// Scopes.
-    pub scopes: Vec<Scope>,
-    /// Resource restrictions.
-    pub resources: BTreeMap<String, Vec<String>>,
-    /// Field restrictions.
-    pub fields: BTreeMap<String, Vec<String>>,
-    /// Own rate-limit windows.
-    pub rate_limits: Vec<RateLimit>,
-    /// Rate limiting on?
-    pub rate_limiting: bool,
-    /// When the guard cannot be reached.
-    pub on_limiter_error: LimiterFallback,
-    /// The key's own revocation bound, ms; `None` = the deployment's.
-    pub revocation_bound_ms: Option<u32>,
-    /// Enabled flag.
-    pub enabled: bool,
-    /// Expiry, or `null` = never.
-    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
-    pub expires_at: Option<UnixMillis>,
-    /// Creation time.
-    #[serde(serialize_with = "time::serialize_rfc3339")]
-    pub created_at: UnixMillis,
-    /// Creator.
-    pub created_by: String,
-    /// Last update.
-    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
-    pub updated_at: Option<UnixMillis>,
-    /// Last rotation.
-    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
-    pub rotated_at: Option<UnixMillis>,
-    /// Revocation time.
-    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
-    pub revoked_at: Option<UnixMillis>,
-    /// Meta JSON.
-    pub meta: Option<Box<RawValue>>,
-    /// Last admitted request (from the key's guard).
-    #[serde(serialize_with = "time::serialize_rfc3339_opt")]
-    pub last_used_at: Option<UnixMillis>,
-    /// Admitted requests since creation (from the key's guard).
-    pub requests_total: u64,
-}
-
-impl KeyView {
-    /// The view of `record` at `now`.
-    pub fn of(record: &KeyRecord, now: UnixMillis) -> KeyView {
-        let r = record.clone();
-        KeyView {
-            key: None,
-            previous_key_valid_until: None,
-            status: KeyStatus::of(record, now),
-            id: r.id,
-            org: r.org,
-            name: r.name,
-            start: r.start,
-            scopes: r.scopes,
-            resources: r.resources,
-            fields: r.fields,
-            rate_limits: r.rate_limits,
-            rate_limiting: r.rate_limiting,
-            on_limiter_error: r.on_limiter_error,
-            revocation_bound_ms: r.revocation_bound_ms,
-            enabled: r.enabled,
-            expires_at: r.expires_at,
-            created_at: r.created_at,
-            created_by: r.created_by,
-            updated_at: r.updated_at,
-            rotated_at: r.rotated_at,
-            revoked_at: r.revoked_at,
-            meta: r.meta,
-            last_used_at: None,
-            requests_total: 0,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -672,6 +449,36 @@ mod tests {
         assert_eq!(k.expires_at, Some(NOW.plus_millis(30 * UnixMillis::DAY)));
         assert_eq!(k.meta.unwrap().get(), r#"{"team":"data"}"#);
         assert!(!k.enabled && k.rate_limiting);
+    }
+
+    #[test]
+    fn a_new_key_record_has_what_was_asked_assigned_and_the_org_terms() {
+        let new =
+            create(r#"{"name":"Reporting","scopes":["read"],"meta":{"a":1},"enabled":false}"#)
+                .unwrap();
+        let assigned = Assigned {
+            id: KeyId::parse("key_abc123").unwrap(),
+            org: OrgId::parse("acme").unwrap(),
+            start: "kg_live_ab12…".into(),
+            created_by: "admin".into(),
+            now: NOW,
+        };
+        let terms = OrgTerms {
+            plan: Plan::Free,
+            api_access: false,
+        };
+        let r = new.into_record(assigned, terms);
+        assert_eq!((r.id.as_str(), r.org.as_str()), ("key_abc123", "acme"));
+        assert_eq!(
+            (r.name.as_str(), r.start.as_str()),
+            ("Reporting", "kg_live_ab12…")
+        );
+        assert_eq!((r.created_at, r.created_by.as_str()), (NOW, "admin"));
+        assert_eq!(r.meta.as_ref().map(|m| m.get()), Some(r#"{"a":1}"#));
+        assert!(!r.enabled && r.revoked_at.is_none() && r.updated_at.is_none());
+        assert!(!r.api_access, "the organization's access, not the default");
+        assert_eq!(r.plan_limits, Plan::Free.default_limits());
+        assert!(r.rate_limits.is_empty());
     }
 
     #[test]

@@ -4,6 +4,11 @@
 pub mod actor;
 pub mod audit;
 pub mod body;
+pub mod details;
+pub mod login;
+pub mod org;
 pub mod route;
+pub mod rules;
+pub mod view;
 
 pub use body::{CreateKey, KeyPatch, NewKey, PutOrg, RotateKey, UpdateKey, parse_body};

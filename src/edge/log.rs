@@ -1,0 +1,54 @@
+//! The request log: what one request touched ([`Trace`]) and the one structured line written
+//! for it, with the cost fields `make bench` counts.
+
+use serde::Serialize;
+use worker::console_log;
+
+use crate::domain::KeyId;
+use crate::domain::http::client::ClientId;
+use crate::domain::limits::usage::Cost;
+
+/// What one request touched, filled in as it goes: the key it named (as soon as known) and,
+/// on the verification path, what it cost on the platform's billed operations.
+#[derive(Default)]
+pub struct Trace {
+    /// Who sent it (per-client budgets).
+    pub client: ClientId,
+    pub key_id: Option<KeyId>,
+    /// The request took the verification path: set when verification starts. Management
+    /// routes (whose catalog work is not counted), preflights and requests refused before
+    /// verification leave it unset.
+    pub proxied: bool,
+    pub cost: Cost,
+}
+
+/// One structured line per request. Never headers or the query: they may carry secrets. The
+/// cost fields (verification path only) are how `make bench` counts KV reads, object requests
+/// and rows written per request.
+#[derive(Serialize)]
+struct LogLine<'a> {
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
+    ms: u64,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    cost: Option<Cost>,
+}
+
+/// Writes the line of one answered request that took `ms` milliseconds.
+pub fn request(method: &str, path: &str, status: u16, ms: u64, trace: &Trace) {
+    let line = LogLine {
+        method,
+        path,
+        status,
+        key_id: trace.key_id.as_ref().map(KeyId::as_str),
+        ms,
+        cost: trace.proxied.then_some(trace.cost),
+    };
+    match serde_json::to_string(&line) {
+        Ok(text) => console_log!("{text}"),
+        Err(e) => console_log!("{{\"error\":\"log_line\",\"detail\":{:?}}}", e.to_string()),
+    }
+}
