@@ -231,7 +231,12 @@ const CASES: &[Case<World>] = &[
                 let admin = Admin::operator(g);
                 let mut audit = admin.call("GET", "/orgs/faults-c/audit", None).json();
                 let events = audit["events"].as_array_mut().unwrap();
-                events.retain(|e| e["type"] != "auth_succeeded");
+                events.retain(|e| {
+                    !matches!(
+                        e["type"].as_str(),
+                        Some("auth_succeeded" | "key_rate_limited")
+                    )
+                });
                 (admin.call("GET", "/orgs/faults-c/keys", None).json(), audit)
             };
             let (keys_before, audit_before) = admin_view(&gateway);
@@ -303,13 +308,21 @@ const CASES: &[Case<World>] = &[
                 audit_before["events"].clone(),
                 "audit log",
             )?;
-            let successes = Admin::operator(&gateway)
-                .call("GET", "/orgs/faults-c/audit?type=auth_succeeded", None)
-                .json();
+            let count = |kind: &str| {
+                Admin::operator(&gateway)
+                    .call("GET", &format!("/orgs/faults-c/audit?type={kind}"), None)
+                    .json()["events"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            };
             eq(
-                successes["events"].as_array().map(Vec::len),
-                Some(2),
+                count("auth_succeeded"),
+                2,
                 "one successful authentication per key and hour, across the restart",
+            )?;
+            check(
+                count("key_rate_limited") <= 1,
+                "at most one rate-limit refusal per window, across the restart",
             )?;
             // Usage is stored with the counters: what the last write before the restart saw is
             // kept (never more than was admitted).

@@ -262,6 +262,22 @@ impl OrgCatalog {
                 window_seconds,
                 ..
             } => {
+                // The guard reports the first refusal of a window, but forgets when it
+                // restarts: the log decides.
+                let recent: Vec<CountRow> = self.query(
+                    "SELECT COUNT(*) AS n FROM audit WHERE key_id = ? AND type = 'key_rate_limited'
+                       AND json_extract(details, '$.window') = ? AND at > ?",
+                    vec![
+                        id.as_str().into(),
+                        window.as_str().into(),
+                        ms(UnixMillis(
+                            now.0.saturating_sub(u64::from(window_seconds) * 1000),
+                        )),
+                    ],
+                )?;
+                if recent.first().is_some_and(|r| r.n > 0) {
+                    return respond::json(200, &serde_json::json!({"ok": true}));
+                }
                 let details = AuditDetails::RateLimited {
                     limit,
                     window,
