@@ -284,8 +284,7 @@ impl KeyGuard {
                         .await?;
                 }
                 let outcome = Outcome::of(decision, refusal);
-                self.report_sighting(&guard.record, outcome.as_ref(), country, now, &mut cost)
-                    .await?;
+                self.report_sighting(&guard.record, outcome.as_ref(), country, now, &mut cost)?;
                 (outcome, grant)
             }
         };
@@ -394,8 +393,8 @@ impl KeyGuard {
 
     /// Tells the catalog of the first rate-limit refusal in a window (it sends
     /// `key.rate_limited`) and of a success once an hour (the audit trail's successful
-    /// authentications).
-    async fn report_sighting(
+    /// authentications), after the answer.
+    fn report_sighting(
         &self,
         record: &KeyRecord,
         outcome: Option<&Outcome>,
@@ -424,8 +423,20 @@ impl KeyGuard {
         };
         match notice {
             Some(notice) => {
-                self.tell_catalog(record, &OrgCommand::Notice(notice), cost)
-                    .await
+                let catalog = rpc::stub(&self.env, state::CATALOGS_BINDING, record.org.as_str())?;
+                cost.do_requests += 1;
+                let command = OrgCommand::Notice(notice);
+                // After the answer: a sighting never delays the request it saw.
+                self.state.wait_until(async move {
+                    let told = rpc::ask::<_, serde::de::IgnoredAny>(&catalog, &command).await;
+                    if let Err(e) = told {
+                        worker::console_log!(
+                            "{}",
+                            serde_json::json!({"error": "sighting", "detail": e.log_detail()})
+                        );
+                    }
+                });
+                Ok(())
             }
             None => Ok(()),
         }
