@@ -80,6 +80,7 @@ const CASES: &[Case<World>] = support::cases![
     a_rate_limit_is_sent_once_per_window_and_successes_are_audited,
     a_rotation_audits_both_masks,
     an_endpoint_that_never_answers_2xx_is_marked_failing,
+    a_disabled_endpoint_gets_no_more_tries,
 ];
 
 fn endpoints_are_created_listed_changed_and_deleted(w: &World) -> Result<(), Failed> {
@@ -149,6 +150,29 @@ fn endpoints_are_created_listed_changed_and_deleted(w: &World) -> Result<(), Fai
         "method_not_allowed",
     )?;
     eq(admin.call("DELETE", &path, None).status, 200, "delete")?;
+    let kinds: Vec<String> = admin.call("GET", "/orgs/wh-api/audit", None).json()["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e["type"].as_str())
+                .filter(|t| t.starts_with("webhook_"))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    eq(
+        kinds,
+        [
+            "webhook_deleted",
+            "webhook_secret_rotated",
+            "webhook_updated",
+            "webhook_created",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        "every change is audited",
+    )?;
     refusal(&admin.call("GET", &path, None), 404, "webhook_not_found")?;
     Ok(())
 }
@@ -498,6 +522,29 @@ fn an_endpoint_that_never_answers_2xx_is_marked_failing(w: &World) -> Result<(),
         resumed.json()["failing"].as_bool(),
         Some(false),
         "enabling clears failing",
+    )?;
+    Ok(())
+}
+
+fn a_disabled_endpoint_gets_no_more_tries(w: &World) -> Result<(), Failed> {
+    let (admin, id, _) = w.hooked("wh-off", "/status/500/hooks/off", &["key.revoked"]);
+    admin.call("POST", &format!("/orgs/wh-off/webhooks/{id}/test"), None);
+    eq(
+        deliveries(&w.origin, "/status/500/hooks/off", 1, 15).len(),
+        1,
+        "first try",
+    )?;
+    let off = admin.call(
+        "PATCH",
+        &format!("/orgs/wh-off/webhooks/{id}"),
+        Some(r#"{"enabled":false}"#),
+    );
+    eq(off.status, 200, "disable")?;
+    thread::sleep(Duration::from_secs(4));
+    eq(
+        w.origin.seen("/status/500/hooks/off").len(),
+        1,
+        "tries after disabling",
     )?;
     Ok(())
 }

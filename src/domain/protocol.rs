@@ -49,6 +49,8 @@ pub enum OrgCommand {
 pub struct WebhookRequest {
     /// The catalog's organization.
     pub org: OrgId,
+    /// Who asks (changes are audited under their name).
+    pub actor: Actor,
     /// What to do.
     pub command: WebhookCommand,
 }

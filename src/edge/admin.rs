@@ -189,7 +189,11 @@ async fn command(
                 None
             };
             let command = route.command(body.as_deref())?;
-            return Ok(OrgCommand::Webhook(WebhookRequest { org, command }));
+            return Ok(OrgCommand::Webhook(WebhookRequest {
+                org,
+                actor,
+                command,
+            }));
         }
         Endpoint::Health | Endpoint::OpenApi => return Err(GateError::NotFound),
     };

@@ -185,7 +185,15 @@ impl OrgCatalog {
             OrgCommand::Webhook(request) => {
                 let _writer = self.writer.lock().await;
                 self.org_row()?.ok_or(GateError::OrgNotFound)?;
-                let answer = webhooks::handle(&self.webhooks(), request.command, now)?;
+                let kind = request.command.audit_kind();
+                let (answer, endpoint) = webhooks::handle(&self.webhooks(), request.command, now)?;
+                if let (Some(kind), Some(endpoint)) = (kind, endpoint) {
+                    let details = AuditDetails::Webhook {
+                        url: endpoint.url,
+                        webhook_id: endpoint.id,
+                    };
+                    self.record_event(now, kind, &request.actor.name(), None, &details)?;
+                }
                 self.webhooks().rearm(&self.storage).await?;
                 Ok(answer)
             }
@@ -736,7 +744,7 @@ impl OrgCatalog {
             notices_ahead(record.expires_at, grace_until, now)
         };
         let webhooks = self.webhooks();
-        webhooks.schedule(id, &notices)?;
+        webhooks.schedule(id, &notices, now)?;
         if let Some(event) = event {
             webhooks.enqueue(event, &key_data(record, None), now, None)?;
         }

@@ -10,7 +10,7 @@ use worker::{
     SqlStorageValue, Storage,
 };
 
-use futures_util::future::{Either, select};
+use futures_util::future::{Either, join_all, select};
 
 use super::respond;
 use crate::domain::time;
@@ -220,11 +220,17 @@ impl Webhooks<'_> {
         Ok(event_id)
     }
 
-    /// Replaces the notices of `key` with `notices` (none: the key has nothing ahead).
-    pub fn schedule(&self, key: &KeyId, notices: &[Notice]) -> Result<(), GateError> {
+    /// Replaces the notices of `key` still ahead at `now` with `notices`. Notices already due
+    /// stay: a late alarm still sends them (one for a key revoked meanwhile is skipped then).
+    pub fn schedule(
+        &self,
+        key: &KeyId,
+        notices: &[Notice],
+        now: UnixMillis,
+    ) -> Result<(), GateError> {
         self.exec(
-            "DELETE FROM notices WHERE key_id = ?",
-            vec![key.as_str().into()],
+            "DELETE FROM notices WHERE key_id = ? AND due_at > ?",
+            vec![key.as_str().into(), ms(now)],
         )?;
         for notice in notices {
             self.exec(
@@ -294,13 +300,21 @@ impl Webhooks<'_> {
              WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
             vec![ms(now), DELIVERIES_PER_ALARM.into()],
         )?;
-        let mut given_up = Vec::new();
+        // Every try at once: one slow endpoint holds up no other (each has its own timeout).
+        let mut tries = Vec::new();
         for row in due {
             let state: DeliveryState = serde_json::from_str(&row.state).map_err(sql_error)?;
             let Ok((endpoint, secret)) = self.endpoint(&row.webhook_id) else {
                 continue;
             };
-            let attempt = send(&endpoint.url, &secret, &row.event_id, &row.payload).await;
+            tries.push((row, state, endpoint, secret));
+        }
+        let attempts = join_all(tries.iter().map(|(row, _, endpoint, secret)| {
+            send(&endpoint.url, secret, &row.event_id, &row.payload)
+        }))
+        .await;
+        let mut given_up = Vec::new();
+        for ((row, state, endpoint, _), attempt) in tries.into_iter().zip(attempts) {
             let after = super::clock::now();
             let next = state.after(&attempt, after, delays);
             let (status, error) = match &attempt {
@@ -437,16 +451,18 @@ fn fresh_secret() -> Result<WebhookSecret, GateError> {
     Ok(WebhookSecret::from_random(bytes))
 }
 
-/// Runs a webhook route's command on the catalog's tables.
+/// Runs a webhook route's command on the catalog's tables: the answer, and the endpoint a
+/// change concerned (for the audit log).
 pub fn handle(
     webhooks: &Webhooks<'_>,
     command: WebhookCommand,
     now: UnixMillis,
-) -> Result<Response, GateError> {
+) -> Result<(Response, Option<WebhookEndpoint>), GateError> {
+    let read = |answer: Result<Response, GateError>| answer.map(|a| (a, None));
     match command {
         WebhookCommand::List => {
             let webhooks = webhooks.endpoints()?.into_iter().map(|(e, _)| e).collect();
-            respond::json(200, &EndpointList { webhooks })
+            read(respond::json(200, &EndpointList { webhooks }))
         }
         WebhookCommand::Create(body) => {
             if webhooks.endpoints()?.len() >= MAX_ENDPOINTS {
@@ -465,34 +481,60 @@ pub fn handle(
             let secret = fresh_secret()?;
             webhooks.save(&endpoint, &secret)?;
             let secret = secret.expose();
-            respond::json(201, &WithSecret { endpoint, secret })
+            let answer = respond::json(
+                201,
+                &WithSecret {
+                    endpoint: endpoint.clone(),
+                    secret,
+                },
+            )?;
+            Ok((answer, Some(endpoint)))
         }
-        WebhookCommand::Get(id) => respond::json(200, &webhooks.endpoint(&id)?.0),
+        WebhookCommand::Get(id) => read(respond::json(200, &webhooks.endpoint(&id)?.0)),
         WebhookCommand::Update(id, change) => {
             let (endpoint, secret) = webhooks.endpoint(&id)?;
             let endpoint = endpoint.updated(change);
             webhooks.save(&endpoint, &secret)?;
-            respond::json(200, &endpoint)
+            if !endpoint.enabled {
+                // Off means off: retries still pending are dropped, as for a deleted endpoint.
+                webhooks.exec(
+                    "DELETE FROM deliveries WHERE webhook_id = ? AND due_at IS NOT NULL",
+                    vec![id.as_str().into()],
+                )?;
+            }
+            Ok((respond::json(200, &endpoint)?, Some(endpoint)))
         }
         WebhookCommand::Delete(id) => {
+            let (endpoint, _) = webhooks.endpoint(&id)?;
             webhooks.delete(&id)?;
-            respond::json(
+            let answer = respond::json(
                 200,
                 &serde_json::json!({"success": true, "message": "Webhook endpoint deleted"}),
-            )
+            )?;
+            Ok((answer, Some(endpoint)))
         }
         WebhookCommand::Test(id) => {
             webhooks.endpoint(&id)?;
             let data = serde_json::json!({"webhook_id": id});
             let event_id = webhooks.enqueue(EventType::WebhookTest, &data, now, Some(&id))?;
-            respond::json(202, &serde_json::json!({"event_id": event_id}))
+            read(respond::json(
+                202,
+                &serde_json::json!({"event_id": event_id}),
+            ))
         }
         WebhookCommand::RotateSecret(id) => {
             let (endpoint, _) = webhooks.endpoint(&id)?;
             let secret = fresh_secret()?;
             webhooks.save(&endpoint, &secret)?;
             let secret = secret.expose();
-            respond::json(200, &WithSecret { endpoint, secret })
+            let answer = respond::json(
+                200,
+                &WithSecret {
+                    endpoint: endpoint.clone(),
+                    secret,
+                },
+            )?;
+            Ok((answer, Some(endpoint)))
         }
         WebhookCommand::Deliveries(id) => {
             webhooks.endpoint(&id)?;
@@ -524,7 +566,7 @@ pub fn handle(
                     })
                 })
                 .collect::<Result<_, GateError>>()?;
-            respond::json(200, &DeliveryList { deliveries })
+            read(respond::json(200, &DeliveryList { deliveries }))
         }
     }
 }

@@ -38,6 +38,14 @@ pub enum AuditKind {
     KeyExpiring,
     /// The old secret of a rotated key stopped (details: until).
     KeyRotationGraceEnded,
+    /// A webhook endpoint was added (details: webhook_id, url).
+    WebhookCreated,
+    /// A webhook endpoint was changed (details: webhook_id, url).
+    WebhookUpdated,
+    /// A webhook endpoint was removed (details: webhook_id, url).
+    WebhookDeleted,
+    /// A webhook endpoint's signing secret was replaced (details: webhook_id, url).
+    WebhookSecretRotated,
     /// A webhook endpoint failed every try of a delivery and is marked failing (details:
     /// webhook_id, event_id).
     WebhookFailing,
@@ -54,7 +62,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 16] = [
+    pub const ALL: [AuditKind; 20] = [
         AuditKind::OrgCreated,
         AuditKind::OrgUpdated,
         AuditKind::KeyCreated,
@@ -67,6 +75,10 @@ impl AuditKind {
         AuditKind::KeyExpired,
         AuditKind::KeyExpiring,
         AuditKind::KeyRotationGraceEnded,
+        AuditKind::WebhookCreated,
+        AuditKind::WebhookUpdated,
+        AuditKind::WebhookDeleted,
+        AuditKind::WebhookSecretRotated,
         AuditKind::WebhookFailing,
         AuditKind::KeyRateLimited,
         AuditKind::AuthSucceeded,
@@ -88,6 +100,10 @@ impl AuditKind {
             AuditKind::KeyExpired => "key_expired",
             AuditKind::KeyExpiring => "key_expiring",
             AuditKind::KeyRotationGraceEnded => "key_rotation_grace_ended",
+            AuditKind::WebhookCreated => "webhook_created",
+            AuditKind::WebhookUpdated => "webhook_updated",
+            AuditKind::WebhookDeleted => "webhook_deleted",
+            AuditKind::WebhookSecretRotated => "webhook_secret_rotated",
             AuditKind::WebhookFailing => "webhook_failing",
             AuditKind::KeyRateLimited => "key_rate_limited",
             AuditKind::AuthSucceeded => "auth_succeeded",

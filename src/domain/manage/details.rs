@@ -69,6 +69,13 @@ pub enum AuditDetails {
         /// Its length.
         window_seconds: u32,
     },
+    /// `webhook_created`, `webhook_updated`, `webhook_deleted`, `webhook_secret_rotated`.
+    Webhook {
+        /// Where it delivers.
+        url: String,
+        /// The endpoint.
+        webhook_id: String,
+    },
     /// `auth_succeeded`.
     AuthSucceeded {
         /// Where the request came from, if the platform said.

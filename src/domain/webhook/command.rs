@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CreateWebhook, UpdateWebhook};
 use crate::domain::error::GateError;
+use crate::domain::manage::audit::AuditKind;
 use crate::domain::manage::parse_body;
 
 /// A webhook route, with the endpoint id from its path.
@@ -26,6 +27,22 @@ pub enum WebhookRoute {
     RotateSecret(String),
     /// `GET …/webhooks/{id}/deliveries`.
     Deliveries(String),
+}
+
+impl WebhookCommand {
+    /// The audit kind of a change (reads and tests change nothing).
+    pub fn audit_kind(&self) -> Option<AuditKind> {
+        match self {
+            WebhookCommand::Create(_) => Some(AuditKind::WebhookCreated),
+            WebhookCommand::Update(..) => Some(AuditKind::WebhookUpdated),
+            WebhookCommand::Delete(_) => Some(AuditKind::WebhookDeleted),
+            WebhookCommand::RotateSecret(_) => Some(AuditKind::WebhookSecretRotated),
+            WebhookCommand::List
+            | WebhookCommand::Get(_)
+            | WebhookCommand::Test(_)
+            | WebhookCommand::Deliveries(_) => None,
+        }
+    }
 }
 
 impl WebhookRoute {

@@ -49,8 +49,8 @@ pub struct UpdateWebhook {
 
 impl CreateWebhook {
     /// Checks the URL and the event list.
-    pub fn validate(self) -> Result<CreateWebhook, GateError> {
-        check_url(&self.url)?;
+    pub fn validate(mut self) -> Result<CreateWebhook, GateError> {
+        self.url = check_url(&self.url)?;
         check_events(&self.events)?;
         Ok(self)
     }
@@ -58,9 +58,9 @@ impl CreateWebhook {
 
 impl UpdateWebhook {
     /// Checks what is given.
-    pub fn validate(self) -> Result<UpdateWebhook, GateError> {
+    pub fn validate(mut self) -> Result<UpdateWebhook, GateError> {
         if let Some(url) = &self.url {
-            check_url(url)?;
+            self.url = Some(check_url(url)?);
         }
         if let Some(events) = &self.events {
             check_events(events)?;
@@ -69,10 +69,20 @@ impl UpdateWebhook {
     }
 }
 
-fn check_url(text: &str) -> Result<(), GateError> {
+/// The URL as it will be called (normalised: lower-case scheme and host, punycode), which is
+/// also what is stored and shown. Spaces and control characters are refused, not dropped.
+fn check_url(text: &str) -> Result<String, GateError> {
     let invalid = |why: &str| GateError::InvalidRequest(format!("url {why}"));
     if text.len() > MAX_URL_LEN {
         return Err(invalid("must be at most 2048 characters"));
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("must not contain spaces or control characters"));
+    }
+    if text.contains(":///") || text.contains("://@") {
+        return Err(invalid(
+            "must be an absolute http:// or https:// URL with a host",
+        ));
     }
     let url = url::Url::parse(text)
         .map_err(|_| invalid("must be an absolute http:// or https:// URL"))?;
@@ -85,7 +95,7 @@ fn check_url(text: &str) -> Result<(), GateError> {
     if url.fragment().is_some() {
         return Err(invalid("must not have a fragment"));
     }
-    Ok(())
+    Ok(url.to_string())
 }
 
 fn check_events(events: &[EventType]) -> Result<(), GateError> {
@@ -200,6 +210,20 @@ mod tests {
                 "{body}: {}",
                 e.public_message()
             );
+        }
+        let normalised = create(r#"{"url":"HTTP://Exämple.COM/a b","events":["key.expired"]}"#);
+        assert!(normalised.is_err(), "a space is refused, not dropped");
+        let normalised =
+            create(r#"{"url":"HTTPS://Exämple.COM/hook","events":["key.expired"]}"#).unwrap();
+        assert_eq!(normalised.url, "https://xn--exmple-cua.com/hook");
+        for bad in [
+            "http:///nohost",
+            "http://@127.0.0.1/x",
+            " https://x/",
+            "https://x/\tab",
+        ] {
+            let body = serde_json::json!({"url": bad, "events": ["key.expired"]}).to_string();
+            assert!(create(&body).is_err(), "{bad:?}");
         }
         let long = format!(
             r#"{{"url":"https://x/{}","events":["key.expired"]}}"#,
