@@ -6,7 +6,8 @@
 //! leases, plans, meter, usage), [`admission`] (the leases an isolate admits with), [`manage`]
 //! (the management API: routes, who may do what, bodies, views, audit), [`http`] (the
 //! canonical request, clients, CORS, what the origin receives), [`protocol`] (the Durable
-//! Objects' messages), [`webhook`] (events, signed deliveries, retries, notices), [`error`],
+//! Objects' messages), [`webhook`] (events, signed deliveries, retries, notices), [`leak`]
+//! (secret-scanning reports and what a leak does), [`error`],
 //! [`config`] and [`time`].
 #![warn(missing_docs)]
 
@@ -17,6 +18,7 @@ pub mod config_error;
 pub mod error;
 pub mod http;
 pub mod key;
+pub mod leak;
 pub mod limits;
 pub mod manage;
 pub mod protocol;
