@@ -10,6 +10,7 @@
 //! | `REVOCATION_BOUND_MS` | `1000` | longest time a revoked, disabled or changed key can still be used (0–60000) |
 //! | `ORIGIN_SIGNING_SECRET` | none | secret: signs the identity headers sent to the origin |
 //! | `CORS_ALLOW_ORIGINS` | none (off) | web origins browsers may call the API from: `*` or a comma list |
+//! | `GITHUB_KEYS_URL` | GitHub's `meta/public_keys/secret_scanning` | where the keys that sign secret-scanning reports are listed |
 //! | `WEBHOOK_RETRY_DELAYS_MS` | 5 s, 1 min, 10 min, 1 h, 6 h, 24 h | waits between the tries of a webhook delivery, a comma list (1–10 waits) |
 
 use std::fmt;
@@ -44,6 +45,8 @@ pub struct Config {
     pub revocation_bound: RevocationBound,
     /// The waits between the tries of a webhook delivery (never empty).
     pub webhook_retry_delays: Vec<u64>,
+    /// Where GitHub lists the keys that sign its secret-scanning reports.
+    pub github_keys_url: String,
 }
 
 /// The published bound on how long a revoked, disabled or changed key can still be used
@@ -162,7 +165,16 @@ impl Config {
                 ),
             })?,
         };
+        let github_keys_url =
+            lookup("GITHUB_KEYS_URL").unwrap_or_else(|| GITHUB_KEYS_URL.to_owned());
+        if !Url::parse(&github_keys_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            return Err(ConfigError {
+                var: "GITHUB_KEYS_URL",
+                reason: format!("{github_keys_url:?} must be an http(s) URL"),
+            });
+        }
         Ok(Config {
+            github_keys_url,
             webhook_retry_delays,
             cors,
             origin: Origin::parse(&origin)?,
@@ -175,6 +187,9 @@ impl Config {
         })
     }
 }
+
+/// GitHub's list of the keys that sign secret-scanning reports.
+const GITHUB_KEYS_URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
 
 /// `5000,60000,…`: 1 to 10 waits of 1 ms to 7 days.
 fn parse_delays(text: &str) -> Option<Vec<u64>> {

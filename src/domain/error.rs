@@ -42,6 +42,8 @@ pub enum GateError {
     BodyTooLarge(usize),
     /// A management route without a valid admin credential.
     Unauthorized,
+    /// A report whose signature is missing, does not verify or names an unknown key.
+    InvalidSignature(String),
     /// The key lacks the scope the request needs: the scope, and whether the key can only read
     /// (then the message says so, as users of read-only keys expect).
     InsufficientScope { needed: String, read_only: bool },
@@ -112,7 +114,7 @@ impl GateError {
             | GateError::InvalidRequest(_)
             | GateError::AmbiguousRequest(_)
             | GateError::MethodOverride => 400,
-            GateError::Unauthorized => 401,
+            GateError::Unauthorized | GateError::InvalidSignature(_) => 401,
             GateError::InsufficientScope { .. }
             | GateError::RouteNotAllowed
             | GateError::ResourceForbidden { .. }
@@ -152,6 +154,7 @@ impl GateError {
             GateError::MethodOverride => "method_override_refused",
             GateError::BodyTooLarge(_) => "body_too_large",
             GateError::Unauthorized => "unauthorized",
+            GateError::InvalidSignature(_) => "invalid_signature",
             GateError::InsufficientScope { .. } => "insufficient_scope",
             GateError::RouteNotAllowed => "route_not_allowed",
             GateError::RateLimited { .. } => "rate_limit_exceeded",
@@ -204,6 +207,7 @@ impl GateError {
             GateError::Unauthorized => {
                 "The admin token or an API key with the admin scope is required".into()
             }
+            GateError::InvalidSignature(why) => format!("Invalid signature: {why}"),
             GateError::InsufficientScope { read_only: true, .. } => {
                 "Insufficient permissions. This key has read-only access.".into()
             }
@@ -272,6 +276,7 @@ impl GateError {
             | GateError::MethodOverride
             | GateError::BodyTooLarge(_)
             | GateError::Unauthorized
+            | GateError::InvalidSignature(_)
             | GateError::InsufficientScope { .. }
             | GateError::OtherOrganization(_)
             | GateError::RouteNotAllowed
@@ -332,6 +337,7 @@ impl GateError {
             | GateError::KeyLimitReached
             | GateError::KeyNotFound
             | GateError::WebhookNotFound
+            | GateError::InvalidSignature(_)
             | GateError::OrgNotFound
             | GateError::NotFound
             | GateError::MethodNotAllowed(_)
@@ -471,6 +477,11 @@ mod tests {
                 "invalid_request",
             ),
             (GateError::Unauthorized, 401, "unauthorized"),
+            (
+                GateError::InvalidSignature("x".into()),
+                401,
+                "invalid_signature",
+            ),
             (
                 GateError::InsufficientScope {
                     needed: "admin".into(),

@@ -107,6 +107,13 @@ pub enum OrgChange {
     },
     /// Revoke every key.
     RevokeAll { org: OrgId, actor: Actor },
+    /// One of the keys was found in public at `url` (`source`): apply the `on_leak` setting.
+    KeyLeaked {
+        org: OrgId,
+        id: KeyId,
+        url: String,
+        source: String,
+    },
 }
 
 /// What a key's guard tells its organization's catalog, for the audit log.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use worker::{Env, Request, Response, console_log};
 
 use super::log::Trace;
-use super::{body, clock, respond, rpc, state, verify};
+use super::{body, clock, leaks, respond, rpc, state, verify};
 use crate::domain::http::client::ClientId;
 use crate::domain::key::credential::{self, is_admin_token};
 use crate::domain::manage::actor::Actor;
@@ -52,6 +52,9 @@ pub async fn handle(
     let org = match (&endpoint, endpoint.org()) {
         (Endpoint::Health, _) => return respond::json(200, &Health { status: "ok" }),
         (Endpoint::OpenApi, _) => return Ok(respond::raw_json(200, OPENAPI)),
+        // Authenticated by GitHub's signature, or by holding the key: no admin credential.
+        (Endpoint::GithubReport, _) => return leaks::github(&mut req, env).await,
+        (Endpoint::LeakReport, _) => return leaks::report(&mut req, env, &trace.client).await,
         (_, Some(org)) => org.clone(),
         (_, None) => return Err(GateError::NotFound),
     };
@@ -195,7 +198,9 @@ async fn command(
                 command,
             }));
         }
-        Endpoint::Health | Endpoint::OpenApi => return Err(GateError::NotFound),
+        Endpoint::Health | Endpoint::OpenApi | Endpoint::GithubReport | Endpoint::LeakReport => {
+            return Err(GateError::NotFound);
+        }
     };
     Ok(OrgCommand::Change(change))
 }

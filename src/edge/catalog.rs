@@ -20,6 +20,7 @@ use super::respond::{self, internal};
 use super::webhooks::{self, Webhooks};
 use super::{clock, rpc, state};
 use crate::domain::key::secret::{self, Secret};
+use crate::domain::leak::{self, OnLeak, Owner};
 use crate::domain::limits::usage::UsageSummary;
 use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{AuditEvent, AuditKind, AuditQuery};
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, type TEXT NOT NULL,
   actor TEXT NOT NULL, key_id TEXT, details TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_key ON audit (key_id, seq);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
 #[durable_object]
@@ -229,6 +231,9 @@ impl OrgCatalog {
             OrgChange::CreateKey { org, key, actor } => {
                 self.create_key(&org, key, &actor, now).await
             }
+            OrgChange::KeyLeaked {
+                id, url, source, ..
+            } => self.key_leaked(&id, url, source, now).await,
             OrgChange::UpdateKey {
                 id, patch, actor, ..
             } => self.update_key(&id, patch, &actor, now).await,
@@ -361,6 +366,7 @@ impl OrgCatalog {
             api_access: terms.api_access,
             key_limit: terms.plan.key_limit(),
             key_count: self.live_count()?,
+            on_leak: self.on_leak()?,
             created_at: UnixMillis(row.created_at as u64),
             updated_at: UnixMillis(row.updated_at as u64),
         }))
@@ -373,6 +379,7 @@ impl OrgCatalog {
         actor: &str,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
+        let on_leak = change.on_leak;
         let put = change.against(self.org_terms()?)?;
         let terms = put.terms();
         let (plan, access) = (
@@ -393,6 +400,12 @@ impl OrgCatalog {
                     vec![plan, access, ms(now)],
                 )?;
             }
+        }
+        if let Some(on_leak) = on_leak {
+            self.exec(
+                "INSERT OR REPLACE INTO settings (name, value) VALUES ('on_leak', ?)",
+                vec![on_leak.as_str().into()],
+            )?;
         }
         let view = self.org_view(org)?.ok_or(GateError::OrgNotFound)?;
         let details = AuditDetails::org(OrgTerms {
@@ -484,6 +497,7 @@ impl OrgCatalog {
             until: None,
         }];
         self.publish(&record, &secrets).await?;
+        self.index_secret(&record, &secrets[0].hash).await?;
         self.exec(
             "INSERT INTO keys (id, secrets, record) VALUES (?, ?, ?)",
             vec![
@@ -553,6 +567,7 @@ impl OrgCatalog {
         let old_start = std::mem::replace(&mut record.start, secret.start());
         record.rotated_at = Some(now);
         self.publish(&record, &rotated).await?;
+        self.index_secret(&record, &KeyHash::of(&secret)).await?;
         // KV entries of secrets that no longer work are deleted; the guard refuses them anyway.
         self.unpublish(
             secrets
@@ -704,6 +719,108 @@ impl OrgCatalog {
             Some(id) => self.after_key_event(kind, id, at),
             None => Ok(()),
         }
+    }
+
+    // --- leaks ---
+
+    /// The organization's `on_leak` setting.
+    fn on_leak(&self) -> Result<OnLeak, GateError> {
+        #[derive(Deserialize)]
+        struct Setting {
+            value: String,
+        }
+        let rows: Vec<Setting> =
+            self.query("SELECT value FROM settings WHERE name = 'on_leak'", vec![])?;
+        rows.first().map_or(Ok(OnLeak::default()), |r| {
+            r.value.parse().map_err(GateError::Internal)
+        })
+    }
+
+    /// Indexes a new secret of `record` by its hash, for leak reports: kept after a revoke,
+    /// so a report can still tell the key is keygate's.
+    async fn index_secret(&self, record: &KeyRecord, hash: &KeyHash) -> Result<(), GateError> {
+        let owner = Owner {
+            org: record.org.clone(),
+            id: record.id.clone(),
+        };
+        state::keys(&self.env)?
+            .put(&leak::index_key(hash), to_json(&owner)?)
+            .map_err(internal)?
+            .execute()
+            .await
+            .map_err(|e| GateError::Internal(format!("KV put: {e}")))
+    }
+
+    /// One of the keys was found at `url`: the `on_leak` setting acts on it once (a second
+    /// report of the same place changes nothing), and each report is audited and sent out.
+    async fn key_leaked(
+        &self,
+        id: &KeyId,
+        url: String,
+        source: String,
+        now: UnixMillis,
+    ) -> Result<Response, GateError> {
+        let ok = || respond::json(200, &serde_json::json!({"ok": true}));
+        let seen: Vec<CountRow> = self.query(
+            "SELECT COUNT(*) AS n FROM audit WHERE key_id = ? AND type = 'key_leaked'
+               AND json_extract(details, '$.url') = ? AND json_extract(details, '$.source') = ?",
+            vec![
+                id.as_str().into(),
+                url.as_str().into(),
+                source.as_str().into(),
+            ],
+        )?;
+        if seen.first().is_some_and(|r| r.n > 0) {
+            return ok();
+        }
+        let rows: Vec<KeyRow> = self.query(
+            "SELECT seq, secrets, record FROM keys WHERE id = ? AND revoked = 0",
+            vec![id.as_str().into()],
+        )?;
+        let live = rows.into_iter().next().map(decode_key).transpose()?;
+        let action = match (&live, self.on_leak()?) {
+            (None, _) => "none",
+            (Some(_), OnLeak::Notify) => "notified",
+            (Some(key), OnLeak::Disable) if !key.record.enabled => "none",
+            (Some(_), OnLeak::Disable) => "disabled",
+            (Some(_), OnLeak::Revoke) => "revoked",
+        };
+        let details = AuditDetails::KeyLeaked {
+            action,
+            source: source.clone(),
+            url: url.clone(),
+        };
+        self.record_event(now, AuditKind::KeyLeaked, "keygate", Some(id), &details)?;
+        if let Some(key) = live {
+            let mut data = key_data(&key.record, None);
+            data["found"] = serde_json::json!({"action": action, "source": source, "url": url});
+            self.webhooks()
+                .enqueue(EventType::KeyLeaked, &data, now, None)?;
+            match action {
+                "revoked" => self.revoke(key, "keygate", now).await?,
+                "disabled" => self.disable(key, now).await?,
+                _ => {}
+            }
+        }
+        ok()
+    }
+
+    /// Turns a live key off, as an admin's `enabled: false` would, on keygate's behalf.
+    async fn disable(&self, key: Stored, now: UnixMillis) -> Result<(), GateError> {
+        let Stored {
+            mut record,
+            secrets,
+        } = key;
+        record.enabled = false;
+        self.publish(&record, &secrets).await?;
+        self.save_record(&record)?;
+        self.record_event(
+            now,
+            AuditKind::KeyDisabled,
+            "keygate",
+            Some(&record.id),
+            &AuditDetails::None {},
+        )
     }
 
     // --- webhooks ---

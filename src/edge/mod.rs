@@ -7,9 +7,11 @@ mod body;
 mod catalog;
 mod clock;
 mod gateway;
+
 mod guard;
 mod incoming;
 mod keystore;
+mod leaks;
 mod leases;
 mod log;
 mod proxy;

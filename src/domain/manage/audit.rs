@@ -52,6 +52,8 @@ pub enum AuditKind {
     /// A key was refused for a rate limit, the first time in that window (details: window,
     /// limit, window_seconds).
     KeyRateLimited,
+    /// A key was found in public (details: action, source, url).
+    KeyLeaked,
     /// A key authenticated successfully; at most one event per key per hour (details:
     /// country).
     AuthSucceeded,
@@ -62,7 +64,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 20] = [
+    pub const ALL: [AuditKind; 21] = [
         AuditKind::OrgCreated,
         AuditKind::OrgUpdated,
         AuditKind::KeyCreated,
@@ -81,6 +83,7 @@ impl AuditKind {
         AuditKind::WebhookSecretRotated,
         AuditKind::WebhookFailing,
         AuditKind::KeyRateLimited,
+        AuditKind::KeyLeaked,
         AuditKind::AuthSucceeded,
         AuditKind::AuthFailed,
     ];
@@ -106,6 +109,7 @@ impl AuditKind {
             AuditKind::WebhookSecretRotated => "webhook_secret_rotated",
             AuditKind::WebhookFailing => "webhook_failing",
             AuditKind::KeyRateLimited => "key_rate_limited",
+            AuditKind::KeyLeaked => "key_leaked",
             AuditKind::AuthSucceeded => "auth_succeeded",
             AuditKind::AuthFailed => "auth_failed",
         }

@@ -88,6 +88,9 @@ pub struct PutOrg {
     pub plan: Option<Plan>,
     /// `false` refuses every key of the organization (403 `api_plan_required`).
     pub api_access: Option<bool>,
+    /// What a key found in public becomes: `revoke` (default), `disable` or `notify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_leak: Option<crate::domain::leak::OnLeak>,
 }
 
 /// `POST /orgs/{org}/keys`, as sent.

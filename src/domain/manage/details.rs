@@ -76,6 +76,15 @@ pub enum AuditDetails {
         /// The endpoint.
         webhook_id: String,
     },
+    /// `key_leaked`.
+    KeyLeaked {
+        /// What keygate did: `revoked`, `disabled`, `notified`, or `none` (already revoked).
+        action: &'static str,
+        /// Where it was found (GitHub's `source`, or `report`).
+        source: String,
+        /// Where it was found (a URL, or empty for a report).
+        url: String,
+    },
     /// `auth_succeeded`.
     AuthSucceeded {
         /// Where the request came from, if the platform said.

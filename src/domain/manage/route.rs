@@ -34,6 +34,10 @@ pub enum Endpoint {
     RevokeAll(OrgId),
     /// `GET /v1/orgs/{org}/audit`.
     Audit(OrgId),
+    /// `POST /v1/secret-scanning/github`: a signed report from GitHub's secret scanning.
+    GithubReport,
+    /// `POST /v1/leaked`: anyone reports a key found in public.
+    LeakReport,
     /// `/v1/orgs/{org}/webhooks…`.
     Webhooks(OrgId, WebhookRoute),
 }
@@ -56,6 +60,10 @@ impl Endpoint {
                 matches!(method, "GET" | "HEAD").then_some(Endpoint::Health),
             ),
             ["v1", "openapi.json"] => ("GET", (method == "GET").then_some(Endpoint::OpenApi)),
+            ["v1", "secret-scanning", "github"] => {
+                ("POST", (method == "POST").then_some(Endpoint::GithubReport))
+            }
+            ["v1", "leaked"] => ("POST", (method == "POST").then_some(Endpoint::LeakReport)),
             ["v1", "orgs", o] => (
                 "GET, PUT",
                 match method {
@@ -121,7 +129,10 @@ impl Endpoint {
     /// The organization the endpoint acts on, if any.
     pub fn org(&self) -> Option<&OrgId> {
         match self {
-            Endpoint::Health | Endpoint::OpenApi => None,
+            Endpoint::Health
+            | Endpoint::OpenApi
+            | Endpoint::GithubReport
+            | Endpoint::LeakReport => None,
             Endpoint::PutOrg(o)
             | Endpoint::GetOrg(o)
             | Endpoint::CreateKey(o)

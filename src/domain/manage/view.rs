@@ -24,6 +24,8 @@ pub struct OrgView {
     pub key_limit: Option<u32>,
     /// Live (not revoked) keys.
     pub key_count: u32,
+    /// What a key found in public becomes.
+    pub on_leak: crate::domain::leak::OnLeak,
     /// Creation time.
     #[serde(serialize_with = "time::serialize_rfc3339")]
     pub created_at: UnixMillis,

@@ -23,19 +23,22 @@ pub enum EventType {
     KeyDisabled,
     /// A key was refused for a rate limit, the first time in that window.
     KeyRateLimited,
+    /// A key was found in public (a secret-scanning report or a report to keygate).
+    KeyLeaked,
     /// Sent on request, to check an endpoint.
     WebhookTest,
 }
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::KeyExpiring,
         EventType::KeyExpired,
         EventType::KeyRotationGraceEnded,
         EventType::KeyRevoked,
         EventType::KeyDisabled,
         EventType::KeyRateLimited,
+        EventType::KeyLeaked,
         EventType::WebhookTest,
     ];
 
@@ -48,6 +51,7 @@ impl EventType {
             EventType::KeyRevoked => "key.revoked",
             EventType::KeyDisabled => "key.disabled",
             EventType::KeyRateLimited => "key.rate_limited",
+            EventType::KeyLeaked => "key.leaked",
             EventType::WebhookTest => "webhook.test",
         }
     }

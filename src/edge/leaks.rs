@@ -1,0 +1,150 @@
+//! Keys found in public, reported from outside: GitHub's signed secret-scanning batches and
+//! anyone's report of a key (holding it is the proof). Each of keygate's keys found goes to
+//! its organization's catalog, which applies the organization's `on_leak` setting; the answer
+//! never says more than GitHub's feedback asks for.
+
+use std::cell::RefCell;
+
+use futures_util::future::join_all;
+use worker::{Env, Fetch, Request, Response};
+
+use super::{body, clock, respond, rpc, state};
+use crate::domain::http::client::ClientId;
+use crate::domain::key::hash::KeyHash;
+use crate::domain::leak::{
+    self, Feedback, KeyList, Label, LeakReport, MAX_REPORT_BYTES, Owner, ReportError,
+};
+use crate::domain::manage::audit::Throttle;
+use crate::domain::manage::parse_body;
+use crate::domain::protocol::{OrgChange, OrgCommand};
+use crate::domain::{ApiKey, GateError};
+
+/// Reports a client may send per minute to `POST /v1/leaked`.
+const REPORTS_PER_MINUTE: u32 = 10;
+/// Clients whose reports an isolate remembers.
+const MAX_CLIENTS: usize = 10_000;
+/// Largest report to `POST /v1/leaked`.
+const MAX_LEAK_REPORT_BYTES: usize = 4096;
+
+thread_local! {
+    /// GitHub's signing keys, fetched once per isolate and again for an unknown identifier.
+    static GITHUB_KEYS: RefCell<Option<KeyList>> = const { RefCell::new(None) };
+    static REPORTS: RefCell<Throttle<ClientId>> =
+        RefCell::new(Throttle::with_budget(MAX_CLIENTS, REPORTS_PER_MINUTE));
+}
+
+/// `POST /v1/secret-scanning/github`: verify the batch's signature, then judge each token.
+pub async fn github(req: &mut Request, env: &Env) -> Result<Response, GateError> {
+    let header = |name| req.headers().get(name).ok().flatten();
+    let (Some(key_id), Some(signature)) = (
+        header("github-public-key-identifier"),
+        header("github-public-key-signature"),
+    ) else {
+        return Err(GateError::InvalidSignature(
+            ReportError::Unsigned.to_string(),
+        ));
+    };
+    let body = body::request_body(req, MAX_REPORT_BYTES)
+        .await?
+        .ok_or(GateError::BodyTooLarge(MAX_REPORT_BYTES))?;
+    let pem = public_key(&state::config(env)?.github_keys_url, &key_id).await?;
+    leak::verify_signature(&pem, &signature, &body)
+        .map_err(|e| GateError::InvalidSignature(e.to_string()))?;
+    let tokens = leak::parse_report(&body).map_err(|e| GateError::InvalidRequest(e.to_string()))?;
+    let labels = join_all(
+        tokens
+            .iter()
+            .map(|t| judge(env, &t.token, &t.url, &t.source)),
+    )
+    .await;
+    let feedback = tokens
+        .iter()
+        .zip(labels)
+        .map(|(t, label)| {
+            Ok(Feedback {
+                token_hash: hex::encode(sha2_256(t.token.as_bytes())),
+                token_type: t.kind.clone(),
+                label: label?,
+            })
+        })
+        .collect::<Result<Vec<_>, GateError>>()?;
+    respond::json(200, &feedback)
+}
+
+/// `POST /v1/leaked`: the same for one key anyone found. The answer is the same whether the
+/// key existed or not, and a client may send only a few a minute, so it cannot probe for keys.
+pub async fn report(
+    req: &mut Request,
+    env: &Env,
+    client: &ClientId,
+) -> Result<Response, GateError> {
+    REPORTS
+        .with_borrow_mut(|t| t.take(client.clone(), clock::now()))
+        .map_err(|ms| GateError::TooManyFailedAttempts {
+            retry_after: ms.div_ceil(1000),
+        })?;
+    let body = body::request_body(req, MAX_LEAK_REPORT_BYTES)
+        .await?
+        .ok_or(GateError::BodyTooLarge(MAX_LEAK_REPORT_BYTES))?;
+    let report = parse_body::<LeakReport>(&body)?;
+    let url = report.url.unwrap_or_default();
+    judge(env, &report.key, &url, "report").await?;
+    respond::json(202, &serde_json::json!({"received": true}))
+}
+
+/// Whether `token` is one of keygate's keys (revoked or not); if it is, its catalog is told
+/// where it was found. A string that is not a key, or fails its checksum, is never looked up.
+async fn judge(env: &Env, token: &str, url: &str, source: &str) -> Result<Label, GateError> {
+    let Ok(key) = ApiKey::parse(token) else {
+        return Ok(Label::FalsePositive);
+    };
+    let hash = KeyHash::of(&key);
+    let kv = state::keys(env)?;
+    let owner = kv
+        .get(&leak::index_key(&hash))
+        .json::<Owner>()
+        .await
+        .map_err(|e| GateError::Internal(format!("KV get: {e}")))?;
+    let Some(Owner { org, id }) = owner else {
+        return Ok(Label::FalsePositive);
+    };
+    let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
+    let command = OrgCommand::Change(OrgChange::KeyLeaked {
+        org,
+        id,
+        url: url.to_owned(),
+        source: source.to_owned(),
+    });
+    rpc::ask::<_, serde::de::IgnoredAny>(&catalog, &command).await?;
+    Ok(Label::TruePositive)
+}
+
+/// The PEM of GitHub's key `id`: from the isolate's copy of the list, fetched again once when
+/// the id is not in it (GitHub rotates its keys).
+async fn public_key(url: &str, id: &str) -> Result<String, GateError> {
+    let cached =
+        GITHUB_KEYS.with_borrow(|list| list.as_ref().and_then(|l| l.find(id)).map(str::to_owned));
+    if let Some(pem) = cached {
+        return Ok(pem);
+    }
+    let mut response = Fetch::Url(
+        url.parse()
+            .map_err(|e| GateError::Internal(format!("{e}")))?,
+    )
+    .send()
+    .await
+    .map_err(|e| GateError::Internal(format!("GitHub's key list: {e}")))?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| GateError::Internal(format!("GitHub's key list: {e}")))?;
+    let list = KeyList::parse(&text).map_err(|e| GateError::Internal(e.0))?;
+    let pem = list.find(id).map(str::to_owned);
+    GITHUB_KEYS.with_borrow_mut(|cached| *cached = Some(list));
+    pem.ok_or_else(|| GateError::InvalidSignature(format!("unknown key identifier {id:?}")))
+}
+
+fn sha2_256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).into()
+}
