@@ -100,7 +100,11 @@ mod tests {
     use super::*;
 
     fn put(plan: Option<Plan>, api_access: Option<bool>) -> PutOrg {
-        PutOrg { plan, api_access }
+        PutOrg {
+            plan,
+            api_access,
+            on_leak: None,
+        }
     }
 
     const PRO: OrgTerms = OrgTerms {
