@@ -17,6 +17,7 @@ use worker::{
 };
 
 use super::respond::{self, internal};
+use super::sql;
 use super::webhooks::{self, Webhooks};
 use super::{clock, rpc, state};
 use crate::domain::key::secret::{self, Secret};
@@ -1028,10 +1029,7 @@ impl OrgCatalog {
     // --- SQL ---
 
     fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), GateError> {
-        self.sql
-            .exec(query, bindings)
-            .map(|_| ())
-            .map_err(|e| GateError::Internal(format!("SQL: {e}")))
+        sql::exec(&self.sql, query, bindings)
     }
 
     fn query<T: serde::de::DeserializeOwned>(
@@ -1039,10 +1037,7 @@ impl OrgCatalog {
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<Vec<T>, GateError> {
-        self.sql
-            .exec(query, bindings)
-            .and_then(|cursor| cursor.to_array())
-            .map_err(|e| GateError::Internal(format!("SQL: {e}")))
+        sql::rows(&self.sql, query, bindings)
     }
 }
 

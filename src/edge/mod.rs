@@ -17,6 +17,7 @@ mod log;
 mod proxy;
 mod respond;
 mod rpc;
+mod sql;
 mod state;
 mod verify;
 mod webhooks;

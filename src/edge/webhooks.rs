@@ -82,9 +82,7 @@ fn ms(t: UnixMillis) -> SqlStorageValue {
     (t.0 as i64).into()
 }
 
-fn sql_error(e: impl std::fmt::Display) -> GateError {
-    GateError::Internal(format!("SQL: {e}"))
-}
+use super::sql::{self, error as sql_error};
 
 fn decode(row: EndpointRow) -> Result<(WebhookEndpoint, WebhookSecret), GateError> {
     let events = serde_json::from_str(&row.events).map_err(sql_error)?;
@@ -104,10 +102,7 @@ fn decode(row: EndpointRow) -> Result<(WebhookEndpoint, WebhookSecret), GateErro
 
 impl Webhooks<'_> {
     fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), GateError> {
-        self.sql
-            .exec(query, bindings)
-            .map(|_| ())
-            .map_err(sql_error)
+        sql::exec(self.sql, query, bindings)
     }
 
     fn query<T: serde::de::DeserializeOwned>(
@@ -115,10 +110,7 @@ impl Webhooks<'_> {
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<Vec<T>, GateError> {
-        self.sql
-            .exec(query, bindings)
-            .and_then(|c| c.to_array())
-            .map_err(sql_error)
+        sql::rows(self.sql, query, bindings)
     }
 
     /// Every endpoint, oldest first, with its secret.

@@ -141,8 +141,8 @@ mod tests {
     use p256::ecdsa::{DerSignature, SigningKey};
     use p256::pkcs8::EncodePublicKey;
 
-    fn key_pair() -> (SigningKey, String) {
-        let signing = SigningKey::from_bytes(&[7u8; 32].into()).unwrap();
+    fn key_pair(seed: u8) -> (SigningKey, String) {
+        let signing = SigningKey::from_bytes(&[seed; 32].into()).unwrap();
         let pem = signing
             .verifying_key()
             .to_public_key_pem(p256::pkcs8::LineEnding::LF)
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_signed_body_verifies_and_any_change_does_not() {
-        let (signing, pem) = key_pair();
+        let (signing, pem) = key_pair(7);
         let body = br#"[{"token":"kg_live_x","type":"keygate_api_key","url":"https://github.com/a/b","source":"content"}]"#;
         let signature = sign(&signing, body);
         assert_eq!(verify_signature(&pem, &signature, body), Ok(()));
@@ -174,14 +174,7 @@ mod tests {
                 Err(ReportError::BadSignature)
             );
         }
-        let (_, other_pem) = {
-            let other = SigningKey::from_bytes(&[9u8; 32].into()).unwrap();
-            let pem = other
-                .verifying_key()
-                .to_public_key_pem(p256::pkcs8::LineEnding::LF)
-                .unwrap();
-            (other, pem)
-        };
+        let (_, other_pem) = key_pair(9);
         assert_eq!(
             verify_signature(&other_pem, &signature, body),
             Err(ReportError::BadSignature)
