@@ -363,9 +363,14 @@ fn disable_and_notify_leave_what_the_organization_chose(w: &World) -> Result<(),
 fn an_unknown_key_identifier_fetches_the_list_again(w: &World) -> Result<(), Failed> {
     let admin = Admin::operator(&w.gateway);
     let (live, _) = org_with_key(&admin, "leak-r", None);
-    // The list is cached once a report has been checked against it.
+    // The list is cached once a report has been checked against it; an unknown identifier
+    // fetches it again, at most every 5 s.
     eq(w.signed(b"[]").status, 400, "a signed, empty report")?;
     let before = w.keys.fetches.load(Ordering::SeqCst);
+    let flood = w.report(&found(&[&live]), Some((&w.github.0, "made-up")));
+    refusal(&flood, 401, "invalid_signature")?;
+    thread::sleep(std::time::Duration::from_millis(5_500));
+    let before = before.max(w.keys.fetches.load(Ordering::SeqCst));
     // GitHub starts signing with a key keygate has not seen: the list now holds both.
     let (_, first_entry) = signer(7);
     let (_, second_entry) = signer(8);

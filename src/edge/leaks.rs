@@ -17,18 +17,22 @@ use crate::domain::leak::{
 use crate::domain::manage::audit::Throttle;
 use crate::domain::manage::parse_body;
 use crate::domain::protocol::{OrgChange, OrgCommand};
-use crate::domain::{ApiKey, GateError};
+use crate::domain::{ApiKey, GateError, UnixMillis};
 
 /// Reports a client may send per minute to `POST /v1/leaked`.
 const REPORTS_PER_MINUTE: u32 = 10;
 /// Clients whose reports an isolate remembers.
 const MAX_CLIENTS: usize = 10_000;
+/// How long an identifier missing from the fetched list is refused without fetching it again.
+const REFETCH_AFTER_MS: u64 = 5_000;
 /// Largest report to `POST /v1/leaked`.
 const MAX_LEAK_REPORT_BYTES: usize = 4096;
 
 thread_local! {
-    /// GitHub's signing keys, fetched once per isolate and again for an unknown identifier.
-    static GITHUB_KEYS: RefCell<Option<KeyList>> = const { RefCell::new(None) };
+    /// GitHub's signing keys and when they were fetched: once per isolate, and again for an
+    /// unknown identifier at most every 5 s (so unknown identifiers cannot make keygate
+    /// fetch the list on every request).
+    static GITHUB_KEYS: RefCell<Option<(KeyList, UnixMillis)>> = const { RefCell::new(None) };
     static REPORTS: RefCell<Throttle<ClientId>> =
         RefCell::new(Throttle::with_budget(MAX_CLIENTS, REPORTS_PER_MINUTE));
 }
@@ -122,10 +126,20 @@ async fn judge(env: &Env, token: &str, url: &str, source: &str) -> Result<Label,
 /// The PEM of GitHub's key `id`: from the isolate's copy of the list, fetched again once when
 /// the id is not in it (GitHub rotates its keys).
 async fn public_key(url: &str, id: &str) -> Result<String, GateError> {
-    let cached =
-        GITHUB_KEYS.with_borrow(|list| list.as_ref().and_then(|l| l.find(id)).map(str::to_owned));
+    let unknown = || GateError::InvalidSignature(format!("unknown key identifier {id:?}"));
+    let now = clock::now();
+    let (cached, fresh) = GITHUB_KEYS.with_borrow(|held| match held {
+        Some((list, at)) => (
+            list.find(id).map(str::to_owned),
+            now.0 < at.0 + REFETCH_AFTER_MS,
+        ),
+        None => (None, false),
+    });
     if let Some(pem) = cached {
         return Ok(pem);
+    }
+    if fresh {
+        return Err(unknown());
     }
     let mut response = Fetch::Url(
         url.parse()
@@ -140,8 +154,8 @@ async fn public_key(url: &str, id: &str) -> Result<String, GateError> {
         .map_err(|e| GateError::Internal(format!("GitHub's key list: {e}")))?;
     let list = KeyList::parse(&text).map_err(|e| GateError::Internal(e.0))?;
     let pem = list.find(id).map(str::to_owned);
-    GITHUB_KEYS.with_borrow_mut(|cached| *cached = Some(list));
-    pem.ok_or_else(|| GateError::InvalidSignature(format!("unknown key identifier {id:?}")))
+    GITHUB_KEYS.with_borrow_mut(|cached| *cached = Some((list, now)));
+    pem.ok_or_else(unknown)
 }
 
 fn sha2_256(bytes: &[u8]) -> [u8; 32] {
