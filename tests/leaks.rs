@@ -170,6 +170,7 @@ const CASES: &[Case<World>] = support::cases![
     disable_and_notify_leave_what_the_organization_chose,
     an_unknown_key_identifier_fetches_the_list_again,
     anyone_can_report_a_key_without_learning_whether_it_was_one,
+    an_old_secret_found_never_takes_the_current_one_down,
 ];
 
 fn a_signed_report_labels_each_token_and_revokes_the_live_key(w: &World) -> Result<(), Failed> {
@@ -422,6 +423,75 @@ fn anyone_can_report_a_key_without_learning_whether_it_was_one(w: &World) -> Res
     check(
         statuses.contains(&429),
         &format!("a flood of reports is cut off: {statuses:?}"),
+    )?;
+    Ok(())
+}
+
+fn an_old_secret_found_never_takes_the_current_one_down(w: &World) -> Result<(), Failed> {
+    let admin = Admin::operator(&w.gateway);
+    let (old, id) = org_with_key(&admin, "leak-o", None);
+    let rotate = |grace: u32| {
+        let body = format!(r#"{{"grace_period_hours":{grace}}}"#);
+        let r = admin.call(
+            "POST",
+            &format!("/orgs/leak-o/keys/{id}/rotate"),
+            Some(&body),
+        );
+        r.json()["key"].as_str().unwrap_or_default().to_owned()
+    };
+    // An old secret that no longer works: recognised, nothing done.
+    let current = rotate(0);
+    let r = w.signed(&found(&[&old]));
+    eq(
+        r.json()[0]["label"].as_str(),
+        Some("true_positive"),
+        "label",
+    )?;
+    eq(
+        w.status_of(&current),
+        200,
+        "the current secret after its predecessor was found",
+    )?;
+    // An old secret still in its grace period: it stops now, the current one stays.
+    let newest = rotate(24);
+    eq(
+        w.status_of(&current),
+        200,
+        "the previous secret during its grace",
+    )?;
+    let body = format!(
+        r#"[{{"token":"{current}","type":"keygate_api_key","url":"https://github.com/o/r/2","source":"commit"}}]"#
+    );
+    eq(w.signed(body.as_bytes()).status, 200, "report")?;
+    thread::sleep(std::time::Duration::from_millis(1_500));
+    eq(
+        w.status_of(&current),
+        401,
+        "the previous secret, found, is retired",
+    )?;
+    eq(w.status_of(&newest), 200, "the current secret")?;
+    let actions: Vec<(String, String)> = audit(&admin, "leak-o")
+        .iter()
+        .map(|e| {
+            (
+                e["details"]["action"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                e["details"]["secret"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    eq(
+        actions,
+        vec![
+            ("retired".to_owned(), "previous".to_owned()),
+            ("none".to_owned(), "inactive".to_owned()),
+        ],
+        "audited, newest first",
     )?;
     Ok(())
 }

@@ -111,6 +111,8 @@ pub enum OrgChange {
     KeyLeaked {
         org: OrgId,
         id: KeyId,
+        /// Which of the key's secrets was found.
+        hash: KeyHash,
         url: String,
         source: String,
     },

@@ -233,8 +233,12 @@ impl OrgCatalog {
                 self.create_key(&org, key, &actor, now).await
             }
             OrgChange::KeyLeaked {
-                id, url, source, ..
-            } => self.key_leaked(&id, url, source, now).await,
+                id,
+                hash,
+                url,
+                source,
+                ..
+            } => self.key_leaked(&id, &hash, url, source, now).await,
             OrgChange::UpdateKey {
                 id, patch, actor, ..
             } => self.update_key(&id, patch, &actor, now).await,
@@ -757,6 +761,7 @@ impl OrgCatalog {
     async fn key_leaked(
         &self,
         id: &KeyId,
+        hash: &KeyHash,
         url: String,
         source: String,
         now: UnixMillis,
@@ -779,31 +784,60 @@ impl OrgCatalog {
             vec![id.as_str().into()],
         )?;
         let live = rows.into_iter().next().map(decode_key).transpose()?;
-        let action = match (&live, self.on_leak()?) {
-            (None, _) => "none",
-            (Some(_), OnLeak::Notify) => "notified",
-            (Some(key), OnLeak::Disable) if !key.record.enabled => "none",
-            (Some(_), OnLeak::Disable) => "disabled",
-            (Some(_), OnLeak::Revoke) => "revoked",
+        // The secret found decides, not the key: an old secret must not take the current one
+        // down with it (rotating is how a leak is answered).
+        let found = live.as_ref().and_then(|key| {
+            key.secrets
+                .iter()
+                .find(|s| &s.hash == hash && secret::accepts(std::slice::from_ref(s), hash, now))
+        });
+        let secret = match found {
+            Some(s) if s.until.is_some() => "previous",
+            Some(_) => "current",
+            None => "inactive",
+        };
+        let action = match (&live, secret, self.on_leak()?) {
+            (None, ..) | (_, "inactive", _) => "none",
+            (Some(_), _, OnLeak::Notify) => "notified",
+            (Some(_), "previous", _) => "retired",
+            (Some(key), _, OnLeak::Disable) if !key.record.enabled => "none",
+            (Some(_), _, OnLeak::Disable) => "disabled",
+            (Some(_), _, OnLeak::Revoke) => "revoked",
         };
         let details = AuditDetails::KeyLeaked {
             action,
+            secret,
             source: source.clone(),
             url: url.clone(),
         };
         self.record_event(now, AuditKind::KeyLeaked, "keygate", Some(id), &details)?;
         if let Some(key) = live {
             let mut data = key_data(&key.record, None);
-            data["found"] = serde_json::json!({"action": action, "source": source, "url": url});
+            data["found"] = serde_json::json!({
+                "action": action, "secret": secret, "source": source, "url": url
+            });
             self.webhooks()
                 .enqueue(EventType::KeyLeaked, &data, now, None)?;
             match action {
                 "revoked" => self.revoke(key, "keygate", now).await?,
                 "disabled" => self.disable(key, now).await?,
+                "retired" => self.retire(key, hash).await?,
                 _ => {}
             }
         }
         ok()
+    }
+
+    /// Ends the grace period of the old secret `hash` now; the current secret keeps working.
+    async fn retire(&self, key: Stored, hash: &KeyHash) -> Result<(), GateError> {
+        let (gone, kept): (Vec<Secret>, Vec<Secret>) =
+            key.secrets.into_iter().partition(|s| &s.hash == hash);
+        self.guard_set(&key.record, &kept).await?;
+        self.unpublish(gone.iter()).await;
+        self.exec(
+            "UPDATE keys SET secrets = ? WHERE id = ?",
+            vec![to_json(&kept)?.into(), key.record.id.as_str().into()],
+        )
     }
 
     /// Turns a live key off, as an admin's `enabled: false` would, on keygate's behalf.

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use futures_util::future::join_all;
 use worker::{Env, Fetch, Request, Response};
 
+use super::body::read_capped;
 use super::{body, clock, respond, rpc, state};
 use crate::domain::http::client::ClientId;
 use crate::domain::key::hash::KeyHash;
@@ -15,7 +16,6 @@ use crate::domain::leak::{
     self, Feedback, KeyList, Label, LeakReport, MAX_REPORT_BYTES, Owner, ReportError,
 };
 use crate::domain::manage::audit::Throttle;
-use crate::domain::manage::parse_body;
 use crate::domain::protocol::{OrgChange, OrgCommand};
 use crate::domain::{ApiKey, GateError, UnixMillis};
 
@@ -23,6 +23,8 @@ use crate::domain::{ApiKey, GateError, UnixMillis};
 const REPORTS_PER_MINUTE: u32 = 10;
 /// Clients whose reports an isolate remembers.
 const MAX_CLIENTS: usize = 10_000;
+/// Largest key list read (GitHub's is a few KiB).
+const MAX_KEY_LIST_BYTES: usize = 256 << 10;
 /// How long an identifier missing from the fetched list is refused without fetching it again.
 const REFETCH_AFTER_MS: u64 = 5_000;
 /// Largest report to `POST /v1/leaked`.
@@ -84,13 +86,18 @@ pub async fn report(
 ) -> Result<Response, GateError> {
     REPORTS
         .with_borrow_mut(|t| t.take(client.clone(), clock::now()))
-        .map_err(|ms| GateError::TooManyFailedAttempts {
+        .map_err(|ms| GateError::TooManyInvalidKeys {
             retry_after: ms.div_ceil(1000),
         })?;
     let body = body::request_body(req, MAX_LEAK_REPORT_BYTES)
         .await?
         .ok_or(GateError::BodyTooLarge(MAX_LEAK_REPORT_BYTES))?;
-    let report = parse_body::<LeakReport>(&body)?;
+    // Not the shared body parser: its messages may quote the values, and a value is a key.
+    let report = serde_json::from_slice::<LeakReport>(&body).map_err(|_| {
+        GateError::InvalidRequest(
+            r#"The body must be {"key": "…", "url": "…"} (url optional)"#.into(),
+        )
+    })?;
     let url = report.url.unwrap_or_default();
     judge(env, &report.key, &url, "report").await?;
     respond::json(202, &serde_json::json!({"received": true}))
@@ -116,6 +123,7 @@ async fn judge(env: &Env, token: &str, url: &str, source: &str) -> Result<Label,
     let command = OrgCommand::Change(OrgChange::KeyLeaked {
         org,
         id,
+        hash,
         url: url.to_owned(),
         source: source.to_owned(),
     });
@@ -126,7 +134,8 @@ async fn judge(env: &Env, token: &str, url: &str, source: &str) -> Result<Label,
 /// The PEM of GitHub's key `id`: from the isolate's copy of the list, fetched again once when
 /// the id is not in it (GitHub rotates its keys).
 async fn public_key(url: &str, id: &str) -> Result<String, GateError> {
-    let unknown = || GateError::InvalidSignature(format!("unknown key identifier {id:?}"));
+    let shown: String = id.chars().take(64).collect();
+    let unknown = || GateError::InvalidSignature(format!("unknown key identifier {shown:?}"));
     let now = clock::now();
     let (cached, fresh) = GITHUB_KEYS.with_borrow(|held| match held {
         Some((list, at)) => (
@@ -148,10 +157,22 @@ async fn public_key(url: &str, id: &str) -> Result<String, GateError> {
     .send()
     .await
     .map_err(|e| GateError::Internal(format!("GitHub's key list: {e}")))?;
-    let text = response
-        .text()
-        .await
-        .map_err(|e| GateError::Internal(format!("GitHub's key list: {e}")))?;
+    if response.status_code() != 200 {
+        return Err(GateError::Internal(format!(
+            "GitHub's key list answered {}",
+            response.status_code()
+        )));
+    }
+    let bytes = read_capped(
+        response
+            .stream()
+            .map_err(|e| GateError::Internal(format!("GitHub's key list: {e}")))?,
+        MAX_KEY_LIST_BYTES,
+    )
+    .await
+    .map_err(|e| GateError::Internal(format!("GitHub's key list: {e}")))?
+    .ok_or_else(|| GateError::Internal("GitHub's key list is over 256 KiB".into()))?;
+    let text = String::from_utf8_lossy(&bytes);
     let list = KeyList::parse(&text).map_err(|e| GateError::Internal(e.0))?;
     let pem = list.find(id).map(str::to_owned);
     GITHUB_KEYS.with_borrow_mut(|cached| *cached = Some((list, now)));

@@ -105,8 +105,14 @@ pub fn parse_report(body: &[u8]) -> Result<Vec<FoundToken>, ReportError> {
     if body.len() > MAX_REPORT_BYTES {
         return Err(ReportError::TooLarge);
     }
-    let tokens: Vec<FoundToken> =
-        serde_json::from_slice(body).map_err(|e| ReportError::Malformed(e.to_string()))?;
+    // serde's message can quote the input (a token): say where, never what.
+    let tokens: Vec<FoundToken> = serde_json::from_slice(body).map_err(|e| {
+        ReportError::Malformed(format!(
+            "expected an array of {{token, type, url, source}} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
     if tokens.is_empty() {
         return Err(ReportError::Malformed("no tokens".into()));
     }

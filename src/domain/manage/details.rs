@@ -78,8 +78,12 @@ pub enum AuditDetails {
     },
     /// `key_leaked`.
     KeyLeaked {
-        /// What keygate did: `revoked`, `disabled`, `notified`, or `none` (already revoked).
+        /// What keygate did: `revoked`, `disabled`, `notified`, `retired` (an old secret in its
+        /// grace period stopped; the current one was untouched) or `none`.
         action: &'static str,
+        /// Which secret was found: `current`, `previous` (in its grace period) or `inactive`
+        /// (one that no longer works, or a revoked key's).
+        secret: &'static str,
         /// Where it was found (GitHub's `source`, or `report`).
         source: String,
         /// Where it was found (a URL, or empty for a report).
