@@ -21,7 +21,7 @@ use super::sql;
 use super::webhooks::{self, Webhooks};
 use super::{clock, rpc, state};
 use crate::domain::key::secret::{self, Secret};
-use crate::domain::leak::{self, OnLeak, Owner};
+use crate::domain::leak::{self, FoundSecret, LeakAction, OnLeak, Owner};
 use crate::domain::limits::usage::UsageSummary;
 use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{AuditEvent, AuditKind, AuditQuery};
@@ -792,21 +792,15 @@ impl OrgCatalog {
                 .find(|s| &s.hash == hash && secret::accepts(std::slice::from_ref(s), hash, now))
         });
         let secret = match found {
-            Some(s) if s.until.is_some() => "previous",
-            Some(_) => "current",
-            None => "inactive",
+            Some(s) if s.until.is_some() => FoundSecret::Previous,
+            Some(_) => FoundSecret::Current,
+            None => FoundSecret::Inactive,
         };
-        let action = match (&live, secret, self.on_leak()?) {
-            (None, ..) | (_, "inactive", _) => "none",
-            (Some(_), _, OnLeak::Notify) => "notified",
-            (Some(_), "previous", _) => "retired",
-            (Some(key), _, OnLeak::Disable) if !key.record.enabled => "none",
-            (Some(_), _, OnLeak::Disable) => "disabled",
-            (Some(_), _, OnLeak::Revoke) => "revoked",
-        };
+        let enabled = live.as_ref().is_some_and(|key| key.record.enabled);
+        let action = LeakAction::of(secret, enabled, self.on_leak()?);
         let details = AuditDetails::KeyLeaked {
-            action,
-            secret,
+            action: action.as_str(),
+            secret: secret.as_str(),
             source: source.clone(),
             url: url.clone(),
         };
@@ -814,15 +808,15 @@ impl OrgCatalog {
         if let Some(key) = live {
             let mut data = key_data(&key.record, None);
             data["found"] = serde_json::json!({
-                "action": action, "secret": secret, "source": source, "url": url
+                "action": action.as_str(), "secret": secret.as_str(), "source": source, "url": url
             });
             self.webhooks()
                 .enqueue(EventType::KeyLeaked, &data, now, None)?;
             match action {
-                "revoked" => self.revoke(key, "keygate", now).await?,
-                "disabled" => self.disable(key, now).await?,
-                "retired" => self.retire(key, hash).await?,
-                _ => {}
+                LeakAction::Revoked => self.revoke(key, "keygate", now).await?,
+                LeakAction::Disabled => self.disable(key, now).await?,
+                LeakAction::Retired => self.retire(key, hash).await?,
+                LeakAction::Notified | LeakAction::None => {}
             }
         }
         ok()

@@ -8,7 +8,7 @@ pub use github::{
     Feedback, FoundToken, KeyList, Label, MAX_REPORT_BYTES, PublicKeyError, ReportError,
     parse_report, verify_signature,
 };
-pub use on_leak::OnLeak;
+pub use on_leak::{FoundSecret, LeakAction, OnLeak};
 
 use serde::{Deserialize, Serialize};
 
