@@ -44,6 +44,7 @@ use crate::domain::error::GateError;
 use crate::domain::key::record::KeyRecord;
 use crate::domain::limits::lease::{Counters, Renewal};
 use crate::domain::limits::usage::UsageEvent;
+pub use crate::domain::limits::usage::{SAMPLE, Tally};
 use crate::domain::limits::window::RateLimit;
 use crate::domain::limits::window::{Decision, WindowReport};
 use crate::domain::time::UnixMillis;
@@ -52,8 +53,6 @@ use crate::domain::time::UnixMillis;
 pub const LOW_LIMIT: u32 = 50;
 /// A lease takes at most `1 / SHARE` of the room left in a window.
 pub const SHARE: u32 = 4;
-/// Usage events an isolate keeps for its next call (the latest).
-pub const SAMPLE: usize = 10;
 
 /// Identifies a lease at its guard.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,37 +79,6 @@ pub struct Handback {
     pub held_ms: u64,
     /// Usage under it.
     pub tally: Tally,
-}
-
-/// The usage an isolate recorded under a lease.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Requests admitted.
-    pub admitted: u32,
-    /// The last admitted request.
-    pub last_admitted_at: Option<UnixMillis>,
-    /// Requests refused (status or authorization), by error code.
-    pub refused: Vec<(String, u32)>,
-    /// The latest events, at most [`SAMPLE`], oldest first.
-    pub sample: Vec<UsageEvent>,
-}
-
-impl Tally {
-    fn record(&mut self, event: UsageEvent) {
-        if event.outcome == "admitted" {
-            self.admitted += 1;
-            self.last_admitted_at = Some(event.at);
-        } else {
-            match self.refused.iter_mut().find(|(c, _)| *c == event.outcome) {
-                Some((_, n)) => *n += 1,
-                None => self.refused.push((event.outcome.clone(), 1)),
-            }
-        }
-        if self.sample.len() == SAMPLE {
-            self.sample.remove(0);
-        }
-        self.sample.push(event.bounded());
-    }
 }
 
 /// A lease as the guard grants it.

@@ -9,9 +9,9 @@
 use serde::Serialize;
 
 use crate::domain::config_error::ConfigError;
+use crate::domain::key::fallback::GuardFallback;
 use crate::domain::key::format::KeyFormatError;
-use crate::domain::key::record::GuardFallback;
-use crate::domain::manage::actor::Refusal;
+use crate::domain::manage::refusal::Refusal;
 
 /// A failed request. Client faults are 4xx, origin faults 502/504, keygate's own 500.
 #[allow(missing_docs)] // variant fields are described on their variants

@@ -14,9 +14,9 @@ use crate::domain::authz::policy::Policy;
 use crate::domain::authz::scope::Scope;
 use crate::domain::error::GateError;
 use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, OrgId};
-use crate::domain::limits::plan::Plan;
 use crate::domain::limits::window::RateLimit;
 use crate::domain::manage::org::OrgTerms;
+pub use crate::domain::manage::org::PutOrg;
 pub use crate::domain::manage::rules::MAX_META_BYTES;
 use crate::domain::manage::rules::{
     RateLimitBody, invalid, is_field_path, is_resource_id, valid_meta, valid_name,
@@ -78,19 +78,6 @@ pub fn body_too_large() -> GateError {
 /// serde_json appends " at line L column C"; the field path says more.
 fn strip_position(message: &str) -> &str {
     message.find(" at line ").map_or(message, |i| &message[..i])
-}
-
-/// `PUT /orgs/{org}`.
-#[derive(Serialize, Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct PutOrg {
-    /// The plan; required when the organization is created, kept when omitted on update.
-    pub plan: Option<Plan>,
-    /// `false` refuses every key of the organization (403 `api_plan_required`).
-    pub api_access: Option<bool>,
-    /// What a key found in public becomes: `revoke` (default), `disable` or `notify`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_leak: Option<crate::domain::leak::OnLeak>,
 }
 
 /// `POST /orgs/{org}/keys`, as sent.
@@ -428,6 +415,7 @@ impl RotateKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::limits::plan::Plan;
 
     const NOW: UnixMillis = UnixMillis(1_768_435_200_000);
 
