@@ -4,4 +4,7 @@
 pub mod client;
 pub mod cors;
 pub mod forward;
+pub mod headers;
+pub mod method;
 pub mod request;
+pub mod target;

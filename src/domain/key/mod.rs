@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod credential;
+pub mod fallback;
 pub mod format;
 pub mod hash;
 pub mod record;

@@ -4,7 +4,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::error::GateError;
 use crate::domain::limits::window::RateLimit;
 
 /// An organization's plan. It caps the number of live (not revoked) keys.
@@ -39,15 +38,6 @@ impl Plan {
             Plan::Pro => Some(10),
             Plan::Business => Some(50),
             Plan::Enterprise => None,
-        }
-    }
-
-    /// Whether an organization holding `live` keys may create another (checked under the
-    /// catalog's writer lock, so concurrent creates cannot both pass it).
-    pub fn admits_another_key(self, live: u32) -> Result<(), GateError> {
-        match self.key_limit() {
-            Some(limit) if live >= limit => Err(GateError::KeyLimitReached),
-            _ => Ok(()),
         }
     }
 
@@ -123,8 +113,5 @@ mod tests {
             .collect();
         assert_eq!(pro, vec![(50, 1), (300, 60), (100_000, 86_400)]);
         assert_eq!("gold".parse::<Plan>(), Err(UnknownPlan));
-        assert!(Plan::Pro.admits_another_key(9).is_ok());
-        assert!(Plan::Pro.admits_another_key(10).is_err());
-        assert!(Plan::Enterprise.admits_another_key(u32::MAX).is_ok());
     }
 }

@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::admission::Tally;
 use crate::domain::time::{self, UnixMillis};
+
+/// Usage events an isolate keeps for its next call (the latest).
+pub const SAMPLE: usize = 10;
 
 /// Recent events kept.
 pub const RECENT: usize = 50;
@@ -236,6 +238,37 @@ impl Usage {
                 })
                 .collect(),
         }
+    }
+}
+
+/// The usage an isolate recorded under a lease.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Requests admitted.
+    pub admitted: u32,
+    /// The last admitted request.
+    pub last_admitted_at: Option<UnixMillis>,
+    /// Requests refused (status or authorization), by error code.
+    pub refused: Vec<(String, u32)>,
+    /// The latest events, at most [`SAMPLE`], oldest first.
+    pub sample: Vec<UsageEvent>,
+}
+
+impl Tally {
+    pub(crate) fn record(&mut self, event: UsageEvent) {
+        if event.outcome == "admitted" {
+            self.admitted += 1;
+            self.last_admitted_at = Some(event.at);
+        } else {
+            match self.refused.iter_mut().find(|(c, _)| *c == event.outcome) {
+                Some((_, n)) => *n += 1,
+                None => self.refused.push((event.outcome.clone(), 1)),
+            }
+        }
+        if self.sample.len() == SAMPLE {
+            self.sample.remove(0);
+        }
+        self.sample.push(event.bounded());
     }
 }
 

@@ -7,6 +7,7 @@ pub mod body;
 pub mod details;
 pub mod login;
 pub mod org;
+pub mod refusal;
 pub mod route;
 pub mod rules;
 pub mod view;

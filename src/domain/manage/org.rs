@@ -4,7 +4,20 @@ use crate::domain::error::GateError;
 use crate::domain::key::record::KeyRecord;
 use crate::domain::limits::plan::Plan;
 use crate::domain::manage::audit::AuditKind;
-use crate::domain::manage::body::PutOrg;
+use serde::{Deserialize, Serialize};
+
+/// `PUT /orgs/{org}`.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct PutOrg {
+    /// The plan; required when the organization is created, kept when omitted on update.
+    pub plan: Option<Plan>,
+    /// `false` refuses every key of the organization (403 `api_plan_required`).
+    pub api_access: Option<bool>,
+    /// What a key found in public becomes: `revoke` (default), `disable` or `notify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_leak: Option<crate::domain::leak::OnLeak>,
+}
 
 /// What an organization's plan gives each of its keys: API access and the plan's windows.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -20,6 +33,19 @@ impl OrgTerms {
     pub fn give_to(self, record: &mut KeyRecord) {
         record.api_access = self.api_access;
         record.plan_limits = self.plan.default_limits();
+    }
+}
+
+// The plan's key limit as a management refusal; here, not in `limits/plan.rs`, so that the
+// plans import nothing from `error.rs` (whose `Refusal` names a plan).
+impl Plan {
+    /// Whether an organization holding `live` keys may create another (checked under the
+    /// catalog's writer lock, so concurrent creates cannot both pass it).
+    pub fn admits_another_key(self, live: u32) -> Result<(), GateError> {
+        match self.key_limit() {
+            Some(limit) if live >= limit => Err(GateError::KeyLimitReached),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -111,6 +137,13 @@ mod tests {
         plan: Plan::Pro,
         api_access: true,
     };
+
+    #[test]
+    fn a_plan_admits_keys_up_to_its_limit() {
+        assert!(Plan::Pro.admits_another_key(9).is_ok());
+        assert!(Plan::Pro.admits_another_key(10).is_err());
+        assert!(Plan::Enterprise.admits_another_key(u32::MAX).is_ok());
+    }
 
     #[test]
     fn creating_needs_a_plan_and_grants_access_by_default() {

@@ -1,0 +1,191 @@
+//! Reading `[vars.POLICY]`: its JSON form, each rule's method, path, resource, action and ids.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{IdSource, Policy, Reading, Rule, Segment};
+use crate::domain::authz::scope::{Action, Scope};
+use crate::domain::config_error::ConfigError;
+use crate::domain::http::request::{MatrixParams, Method, Target};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicySpec {
+    #[serde(default)]
+    default: Option<String>,
+    #[serde(default)]
+    case: Option<String>,
+    #[serde(default)]
+    trailing_slash: Option<String>,
+    #[serde(default)]
+    matrix_params: Option<String>,
+    #[serde(default)]
+    rules: Vec<RuleSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Methods {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    method: Methods,
+    path: String,
+    resource: String,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    ids: BTreeMap<String, String>,
+    #[serde(default)]
+    envelope: Option<String>,
+}
+
+impl Policy {
+    /// Parses the JSON form of `[vars.POLICY]`; errors say which rule and what is wrong.
+    pub fn parse(json: &str) -> Result<Policy, ConfigError> {
+        let bad = |reason: String| ConfigError {
+            var: "POLICY",
+            reason,
+        };
+        let spec: PolicySpec = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let choice = |field: &str, value: Option<String>, strict: &str, loose: &str| match value
+            .as_deref()
+        {
+            None => Ok(false),
+            Some(v) if v == strict => Ok(false),
+            Some(v) if v == loose => Ok(true),
+            Some(other) => Err(bad(format!(
+                "{field} must be \"{strict}\" or \"{loose}\", not {other:?}"
+            ))),
+        };
+        let default_allow = choice("default", spec.default, "deny", "allow")?;
+        let reading = Reading {
+            fold_case: choice("case", spec.case, "sensitive", "insensitive")?,
+            ignore_trailing_slash: choice(
+                "trailing_slash",
+                spec.trailing_slash,
+                "strict",
+                "ignore",
+            )?,
+            lenient: false,
+        };
+        let matrix = match choice("matrix_params", spec.matrix_params, "refuse", "strip")? {
+            false => MatrixParams::Refuse,
+            true => MatrixParams::Strip,
+        };
+        let rules: Vec<Rule> = spec
+            .rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let label = format!("rule {} ({})", i + 1, r.path);
+                Rule::parse(r).map_err(|reason| bad(format!("{label}: {reason}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let rules_fold = rules.iter().any(|r| {
+            r.segments.iter().any(|s| match s {
+                Segment::Literal(l) => l.is_empty() || l.bytes().any(|b| b.is_ascii_uppercase()),
+                Segment::Param(_) | Segment::Rest => false,
+            })
+        });
+        Ok(Policy {
+            default_allow,
+            rules,
+            reading,
+            matrix,
+            rules_fold,
+        })
+    }
+}
+
+impl Rule {
+    fn parse(spec: RuleSpec) -> Result<Rule, String> {
+        let names = match spec.method {
+            Methods::One(m) if m == "*" => None,
+            Methods::One(m) => Some(vec![m]),
+            Methods::Many(list) if list.is_empty() => return Err("method list is empty".into()),
+            Methods::Many(list) => Some(list),
+        };
+        let methods = names
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|m| {
+                        Method::parse(m).ok_or(format!(
+                            "unknown method {m:?} (use {}, or \"*\")",
+                            crate::domain::http::request::FORWARDED_METHODS
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        if !spec.path.starts_with('/') {
+            return Err("path must start with '/'".into());
+        }
+        let raw: Vec<&str> = spec.path.split('/').skip(1).collect();
+        let mut segments = Vec::with_capacity(raw.len());
+        for (i, s) in raw.iter().enumerate() {
+            segments.push(match *s {
+                "*" if i + 1 == raw.len() => Segment::Rest,
+                "*" => return Err("'*' may only be the last segment".into()),
+                p if p.starts_with(':') && p.len() > 1 => Segment::Param(p[1..].to_owned()),
+                ":" => return Err("a ':' segment needs a name".into()),
+                "" if i + 1 != raw.len() => return Err("empty segment ('//')".into()),
+                literal => {
+                    let canonical =
+                        Target::parse(&format!("/{literal}"), None, MatrixParams::Refuse)
+                            .map_err(|e| format!("segment {literal:?}: {}", e.public_message()))?;
+                    Segment::Literal(canonical.segments().concat())
+                }
+            });
+        }
+        if Scope::parse(&format!("{}:read", spec.resource)).is_none() {
+            return Err(format!(
+                "invalid resource {:?} (lower-case letters, digits, '_' or '-', or \"*\")",
+                spec.resource
+            ));
+        }
+        let action = spec
+            .action
+            .map(|a| {
+                Action::parse(&a)
+                    .filter(|a| *a != Action::Write)
+                    .ok_or(format!("unknown action {a:?}"))
+            })
+            .transpose()?;
+        let mut ids = Vec::with_capacity(spec.ids.len());
+        for (kind, source) in spec.ids {
+            let source = match source.split_once(':') {
+                Some(("path", name)) if segments.contains(&Segment::Param(name.to_owned())) => {
+                    IdSource::Path(name.to_owned())
+                }
+                Some(("path", name)) => {
+                    return Err(format!("ids.{kind}: the path has no :{name} segment"));
+                }
+                Some(("query", name)) if !name.is_empty() => IdSource::Query(name.to_owned()),
+                Some(("header", name)) if !name.is_empty() => {
+                    IdSource::Header(name.to_ascii_lowercase())
+                }
+                _ => {
+                    return Err(format!(
+                        "ids.{kind}: {source:?} must be path:NAME, query:NAME or header:NAME"
+                    ));
+                }
+            };
+            ids.push((kind, source));
+        }
+        Ok(Rule {
+            methods,
+            segments,
+            resource: spec.resource,
+            action,
+            ids,
+            envelope: spec.envelope,
+        })
+    }
+}

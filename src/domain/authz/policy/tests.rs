@@ -1,0 +1,301 @@
+//! Tests of `policy.rs`.
+
+use super::*;
+use crate::domain::http::request::Headers;
+
+const POLICY: &str = r#"{
+        "default": "deny",
+        "rules": [
+            {"method": "GET", "path": "/api/sites/:siteId/stats", "resource": "stats", "ids": {"site": "path:siteId"}},
+            {"method": "GET", "path": "/api/stats", "resource": "stats", "ids": {"site": "query:siteId"}},
+            {"method": ["GET", "POST"], "path": "/api/employees/*", "resource": "employees", "envelope": "data"},
+            {"method": "*", "path": "/api/teams/:team/docs/:doc", "resource": "documents", "action": "download", "ids": {"team": "header:X-Team"}}
+        ]
+    }"#;
+
+fn policy() -> Policy {
+    Policy::parse(POLICY).unwrap()
+}
+
+/// A route flattened for comparison: resource, action, and (type, id) pairs.
+type Flat = (String, Action, Vec<(String, Option<String>)>);
+
+fn route_in(
+    p: &Policy,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Flat, &'static str> {
+    let headers = Headers::new(vec![("x-team".into(), "team_7".into())]);
+    let target = p.target(path, query).map_err(|e| e.code())?;
+    let request = Request {
+        method: Method::parse(method).unwrap(),
+        target: &target,
+        headers: &headers,
+        form: None,
+    };
+    p.route(&request)
+        .map(|r| {
+            (
+                r.resource.to_owned(),
+                r.action,
+                r.ids.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            )
+        })
+        .map_err(|e| e.code())
+}
+
+fn route(method: &str, path: &str, query: Option<&str>) -> Result<Flat, &'static str> {
+    route_in(&policy(), method, path, query)
+}
+
+#[test]
+fn rules_match_in_order_with_ids_from_path_query_and_header() {
+    assert_eq!(
+        route("GET", "/api/sites/site_abc/stats", None),
+        Ok((
+            "stats".into(),
+            Action::Read,
+            vec![("site".into(), Some("site_abc".into()))]
+        ))
+    );
+    assert_eq!(
+        route("GET", "/api/sites/site%20x/stats", None).unwrap().2[0]
+            .1
+            .as_deref(),
+        Some("site x")
+    );
+    assert_eq!(
+        route("GET", "/api/stats", Some("period=7d&siteId=site_q"))
+            .unwrap()
+            .2,
+        vec![("site".into(), Some("site_q".into()))]
+    );
+    assert_eq!(
+        route("GET", "/api/stats", None).unwrap().2,
+        vec![("site".into(), None)]
+    );
+    assert_eq!(
+        route("POST", "/api/employees/1/notes", None).unwrap().1,
+        Action::Create
+    );
+    assert_eq!(
+        route("GET", "/api/employees/1/", None).unwrap().0,
+        "employees"
+    );
+    let docs = route("DELETE", "/api/teams/t1/docs/d1", None).unwrap();
+    assert_eq!(
+        (docs.1, docs.2),
+        (
+            Action::Download,
+            vec![("team".into(), Some("team_7".into()))]
+        )
+    );
+}
+
+#[test]
+fn unmatched_requests_follow_the_default() {
+    assert_eq!(
+        route("DELETE", "/api/employees/1", None),
+        Err("route_not_allowed")
+    );
+    assert_eq!(
+        route("GET", "/api/sites/x/stats/more", None),
+        Err("route_not_allowed")
+    );
+    assert_eq!(
+        route("GET", "/api/sites//stats", None),
+        Err("ambiguous_request")
+    );
+    assert_eq!(route("GET", "/elsewhere", None), Err("route_not_allowed"));
+    let all = Policy::allow_all();
+    assert_eq!(
+        route_in(&all, "PATCH", "/anything", None).map(|r| (r.0, r.1)),
+        Ok(("*".into(), Action::Update))
+    );
+    let allow = Policy::parse(r#"{"default":"allow"}"#).unwrap();
+    assert!(route_in(&allow, "GET", "/x", None).is_ok());
+}
+
+/// Each spelling a lenient origin serves from a rule's handler either matches that rule
+/// or is refused; none falls through to the default, under deny or allow.
+#[test]
+fn spellings_never_fall_through_to_the_default() {
+    for default in ["deny", "allow"] {
+        let p = Policy::parse(&POLICY.replacen("\"deny\"", &format!("{default:?}"), 1)).unwrap();
+        let employees = Ok(("employees".to_owned(), Action::Read, vec![]));
+        for path in [
+            "/api/employees/1",
+            "/api/employees/%31",
+            "/api/%65mployees/1",
+            "/api/employees/",
+        ] {
+            assert_eq!(
+                route_in(&p, "GET", path, None),
+                employees,
+                "{default} {path}"
+            );
+        }
+        for path in [
+            "/API/employees/1",
+            "/api/Employees",
+            "/api/sites/site_a/stats/",
+            "/api/sites/site_a/Stats",
+            "/api/employees;/1",
+            "/api/employees%2F1",
+            "//api/employees",
+            "/api//employees",
+            "/api/sites;x=1/site_a/stats",
+            "/api/sites/site_a/stats.json",
+            "/api/%C5%BFites/site_a/stats",
+            "/api/s%C4%B0tes/site_a/stats",
+            "/api/sites/site_a/%C5%BFtat%C5%BF",
+        ] {
+            assert_eq!(
+                route_in(&p, "GET", path, None),
+                Err("ambiguous_request"),
+                "{default} {path}"
+            );
+        }
+        assert_eq!(
+            route_in(&p, "GET", "/api/stats", Some("siteId=a&siteId=b")),
+            Err("ambiguous_request")
+        );
+        // Frameworks answer HEAD with the GET handler: a GET rule covers HEAD.
+        assert_eq!(
+            route_in(&p, "HEAD", "/api/sites/site_a/stats", None).map(|r| r.0),
+            Ok("stats".into())
+        );
+        // A dot inside a parameter is the parameter's: the same rule either way.
+        assert_eq!(
+            route_in(&p, "GET", "/api/sites/site.a/stats", None).map(|r| r.0),
+            Ok("stats".into())
+        );
+        assert_eq!(
+            route_in(&p, "GET", "/api/employees/report.pdf", None).map(|r| r.0),
+            Ok("employees".into())
+        );
+    }
+}
+
+#[test]
+fn the_policy_chooses_case_trailing_slash_and_matrix_params() {
+    let p = Policy::parse(
+            r#"{"case":"insensitive","trailing_slash":"ignore","matrix_params":"strip","rules":[
+                {"method":"GET","path":"/api/sites/:siteId/stats","resource":"stats","ids":{"site":"path:siteId"}},
+                {"method":"GET","path":"/api/Docs/","resource":"documents"}
+            ]}"#,
+        )
+        .unwrap();
+    let stats = |id: &str| {
+        Ok((
+            "stats".into(),
+            Action::Read,
+            vec![("site".into(), Some(id.into()))],
+        ))
+    };
+    assert_eq!(
+        route_in(&p, "GET", "/API/Sites/Site_A/stats/", None),
+        stats("Site_A")
+    );
+    assert_eq!(
+        route_in(&p, "GET", "/api/sites;v=2/site_a;x=1/stats", None),
+        stats("site_a")
+    );
+    assert_eq!(
+        route_in(&p, "GET", "/api/docs", None).map(|r| r.0),
+        Ok("documents".into())
+    );
+    // Strict: a rule written with a trailing '/' matches only that spelling, and the other
+    // spelling is refused rather than falling through.
+    let strict = Policy::parse(
+            r#"{"default":"allow","rules":[{"method":"GET","path":"/api/docs/","resource":"documents"}]}"#,
+        )
+        .unwrap();
+    assert_eq!(
+        route_in(&strict, "GET", "/api/docs/", None).map(|r| r.0),
+        Ok("documents".into())
+    );
+    assert_eq!(
+        route_in(&strict, "GET", "/api/docs", None),
+        Err("ambiguous_request")
+    );
+    assert_eq!(
+        route_in(&strict, "GET", "/api/other", None).map(|r| r.0),
+        Ok("*".into())
+    );
+}
+
+#[test]
+fn invalid_policies_say_what_is_wrong() {
+    let cases = [
+        (
+            r#"{"rules":[{"method":"FETCH","path":"/a","resource":"a"}]}"#,
+            "rule 1 (/a): unknown method \"FETCH\"",
+        ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a//b","resource":"a"}]}"#,
+            "empty segment",
+        ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a%2Fb","resource":"a"}]}"#,
+            "encoded '/'",
+        ),
+        (
+            r#"{"case":"loose"}"#,
+            "case must be \"sensitive\" or \"insensitive\"",
+        ),
+        (r#"{"trailing_slash":"x"}"#, "trailing_slash must be"),
+        (r#"{"matrix_params":"x"}"#, "matrix_params must be"),
+        (
+            r#"{"rules":[{"method":"GET","path":"a","resource":"a"}]}"#,
+            "rule 1 (a): path must start with '/'",
+        ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a/*/b","resource":"a"}]}"#,
+            "'*' may only be the last segment",
+        ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a","resource":"A b"}]}"#,
+            "invalid resource \"A b\"",
+        ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a","resource":"a","action":"fly"}]}"#,
+            "unknown action \"fly\"",
+        ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a/:x","resource":"a","ids":{"site":"path:y"}}]}"#,
+            "ids.site: the path has no :y segment",
+        ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a","resource":"a","ids":{"site":"cookie:s"}}]}"#,
+            "ids.site: \"cookie:s\" must be",
+        ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a","resource":"a","colour":1}]}"#,
+            "unknown field `colour`",
+        ),
+        (r#"{"default":"maybe"}"#, "default must be"),
+        ("not json", "expected"),
+    ];
+    for (json, want) in cases {
+        let err = Policy::parse(json).unwrap_err();
+        assert_eq!(err.var, "POLICY");
+        assert!(
+            err.reason.contains(want),
+            "{json}\n  got: {}\n  want: {want}",
+            err.reason
+        );
+    }
+}
+
+#[test]
+fn known_resources_gate_scopes() {
+    let p = policy();
+    assert_eq!(p.resources(), vec!["documents", "employees", "stats"]);
+    assert!(p.knows(&Scope::parse("employees:read").unwrap()));
+    assert!(p.knows(&Scope::parse("*:read").unwrap()));
+    assert!(p.knows(&Scope::parse("read").unwrap()));
+    assert!(!p.knows(&Scope::parse("payroll:read").unwrap()));
+    assert!(Policy::allow_all().knows(&Scope::parse("payroll:read").unwrap()));
+}

@@ -1,0 +1,246 @@
+//! Tests of `body.rs`.
+
+use super::*;
+use crate::domain::limits::plan::Plan;
+
+const NOW: UnixMillis = UnixMillis(1_768_435_200_000);
+
+fn create(body: &str) -> Result<NewKey, String> {
+    parse_body::<CreateKey>(body.as_bytes())
+        .and_then(|c| c.validate(NOW, &Policy::allow_all()))
+        .map_err(|e| e.public_message())
+}
+
+#[test]
+fn a_full_create_body_validates() {
+    let k = create(
+        r#"{"name":" Reporting ","scopes":["read","employees:read","read"],"expires_in_days":30,
+               "resources":{"site":["site_abc123"]},"fields":{"employees":["name","address.city"]},
+               "rate_limits":[{"name":"minute","limit":300,"window_seconds":60}],
+               "meta":{ "team": "data" },"enabled":false,"revocation_bound_ms":0}"#,
+    )
+    .unwrap();
+    assert_eq!(k.revocation_bound_ms, Some(0));
+    assert_eq!(k.name, "Reporting");
+    assert_eq!(k.scopes.len(), 2);
+    assert_eq!(k.expires_at, Some(NOW.plus_millis(30 * UnixMillis::DAY)));
+    assert_eq!(k.meta.unwrap().get(), r#"{"team":"data"}"#);
+    assert!(!k.enabled && k.rate_limiting);
+}
+
+#[test]
+fn a_new_key_record_has_what_was_asked_assigned_and_the_org_terms() {
+    let new =
+        create(r#"{"name":"Reporting","scopes":["read"],"meta":{"a":1},"enabled":false}"#).unwrap();
+    let assigned = Assigned {
+        id: KeyId::parse("key_abc123").unwrap(),
+        org: OrgId::parse("acme").unwrap(),
+        start: "kg_live_ab12…".into(),
+        created_by: "admin".into(),
+        now: NOW,
+    };
+    let terms = OrgTerms {
+        plan: Plan::Free,
+        api_access: false,
+    };
+    let r = new.into_record(assigned, terms);
+    assert_eq!((r.id.as_str(), r.org.as_str()), ("key_abc123", "acme"));
+    assert_eq!(
+        (r.name.as_str(), r.start.as_str()),
+        ("Reporting", "kg_live_ab12…")
+    );
+    assert_eq!((r.created_at, r.created_by.as_str()), (NOW, "admin"));
+    assert_eq!(r.meta.as_ref().map(|m| m.get()), Some(r#"{"a":1}"#));
+    assert!(!r.enabled && r.revoked_at.is_none() && r.updated_at.is_none());
+    assert!(!r.api_access, "the organization's access, not the default");
+    assert_eq!(r.plan_limits, Plan::Free.default_limits());
+    assert!(r.rate_limits.is_empty());
+}
+
+#[test]
+fn every_invalid_body_names_its_field() {
+    let cases = [
+        (r#"{"scopes":["read"]}"#, "API key name is required"),
+        (
+            r#"{"name":"   ","scopes":["read"]}"#,
+            "API key name is required",
+        ),
+        (
+            r#"{"name":"ab","scopes":["read"]}"#,
+            "API key name must be 3-100 characters",
+        ),
+        (
+            &format!(r#"{{"name":"{}","scopes":["read"]}}"#, "é".repeat(101)),
+            "API key name must be 3-100",
+        ),
+        (r#"{"name":"abc"}"#, "At least one scope is required"),
+        (
+            r#"{"name":"abc","scopes":[]}"#,
+            "At least one scope is required",
+        ),
+        (
+            r#"{"name":"abc","scopes":["superuser"]}"#,
+            "Invalid scopes[0]: Invalid scope: superuser",
+        ),
+        (
+            r#"{"name":"abc","scopes":"read"}"#,
+            "Invalid scopes: invalid type",
+        ),
+        (
+            r#"{"name":123,"scopes":["read"]}"#,
+            "Invalid name: invalid type",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"expires_in_days":-1}"#,
+            "Invalid expires_in_days",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"expires_in_days":0}"#,
+            "expires_in_days must be",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"revocation_bound_ms":60001}"#,
+            "revocation_bound_ms must be from 0 to 60000",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"expires_in_days":"30"}"#,
+            "Invalid expires_in_days",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"expires_at":"tomorrow"}"#,
+            "expires_at must be an RFC 3339",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"expires_at":"2020-01-01T00:00:00Z"}"#,
+            "expires_at must be in the future",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"expires_at":"2030-01-01T00:00:00Z","expires_in_days":3}"#,
+            "Give either expires_in_days or expires_at, not both",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"scope":"read"}"#,
+            "Invalid request body: unknown field `scope`",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"meta":[1]}"#,
+            "meta must be a JSON object",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"resources":{"site":[]}}"#,
+            "resources.site must list",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"fields":{"employees":["a..b"]}}"#,
+            "fields.employees: invalid entry",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"rate_limits":[{"name":"m","limit":0,"window_seconds":60}]}"#,
+            "rate_limits[0].limit",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"rate_limits":[{"name":"m","limit":1,"window_seconds":86401}]}"#,
+            "rate_limits[0].window_seconds",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"rate_limits":[{"name":"m","limit":1,"window_seconds":1,"x":1}]}"#,
+            "Invalid rate_limits[0]: unknown field `x`",
+        ),
+        (r#"{"name":"abc","#, "Request body is not valid JSON"),
+        ("not json", "Request body is not valid JSON"),
+        ("", "Request body must be a JSON object"),
+        ("[]", "Request body must be a JSON object"),
+        ("null", "Request body must be a JSON object"),
+        (
+            r#"{"name":"abc","scopes":["read"]} x"#,
+            "Request body has trailing characters",
+        ),
+    ];
+    for (body, want) in cases {
+        let got = create(body).unwrap_err();
+        assert!(
+            got.starts_with(want),
+            "{body}\n  got:  {got}\n  want: {want}…"
+        );
+    }
+    let huge = format!(
+        r#"{{"name":"abc","scopes":["read"],"meta":{{"x":"{}"}}}}"#,
+        "a".repeat(70_000)
+    );
+    assert_eq!(
+        create(&huge).unwrap_err(),
+        "Request body must be at most 64 KiB"
+    );
+}
+
+#[test]
+fn scopes_must_name_resources_the_policy_knows() {
+    let policy =
+        Policy::parse(r#"{"rules":[{"method":"GET","path":"/e","resource":"employees"}]}"#)
+            .unwrap();
+    let check = |scopes: &str| {
+        parse_body::<CreateKey>(format!(r#"{{"name":"abc","scopes":{scopes}}}"#).as_bytes())
+            .and_then(|c| c.validate(NOW, &policy))
+            .map(|_| ())
+            .map_err(|e| e.public_message())
+    };
+    assert!(check(r#"["employees:read","read","*:write"]"#).is_ok());
+    assert_eq!(
+        check(r#"["payroll:read"]"#).unwrap_err(),
+        "Invalid scope: payroll:read (the API policy knows the resources employees)"
+    );
+}
+
+#[test]
+fn expiry_cannot_be_patched() {
+    for body in [
+        r#"{"expires_at":"2030-01-01T00:00:00Z"}"#,
+        r#"{"expires_in_days":7}"#,
+        r#"{"expires_at":null}"#,
+    ] {
+        let err = parse_body::<UpdateKey>(body.as_bytes())
+            .and_then(|u| u.validate(&Policy::allow_all()))
+            .unwrap_err();
+        assert!(
+            err.public_message()
+                .starts_with("expires_at cannot be changed"),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn patches_report_what_changed() {
+    let mut record = KeyRecord::from_json(
+        r#"{"id":"key_a","org":"acme","name":"Old name","scopes":["read"],"created_at":1}"#,
+    )
+    .unwrap();
+    let patch =
+        parse_body::<UpdateKey>(br#"{"name":"New name","scopes":["read"],"enabled":false}"#)
+            .and_then(|u| u.validate(&Policy::allow_all()))
+            .unwrap();
+    assert_eq!(patch.apply(&mut record), vec!["name", "enabled"]);
+    assert_eq!(record.name, "New name");
+    assert!(!record.enabled);
+}
+
+#[test]
+fn grace_period_is_bounded() {
+    let rotate = |b: &str| parse_body::<RotateKey>(b.as_bytes()).and_then(|r| r.grace_hours());
+    assert_eq!(rotate("{}").unwrap(), 24);
+    assert_eq!(rotate(r#"{"grace_period_hours":0}"#).unwrap(), 0);
+    assert!(rotate(r#"{"grace_period_hours":721}"#).is_err());
+    assert!(rotate(r#"{"grace_period_hours":-1}"#).is_err());
+}
+
+#[test]
+fn views_show_status_and_rfc3339_times() {
+    let record = KeyRecord::from_json(r#"{"id":"key_a","org":"acme","name":"abc","start":"kg_live_3hR9…","scopes":["read"],"created_at":1768435200000,"expires_at":1768435200001}"#).unwrap();
+    let view = serde_json::to_value(KeyView::of(&record, NOW)).unwrap();
+    assert_eq!(view["status"], "active");
+    assert_eq!(view["created_at"], "2026-01-15T00:00:00.000Z");
+    assert_eq!(view["expires_at"], "2026-01-15T00:00:00.001Z");
+    assert_eq!(view["revoked_at"], serde_json::Value::Null);
+    let later = serde_json::to_value(KeyView::of(&record, NOW.plus_millis(1))).unwrap();
+    assert_eq!(later["status"], "expired");
+}
