@@ -106,7 +106,11 @@ impl GateError {
         Rendered {
             status: self.status(),
             headers,
-            body: body.unwrap_or_default(),
+            // Typed strings and numbers cannot fail to encode; if they ever did, the client
+            // still gets a JSON body, never an empty one.
+            body: body.unwrap_or_else(|_| {
+                r#"{"error":"internal_error","message":"Internal error"}"#.to_owned()
+            }),
         }
     }
 }
