@@ -66,13 +66,7 @@ pub async fn github(req: &mut Request, env: &Env) -> Result<Response, GateError>
     let feedback = tokens
         .iter()
         .zip(labels)
-        .map(|(t, label)| {
-            Ok(Feedback {
-                token_hash: hex::encode(sha2_256(t.token.as_bytes())),
-                token_type: t.kind.clone(),
-                label: label?,
-            })
-        })
+        .map(|(t, label)| Ok(Feedback::of(t, label?)))
         .collect::<Result<Vec<_>, GateError>>()?;
     respond::json(200, &feedback)
 }
@@ -177,9 +171,4 @@ async fn public_key(url: &str, id: &str) -> Result<String, GateError> {
     let pem = list.find(id).map(str::to_owned);
     GITHUB_KEYS.with_borrow_mut(|cached| *cached = Some((list, now)));
     pem.ok_or_else(unknown)
-}
-
-fn sha2_256(bytes: &[u8]) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).into()
 }

@@ -140,6 +140,18 @@ pub struct Feedback {
     pub label: Label,
 }
 
+impl Feedback {
+    /// The answer for `found`: its SHA-256 (the form keygate stores keys in), never the token.
+    pub fn of(found: &FoundToken, label: Label) -> Feedback {
+        use sha2::{Digest, Sha256};
+        Feedback {
+            token_hash: hex::encode(Sha256::digest(found.token.as_bytes())),
+            token_type: found.kind.clone(),
+            label,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,14 +225,16 @@ mod tests {
 
     #[test]
     fn feedback_reads_as_github_expects() {
-        let f = Feedback {
-            token_hash: "ab".into(),
-            token_type: "keygate_api_key".into(),
-            label: Label::FalsePositive,
+        let found = FoundToken {
+            token: "abc".into(),
+            kind: "keygate_api_key".into(),
+            url: "https://u".into(),
+            source: "content".into(),
         };
+        let f = Feedback::of(&found, Label::FalsePositive);
         assert_eq!(
             serde_json::to_string(&f).unwrap(),
-            r#"{"token_hash":"ab","token_type":"keygate_api_key","label":"false_positive"}"#
+            r#"{"token_hash":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","token_type":"keygate_api_key","label":"false_positive"}"#
         );
     }
 }
