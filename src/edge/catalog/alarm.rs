@@ -53,11 +53,7 @@ impl OrgCatalog {
         {
             let _writer = self.writer.lock().await;
             for (id, notice) in webhooks.take_due_notices(now)? {
-                let rows: Vec<KeyRow> = self.query(
-                    "SELECT seq, secrets, record FROM keys WHERE id = ? AND revoked = 0",
-                    vec![id.as_str().into()],
-                )?;
-                let Some(stored) = rows.into_iter().next().map(decode_key).transpose()? else {
+                let Some(stored) = self.find_live_key(&id)? else {
                     continue;
                 };
                 webhooks.enqueue(

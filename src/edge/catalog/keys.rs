@@ -30,15 +30,16 @@ impl OrgCatalog {
     }
 
     pub(super) fn live_key(&self, id: &KeyId) -> Result<Stored, GateError> {
+        self.find_live_key(id)?.ok_or(GateError::KeyNotFound)
+    }
+
+    /// The key `id` if it is live (`None`: revoked or unknown).
+    pub(super) fn find_live_key(&self, id: &KeyId) -> Result<Option<Stored>, GateError> {
         let rows: Vec<KeyRow> = self.query(
             "SELECT seq, secrets, record FROM keys WHERE id = ? AND revoked = 0",
             vec![id.as_str().into()],
         )?;
-        rows.into_iter()
-            .next()
-            .map(decode_key)
-            .transpose()?
-            .ok_or(GateError::KeyNotFound)
+        rows.into_iter().next().map(decode_key).transpose()
     }
 
     /// Gives every live key the organization's new plan limits and API access, guard and KV
@@ -236,11 +237,7 @@ impl OrgCatalog {
     }
 
     pub(super) fn key_expired(&self, id: &KeyId, now: UnixMillis) -> Result<Response, GateError> {
-        let seen: Vec<CountRow> = self.query(
-            "SELECT COUNT(*) AS n FROM audit WHERE key_id = ? AND type = 'key_expired'",
-            vec![id.as_str().into()],
-        )?;
-        if seen.first().is_none_or(|r| r.n == 0) {
+        if !self.audited(id, AuditKind::KeyExpired, None, &[])? {
             self.record_event(
                 now,
                 AuditKind::KeyExpired,

@@ -46,23 +46,11 @@ impl OrgCatalog {
         now: UnixMillis,
     ) -> Result<Response, GateError> {
         let ok = || respond::json(200, &serde_json::json!({"ok": true}));
-        let seen: Vec<CountRow> = self.query(
-            "SELECT COUNT(*) AS n FROM audit WHERE key_id = ? AND type = 'key_leaked'
-               AND json_extract(details, '$.url') = ? AND json_extract(details, '$.source') = ?",
-            vec![
-                id.as_str().into(),
-                url.as_str().into(),
-                source.as_str().into(),
-            ],
-        )?;
-        if seen.first().is_some_and(|r| r.n > 0) {
+        let place = [("url", url.as_str()), ("source", source.as_str())];
+        if self.audited(id, AuditKind::KeyLeaked, None, &place)? {
             return ok();
         }
-        let rows: Vec<KeyRow> = self.query(
-            "SELECT seq, secrets, record FROM keys WHERE id = ? AND revoked = 0",
-            vec![id.as_str().into()],
-        )?;
-        let live = rows.into_iter().next().map(decode_key).transpose()?;
+        let live = self.find_live_key(id)?;
         // The secret found decides, not the key: an old secret must not take the current one
         // down with it (rotating is how a leak is answered).
         let found = live.as_ref().and_then(|key| {

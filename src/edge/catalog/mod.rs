@@ -29,7 +29,7 @@ use crate::domain::manage::body::{Assigned, KeyPatch, KeyView, NewKey, OrgView, 
 use crate::domain::manage::details::{self, AuditDetails};
 use crate::domain::manage::org::{OrgPut, OrgTerms};
 use crate::domain::protocol::{GuardCommand, OrgChange, OrgCommand, OrgNotice, OrgQuery};
-use crate::domain::webhook::{EventType, Notice, SUCCESS_EVERY_MS, notices_ahead};
+use crate::domain::webhook::{EventType, Notice, SUCCESS_EVERY_MS, WebhookCommand, notices_ahead};
 use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, UnixMillis};
 
 mod alarm;
@@ -196,6 +196,8 @@ impl OrgCatalog {
                 let _writer = self.writer.lock().await;
                 self.org_row()?.ok_or(GateError::OrgNotFound)?;
                 let kind = request.command.audit_kind();
+                // Only a test queues a delivery; reads and edits leave the alarm as it is.
+                let queues = matches!(request.command, WebhookCommand::Test(_));
                 let (answer, endpoint) = webhooks::handle(&self.webhooks(), request.command, now)?;
                 if let (Some(kind), Some(endpoint)) = (kind, endpoint) {
                     let details = AuditDetails::Webhook {
@@ -204,7 +206,9 @@ impl OrgCatalog {
                     };
                     self.record_event(now, kind, &request.actor.name(), None, &details)?;
                 }
-                self.webhooks().rearm(&self.storage).await?;
+                if queues {
+                    self.webhooks().rearm(&self.storage).await?;
+                }
                 Ok(answer)
             }
         }
@@ -289,18 +293,9 @@ impl OrgCatalog {
             } => {
                 // The guard reports the first refusal of a window, but forgets when it
                 // restarts: the log decides.
-                let recent: Vec<CountRow> = self.query(
-                    "SELECT COUNT(*) AS n FROM audit WHERE key_id = ? AND type = 'key_rate_limited'
-                       AND json_extract(details, '$.window') = ? AND at > ?",
-                    vec![
-                        id.as_str().into(),
-                        window.as_str().into(),
-                        ms(UnixMillis(
-                            now.0.saturating_sub(u64::from(window_seconds) * 1000),
-                        )),
-                    ],
-                )?;
-                if recent.first().is_some_and(|r| r.n > 0) {
+                let since = UnixMillis(now.0.saturating_sub(u64::from(window_seconds) * 1000));
+                let window_field = [("window", window.as_str())];
+                if self.audited(&id, AuditKind::KeyRateLimited, Some(since), &window_field)? {
                     return respond::json(200, &serde_json::json!({"ok": true}));
                 }
                 let details = AuditDetails::RateLimited {
@@ -315,11 +310,7 @@ impl OrgCatalog {
                     Some(&id),
                     &details,
                 )?;
-                let rows: Vec<KeyRow> = self.query(
-                    "SELECT seq, secrets, record FROM keys WHERE id = ? AND revoked = 0",
-                    vec![id.as_str().into()],
-                )?;
-                if let Some(stored) = rows.into_iter().next().map(decode_key).transpose()? {
+                if let Some(stored) = self.find_live_key(&id)? {
                     let mut data = key_data(&stored.record, None);
                     data["window"] = serde_json::to_value(&details).map_err(internal)?;
                     self.webhooks()
@@ -329,15 +320,8 @@ impl OrgCatalog {
             }
             OrgNotice::AuthSucceeded { id, country, .. } => {
                 // The guard reports once an hour, but forgets when it restarts: the log decides.
-                let recent: Vec<CountRow> = self.query(
-                    "SELECT COUNT(*) AS n FROM audit WHERE key_id = ? AND type = 'auth_succeeded'
-                       AND at > ?",
-                    vec![
-                        id.as_str().into(),
-                        ms(UnixMillis(now.0.saturating_sub(SUCCESS_EVERY_MS))),
-                    ],
-                )?;
-                if recent.first().is_none_or(|r| r.n == 0) {
+                let since = UnixMillis(now.0.saturating_sub(SUCCESS_EVERY_MS));
+                if !self.audited(&id, AuditKind::AuthSucceeded, Some(since), &[])? {
                     let details = AuditDetails::AuthSucceeded { country };
                     self.record_event(
                         now,
