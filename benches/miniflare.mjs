@@ -53,6 +53,7 @@ const workers = {
     durableObjects: {
       CATALOGS: { className: "OrgCatalog", useSQLite: true },
       GUARDS: { className: "KeyGuard", useSQLite: true },
+      DIRECTORY: { className: "OrgDirectory", useSQLite: true },
     },
     kvPersist: true,
     durableObjectsPersist: true,
@@ -81,6 +82,7 @@ if (ports.length === 1) {
         : {
             CATALOGS: { className: "OrgCatalog", scriptName: "keygate-0" },
             GUARDS: { className: "KeyGuard", scriptName: "keygate-0" },
+            DIRECTORY: { className: "OrgDirectory", scriptName: "keygate-0" },
           },
     unsafeDirectSockets: i === 0 ? undefined : [{ host, port: p }],
   }));

@@ -68,6 +68,8 @@ const CASES: &[Case<World>] = support::cases![
     who_may_call_the_management_api,
     unknown_routes_and_wrong_methods,
     the_audit_log_filters_and_pages,
+    organizations_are_listed_for_the_admin_token_only,
+    keys_are_filtered_sorted_and_paged,
     expiry_is_audited_once_when_first_seen,
     the_openapi_document_covers_every_route,
     no_secret_or_hash_reaches_the_log,
@@ -952,6 +954,273 @@ fn the_audit_log_filters_and_pages(w: &World) -> Result<(), Failed> {
     Ok(())
 }
 
+/// Every organization id `GET /orgs` lists, following `next_cursor` with pages of `limit`.
+fn all_orgs(admin: &Admin<'_>, limit: u32) -> Result<Vec<Value>, Failed> {
+    let mut orgs = Vec::new();
+    let mut path = format!("/orgs?limit={limit}");
+    for _ in 0..100 {
+        let page = admin.call("GET", &path, None);
+        eq(page.status, 200, "list organizations")?;
+        let page = page.json();
+        let items = page["orgs"].as_array().ok_or("orgs")?;
+        check(items.len() <= limit as usize, "at most limit per page")?;
+        orgs.extend(items.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/orgs?limit={limit}&cursor={cursor}"),
+            None => return Ok(orgs),
+        }
+    }
+    Err("next_cursor never ended".into())
+}
+
+fn organizations_are_listed_for_the_admin_token_only(w: &World) -> Result<(), Failed> {
+    let admin = w.org("list-c", "business");
+    w.org("list-a", "free");
+    admin.put_org("list-b", r#"{"plan":"pro","api_access":false}"#);
+    admin.create_key("list-c", r#"{"name":"one","scopes":["read"]}"#);
+    let (_, two) = admin.create_key("list-c", r#"{"name":"two","scopes":["read"]}"#);
+    admin.call("DELETE", &format!("/orgs/list-c/keys/{two}"), None);
+    let orgs = all_orgs(&admin, 2)?;
+    let ids: Vec<&str> = orgs.iter().filter_map(|o| o["id"].as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    eq(&ids, &sorted, "in id order, each once across pages")?;
+    let ours: Vec<&Value> = orgs
+        .iter()
+        .filter(|o| o["id"].as_str().is_some_and(|id| id.starts_with("list-")))
+        .collect();
+    let summary: Vec<Value> = ours
+        .iter()
+        .map(|o| serde_json::json!([o["id"], o["plan"], o["api_access"], o["key_count"]]))
+        .collect();
+    eq(
+        summary,
+        vec![
+            serde_json::json!(["list-a", "free", true, 0]),
+            serde_json::json!(["list-b", "pro", false, 0]),
+            // The revoked key does not count.
+            serde_json::json!(["list-c", "business", true, 1]),
+        ],
+        "plan, API access and live keys of each",
+    )?;
+    eq(
+        all_orgs(&admin, 200)?.len(),
+        orgs.len(),
+        "one page holds the same",
+    )?;
+    // An organization admin manages its own keys, not the list of organizations.
+    let (admin_key, _) = admin.create_key("list-c", r#"{"name":"Org admin","scopes":["admin"]}"#);
+    let m = refusal(
+        &Admin::bearer(&w.gateway, &admin_key).call("GET", "/orgs", None),
+        403,
+        "forbidden",
+    )?;
+    eq(
+        m.as_str(),
+        "Only the admin token can list, create or change organizations",
+        "message",
+    )?;
+    refusal(
+        &send(&w.gateway, "GET", "/_keygate/v1/orgs", &[], None),
+        401,
+        "unauthorized",
+    )?;
+    for bad in ["limit=0", "limit=201", "cursor=Bad!", "plan=pro"] {
+        let m = refusal(
+            &admin.call("GET", &format!("/orgs?{bad}"), None),
+            400,
+            "invalid_request",
+        )?;
+        let name = bad.split('=').next().unwrap();
+        check(m.contains(name), &format!("{bad}: {m}"))?;
+    }
+    refusal(
+        &admin.call("POST", "/orgs", Some("{}")),
+        405,
+        "method_not_allowed",
+    )?;
+    Ok(())
+}
+
+/// The names of the keys a listing of `org` with `query` shows, in order, and its cursor.
+fn listed(
+    admin: &Admin<'_>,
+    org: &str,
+    query: &str,
+) -> Result<(Vec<String>, Option<String>), Failed> {
+    let reply = admin.call("GET", &format!("/orgs/{org}/keys?{query}"), None);
+    eq(reply.status, 200, query)?;
+    let page = reply.json();
+    let names = page["keys"]
+        .as_array()
+        .ok_or("keys")?
+        .iter()
+        .filter_map(|k| k["name"].as_str().map(str::to_owned))
+        .collect();
+    Ok((names, page["next_cursor"].as_str().map(str::to_owned)))
+}
+
+fn keys_are_filtered_sorted_and_paged(w: &World) -> Result<(), Failed> {
+    let org = "org-list-keys";
+    let admin = w.org(org, "business");
+    let soon = UnixMillis(now_ms() + 3 * UnixMillis::DAY).to_string();
+    let create = |body: String| admin.create_key(org, &body);
+    let (idle_key, _) = create(r#"{"name":"Idle reader","scopes":["read"]}"#.into());
+    let (busy_key, _) = create(format!(
+        r#"{{"name":"Busy exporter","scopes":["read","reports:read"],"expires_at":"{soon}"}}"#
+    ));
+    let (some_key, some_id) = create(r#"{"name":"Some billing","scopes":["write"]}"#.into());
+    let (_, off_id) = create(r#"{"name":"Disabled billing","scopes":["read"]}"#.into());
+    let (_, rot_id) = create(r#"{"name":"Rotating ops","scopes":["admin"]}"#.into());
+    admin.call(
+        "PATCH",
+        &format!("/orgs/{org}/keys/{off_id}"),
+        Some(r#"{"enabled":false}"#),
+    );
+    let rotated = admin.call(
+        "POST",
+        &format!("/orgs/{org}/keys/{rot_id}/rotate"),
+        Some(r#"{"grace_period_hours":24}"#),
+    );
+    eq(rotated.status, 200, "rotate")?;
+    for _ in 0..5 {
+        eq(w.use_key(&busy_key), 200, "busy key")?;
+    }
+    for _ in 0..2 {
+        eq(w.use_key(&some_key), 200, "some key")?;
+    }
+    let _ = idle_key;
+    // Guards report usage within USAGE_REPORT_MS (1 s here) after their lease ends.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (names, _) = listed(&admin, org, "sort=requests&limit=2")?;
+        if names == ["Busy exporter", "Some billing"] {
+            break;
+        }
+        check(
+            Instant::now() < deadline,
+            &format!("usage never reached the listing: {names:?}"),
+        )?;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "",
+            &[
+                "Rotating ops",
+                "Disabled billing",
+                "Some billing",
+                "Busy exporter",
+                "Idle reader",
+            ],
+        ),
+        ("order=asc&limit=2", &["Idle reader", "Busy exporter"]),
+        (
+            "status=active",
+            &[
+                "Rotating ops",
+                "Some billing",
+                "Busy exporter",
+                "Idle reader",
+            ],
+        ),
+        ("status=disabled", &["Disabled billing"]),
+        ("status=rotating", &["Rotating ops"]),
+        ("status=expired", &[]),
+        (
+            &format!(
+                "expires_before={}",
+                UnixMillis(now_ms() + 7 * UnixMillis::DAY)
+            ),
+            &["Busy exporter"],
+        ),
+        ("q=BILLING", &["Disabled billing", "Some billing"]),
+        ("scope=reports:read", &["Busy exporter"]),
+        ("scope=admin&status=active", &["Rotating ops"]),
+        (
+            &format!("unused_since={}", UnixMillis(now_ms() - 60_000)),
+            &["Rotating ops", "Disabled billing", "Idle reader"],
+        ),
+        (
+            "sort=requests",
+            &[
+                "Busy exporter",
+                "Some billing",
+                "Rotating ops",
+                "Disabled billing",
+                "Idle reader",
+            ],
+        ),
+        (
+            "sort=last_used&order=desc&limit=2",
+            &["Some billing", "Busy exporter"],
+        ),
+        ("sort=expires&order=asc&limit=1", &["Busy exporter"]),
+    ];
+    for (query, want) in cases {
+        let (names, _) = listed(&admin, org, query)?;
+        eq(
+            names,
+            want.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            query,
+        )?;
+    }
+    // The page shows each key's exact usage, asked of its guard.
+    let (_, _) = listed(&admin, org, "")?;
+    let page = admin
+        .call("GET", &format!("/orgs/{org}/keys?q=some"), None)
+        .json();
+    eq(
+        page["keys"][0]["id"].as_str(),
+        Some(some_id.as_str()),
+        "found by name",
+    )?;
+    eq(
+        page["keys"][0]["requests_total"].as_u64(),
+        Some(2),
+        "exact requests",
+    )?;
+    // Cursors are positions: a key created between two pages neither repeats nor shifts them.
+    let (first, cursor) = listed(&admin, org, "sort=requests&limit=2")?;
+    let cursor = cursor.ok_or("a next page")?;
+    create(r#"{"name":"Late arrival","scopes":["read"]}"#.into());
+    let (second, _) = listed(
+        &admin,
+        org,
+        &format!("sort=requests&limit=2&cursor={cursor}"),
+    )?;
+    eq(
+        first,
+        vec!["Busy exporter".to_string(), "Some billing".into()],
+        "page 1",
+    )?;
+    eq(
+        second,
+        vec!["Late arrival".to_string(), "Rotating ops".into()],
+        "page 2: the new unused key sorts among the unused, newest first",
+    )?;
+    for (bad, name) in [
+        ("status=revoked", "status"),
+        ("sort=name", "sort"),
+        ("order=sideways", "order"),
+        ("expires_before=soon", "expires_before"),
+        ("unused_since=90d", "unused_since"),
+        ("scope=Bad%20Scope", "scope"),
+        ("stauts=active", "stauts"),
+        ("cursor=42", "cursor"),
+        (&format!("sort=created&cursor={cursor}"), "cursor"),
+    ] {
+        let m = refusal(
+            &admin.call("GET", &format!("/orgs/{org}/keys?{bad}"), None),
+            400,
+            "invalid_request",
+        )?;
+        check(m.contains(name), &format!("{bad}: {m}"))?;
+    }
+    Ok(())
+}
+
 fn expiry_is_audited_once_when_first_seen(w: &World) -> Result<(), Failed> {
     let admin = w.org("org-m", "pro");
     let soon = UnixMillis(now_ms() + 1_000).to_string();
@@ -1030,7 +1299,9 @@ fn no_secret_or_hash_reaches_the_log(w: &World) -> Result<(), Failed> {
 
 fn main() -> ExitCode {
     let origin = Origin::start();
-    let gateway = Gateway::start(GatewayOptions::new(origin.url()));
+    // Usage reaches the catalog within a second (a minute by default): the listing cases
+    // filter and sort by it.
+    let gateway = Gateway::start(GatewayOptions::new(origin.url()).var("USAGE_REPORT_MS", "1000"));
     run_cases(
         World {
             _origin: origin,

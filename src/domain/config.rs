@@ -11,6 +11,7 @@
 //! | `ORIGIN_SIGNING_SECRET` | none | secret: signs the identity headers sent to the origin |
 //! | `CORS_ALLOW_ORIGINS` | none (off) | web origins browsers may call the API from: `*` or a comma list |
 //! | `GITHUB_KEYS_URL` | GitHub's `meta/public_keys/secret_scanning` | where the keys that sign secret-scanning reports are listed |
+//! | `USAGE_REPORT_MS` | `60000` | how often, at most, a used key's usage reaches its catalog for listings' filters and order (1000–3600000) |
 //! | `WEBHOOK_RETRY_DELAYS_MS` | 5 s, 1 min, 10 min, 1 h, 6 h, 24 h | waits between the tries of a webhook delivery, a comma list (1–10 waits) |
 
 use std::fmt;
@@ -47,6 +48,8 @@ pub struct Config {
     pub webhook_retry_delays: Vec<u64>,
     /// Where GitHub lists the keys that sign its secret-scanning reports.
     pub github_keys_url: String,
+    /// How often, at most, a used key's guard reports its usage to the catalog.
+    pub usage_report_every: Duration,
 }
 
 /// The published bound on how long a revoked, disabled or changed key can still be used
@@ -116,20 +119,8 @@ impl Config {
             None => AdminPrefix::default(),
             Some(p) => AdminPrefix::parse(&p)?,
         };
-        let origin_timeout = match lookup("ORIGIN_TIMEOUT_MS") {
-            None => Duration::from_secs(30),
-            Some(ms) => match ms.trim().parse::<u64>() {
-                Ok(ms @ 1..=600_000) => Duration::from_millis(ms),
-                _ => {
-                    return Err(ConfigError {
-                        var: "ORIGIN_TIMEOUT_MS",
-                        reason: format!(
-                            "{ms:?} must be a whole number of milliseconds, 1 to 600000"
-                        ),
-                    });
-                }
-            },
-        };
+        let origin_timeout = millis(&lookup, "ORIGIN_TIMEOUT_MS", 30_000, 1..=600_000)?;
+        let usage_report_every = millis(&lookup, "USAGE_REPORT_MS", 60_000, 1_000..=3_600_000)?;
         let policy = match lookup("POLICY") {
             None => Policy::allow_all(),
             Some(json) => Policy::parse(&json)?,
@@ -174,6 +165,7 @@ impl Config {
             });
         }
         Ok(Config {
+            usage_report_every,
             github_keys_url,
             webhook_retry_delays,
             cors,
@@ -190,6 +182,29 @@ impl Config {
 
 /// GitHub's list of the keys that sign secret-scanning reports.
 const GITHUB_KEYS_URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
+
+/// The variable `var` as a duration in whole milliseconds within `range`, or `default` ms.
+fn millis(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    let Some(text) = lookup(var) else {
+        return Ok(Duration::from_millis(default));
+    };
+    match text.trim().parse::<u64>() {
+        Ok(ms) if range.contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(ConfigError {
+            var,
+            reason: format!(
+                "{text:?} must be a whole number of milliseconds, {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }),
+    }
+}
 
 /// `5000,60000,…`: 1 to 10 waits of 1 ms to 7 days.
 fn parse_delays(text: &str) -> Option<Vec<u64>> {

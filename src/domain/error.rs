@@ -242,7 +242,7 @@ impl GateError {
                 format!("This API key cannot manage organization {org}")
             }
             GateError::OperatorOnly => {
-                "Only the admin token can create or change organizations".into()
+                "Only the admin token can list, create or change organizations".into()
             }
             GateError::NotPermitted(refusal) => refusal.to_string(),
             GateError::KeyLimitReached => "API key limit reached. Upgrade to create more keys.".into(),

@@ -4,6 +4,8 @@
 //! - The **organization catalog** (one per organization) is the source of truth for the
 //!   organization's plan, its keys and its audit log. It enforces the key limit in one
 //!   synchronous SQL section, so concurrent creates cannot exceed it.
+//! - The **directory** (one per deployment) knows which organizations exist, for `GET /orgs`;
+//!   each organization's figures stay in its catalog.
 //! - The **key guard** (one per key id, so it survives rotation) holds the authoritative
 //!   record and the hashes of the secrets that may be used. The verification path asks it
 //!   whenever the isolate holds no admission lease of the key (`domain::admission`), and a lease
@@ -25,6 +27,7 @@ use crate::domain::limits::window::{Decision, WindowReport};
 use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::AuditQuery;
 use crate::domain::manage::body::{KeyPatch, NewKey, PutOrg};
+use crate::domain::manage::listing::{KeyQuery, OrgPage};
 use crate::domain::time::UnixMillis;
 use crate::domain::webhook::WebhookCommand;
 
@@ -62,8 +65,8 @@ pub struct WebhookRequest {
 pub enum OrgQuery {
     /// Read the organization.
     GetOrg { org: OrgId },
-    /// List live keys, newest first.
-    ListKeys { org: OrgId, query: AuditQuery },
+    /// List live keys: filtered, ordered and paged as `query` says.
+    ListKeys { org: OrgId, query: KeyQuery },
     /// Read one key.
     GetKey { org: OrgId, id: KeyId },
     /// A key's usage (asked of its guard).
@@ -146,6 +149,34 @@ pub enum OrgNotice {
         id: KeyId,
         country: Option<String>,
     },
+    /// The key's usage as its guard knows it (reported at most once a minute while it is
+    /// used), so listings can filter and sort by it without asking every guard.
+    Used {
+        org: OrgId,
+        id: KeyId,
+        last_used_at: Option<UnixMillis>,
+        requests_total: u64,
+    },
+}
+
+/// A request to the directory of organizations.
+#[allow(missing_docs)] // the organization described on the variant
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectoryCommand {
+    /// Enter an organization (idempotent): done before its catalog creates it.
+    Add { org: OrgId },
+    /// Organization ids in order, one page; answers a [`DirectoryPage`].
+    List { page: OrgPage },
+}
+
+/// A page of organization ids.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct DirectoryPage {
+    /// The ids, in order.
+    pub orgs: Vec<OrgId>,
+    /// Whether more follow the last one.
+    pub more: bool,
 }
 
 /// A request to a key guard.

@@ -10,16 +10,21 @@ use serde::Serialize;
 use worker::{Env, Request, Response, console_log};
 
 use super::log::Trace;
-use super::{body, clock, leaks, respond, rpc, state, verify};
+use futures_util::future::join_all;
+
+use super::{body, clock, directory, leaks, respond, rpc, state, verify};
 use crate::domain::http::client::ClientId;
 use crate::domain::key::credential::{self, is_admin_token};
 use crate::domain::manage::actor::Actor;
-use crate::domain::manage::audit::{self, AuditQuery, Throttle};
+use crate::domain::manage::audit::{self, Throttle};
+use crate::domain::manage::listing::{KeyQuery, OrgPage};
 use crate::domain::manage::login;
 use crate::domain::manage::route::Endpoint;
 use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
-use crate::domain::protocol::{OrgChange, OrgCommand, OrgQuery, WebhookRequest};
-use crate::domain::{ApiKey, GateError, Policy};
+use crate::domain::protocol::{
+    DirectoryCommand, DirectoryPage, OrgChange, OrgCommand, OrgQuery, WebhookRequest,
+};
+use crate::domain::{ApiKey, GateError, OrgId, Policy};
 
 /// The OpenAPI 3.1 description of these routes, served as is.
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -49,17 +54,20 @@ pub async fn handle(
     trace: &mut Trace,
 ) -> Result<Response, GateError> {
     let endpoint = Endpoint::resolve(method, rest)?;
-    let org = match (&endpoint, endpoint.org()) {
-        (Endpoint::Health, _) => return respond::json(200, &Health { status: "ok" }),
-        (Endpoint::OpenApi, _) => return Ok(respond::raw_json(200, OPENAPI)),
+    match endpoint {
+        Endpoint::Health => return respond::json(200, &Health { status: "ok" }),
+        Endpoint::OpenApi => return Ok(respond::raw_json(200, OPENAPI)),
         // Authenticated by GitHub's signature, or by holding the key: no admin credential.
-        (Endpoint::GithubReport, _) => return leaks::github(&mut req, env).await,
-        (Endpoint::LeakReport, _) => return leaks::report(&mut req, env, &trace.client).await,
-        (_, Some(org)) => org.clone(),
-        (_, None) => return Err(GateError::NotFound),
-    };
+        Endpoint::GithubReport => return leaks::github(&mut req, env).await,
+        Endpoint::LeakReport => return leaks::report(&mut req, env, &trace.client).await,
+        _ => {}
+    }
     let actor = throttled_authenticate(&req, env, trace).await?;
-    actor.may_call(&endpoint, &org)?;
+    actor.may_call(&endpoint)?;
+    let Some(org) = endpoint.org().cloned() else {
+        // The one route over every organization (the operator's, checked above).
+        return list_orgs(OrgPage::parse(&query_pairs(&req)?)?, env).await;
+    };
     let command = command(endpoint, &mut req, actor, &state::config(env)?.policy).await?;
     let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
     let accept = req.headers().get("accept").ok().flatten();
@@ -137,7 +145,7 @@ async fn command(
     let change = match endpoint {
         Endpoint::GetOrg(org) => return Ok(OrgCommand::Query(OrgQuery::GetOrg { org })),
         Endpoint::ListKeys(org) => {
-            let query = query(req, false)?;
+            let query = KeyQuery::parse(&query_pairs(req)?)?;
             return Ok(OrgCommand::Query(OrgQuery::ListKeys { org, query }));
         }
         Endpoint::GetKey(org, id) => return Ok(OrgCommand::Query(OrgQuery::GetKey { org, id })),
@@ -145,7 +153,7 @@ async fn command(
             return Ok(OrgCommand::Query(OrgQuery::KeyUsage { org, id }));
         }
         Endpoint::Audit(org) => {
-            let query = query(req, true)?;
+            let query = audit::parse_query(&query_pairs(req)?)?;
             return Ok(OrgCommand::Query(OrgQuery::Audit { org, query }));
         }
         Endpoint::PutOrg(org) => OrgChange::PutOrg {
@@ -198,9 +206,11 @@ async fn command(
                 command,
             }));
         }
-        Endpoint::Health | Endpoint::OpenApi | Endpoint::GithubReport | Endpoint::LeakReport => {
-            return Err(GateError::NotFound);
-        }
+        Endpoint::Health
+        | Endpoint::OpenApi
+        | Endpoint::GithubReport
+        | Endpoint::LeakReport
+        | Endpoint::ListOrgs => return Err(GateError::NotFound),
     };
     Ok(OrgCommand::Change(change))
 }
@@ -213,11 +223,45 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, GateError> {
         .ok_or_else(manage::body::body_too_large)
 }
 
-fn query(req: &Request, audit: bool) -> Result<AuditQuery, GateError> {
+/// The query string, decoded into pairs (the domain reads them into typed filters).
+fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, GateError> {
     let url = req.url().map_err(respond::internal)?;
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    audit::parse_query(&pairs, audit)
+    Ok(url.query_pairs().into_owned().collect())
+}
+
+/// `GET /orgs`: a page of the directory, each organization as its catalog shows it now (asked
+/// in parallel). An id whose catalog never got created (its creation failed after the
+/// directory entry) is left out.
+async fn list_orgs(page: OrgPage, env: &Env) -> Result<Response, GateError> {
+    let directory = rpc::stub(env, state::DIRECTORY_BINDING, directory::NAME)?;
+    let listed: DirectoryPage = rpc::ask(&directory, &DirectoryCommand::List { page }).await?;
+    let views = join_all(listed.orgs.iter().map(|org| async move {
+        let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
+        let query = OrgCommand::Query(OrgQuery::GetOrg { org: org.clone() });
+        let mut reply = rpc::send(&catalog, &query, None).await?;
+        match reply.status_code() {
+            200 => reply
+                .json::<serde_json::Value>()
+                .await
+                .map(Some)
+                .map_err(respond::internal),
+            404 => Ok(None),
+            status => Err(GateError::Internal(format!(
+                "catalog of {org} answered {status}"
+            ))),
+        }
+    }))
+    .await;
+    let orgs = views
+        .into_iter()
+        .filter_map(Result::transpose)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = listed
+        .more
+        .then(|| listed.orgs.last().map(OrgId::to_string))
+        .flatten();
+    respond::json(
+        200,
+        &serde_json::json!({"orgs": orgs, "next_cursor": next_cursor}),
+    )
 }

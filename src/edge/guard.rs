@@ -14,7 +14,7 @@
 //! only once its write succeeded, and every stored text is bounded (`UsageEvent::bounded`), so a
 //! write cannot fail for size.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde::{Deserialize, Serialize};
 use worker::{DurableObject, Env, Request, Response, State, durable_object};
@@ -81,6 +81,8 @@ pub struct KeyGuard {
     failures: RefCell<Throttle<(String, String)>>,
     /// Refusals and successes reported lately (the audit trail without a write per request).
     sightings: RefCell<Sightings>,
+    /// An alarm will report the usage to the catalog (set by the first use after a report).
+    usage_report_due: Cell<bool>,
 }
 
 impl DurableObject for KeyGuard {
@@ -92,6 +94,7 @@ impl DurableObject for KeyGuard {
             meter: RefCell::new(None),
             failures: RefCell::new(Throttle::new(FAILURE_KEYS)),
             sightings: RefCell::new(Sightings::default()),
+            usage_report_due: Cell::new(false),
         }
     }
 
@@ -116,15 +119,77 @@ impl DurableObject for KeyGuard {
                 };
                 self.check(&hash, Some(admit), known).await
             }
-            Ok(GuardCommand::HandBack { handback }) => self.hand_back(&handback).await,
+            Ok(GuardCommand::HandBack { handback }) => {
+                self.usage_changed();
+                self.hand_back(&handback).await
+            }
             Ok(GuardCommand::Usage) => self.usage().await,
             Err(e) => Err(e),
         };
         Ok(outcome.unwrap_or_else(|e| respond::error(&e, problem_json)))
     }
+
+    /// Reports the usage to the catalog; tried again a minute later when that fails.
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.usage_report_due.set(false);
+        if let Err(e) = self.report_usage().await {
+            worker::console_log!(
+                "{}",
+                serde_json::json!({"error": "usage_report", "detail": e.log_detail()})
+            );
+            self.usage_changed();
+        }
+        Response::empty()
+    }
 }
 
 impl KeyGuard {
+    /// Usage moved: it reaches the catalog within `USAGE_REPORT_MS`, by an alarm set after
+    /// the answer, so no request waits for it and a busy key costs one report per period.
+    fn usage_changed(&self) {
+        let Ok(config) = state::config(&self.env) else {
+            return;
+        };
+        if self.usage_report_due.replace(true) {
+            return;
+        }
+        let storage = self.state.storage();
+        let every = config.usage_report_every;
+        self.state.wait_until(async move {
+            if let Err(e) = storage.set_alarm(every).await {
+                worker::console_log!(
+                    "{}",
+                    serde_json::json!({"error": "usage_alarm", "detail": e.to_string()})
+                );
+            }
+        });
+    }
+
+    async fn report_usage(&self) -> Result<(), GateError> {
+        let Some(guard) = self.load().await? else {
+            return Ok(());
+        };
+        self.ensure_meter().await?;
+        let (last_used_at, requests_total) = self
+            .meter
+            .borrow()
+            .as_ref()
+            .map(|m| (m.usage().last_used_at(), m.usage().total()))
+            .unwrap_or_default();
+        let notice = OrgNotice::Used {
+            org: guard.record.org.clone(),
+            id: guard.record.id.clone(),
+            last_used_at,
+            requests_total,
+        };
+        self.tell_catalog(
+            &guard.record,
+            &OrgCommand::Notice(notice),
+            &mut Cost::default(),
+        )
+        .await
+    }
+
     async fn load(&self) -> Result<Option<GuardState>, GateError> {
         if let Some(cached) = self.cached.borrow().clone() {
             return Ok(Some(cached));
@@ -284,6 +349,7 @@ impl KeyGuard {
                         .await?;
                 }
                 let outcome = Outcome::of(decision, refusal);
+                self.usage_changed();
                 self.report_sighting(&guard.record, outcome.as_ref(), country, now, &mut cost)?;
                 (outcome, grant)
             }

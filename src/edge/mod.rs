@@ -6,6 +6,7 @@ mod admin;
 mod body;
 mod catalog;
 mod clock;
+mod directory;
 mod gateway;
 
 mod guard;

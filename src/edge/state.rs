@@ -13,6 +13,8 @@ const KEYS_BINDING: &str = "KEYS";
 pub const CATALOGS_BINDING: &str = "CATALOGS";
 /// Durable Object namespace of key guards (`KeyGuard`), named by key id.
 pub const GUARDS_BINDING: &str = "GUARDS";
+/// Durable Object namespace of the one organization directory (`OrgDirectory`).
+pub const DIRECTORY_BINDING: &str = "DIRECTORY";
 /// Secret that grants the management API for every organization.
 const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 

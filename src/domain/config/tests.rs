@@ -103,6 +103,15 @@ fn errors_name_the_variable() {
         let e = config(&[("ORIGIN", "http://x"), ("ORIGIN_TIMEOUT_MS", bad)]).unwrap_err();
         assert_eq!(e.var, "ORIGIN_TIMEOUT_MS", "{bad:?}");
     }
+    for bad in ["999", "3600001", "1m", ""] {
+        let e = config(&[("ORIGIN", "http://x"), ("USAGE_REPORT_MS", bad)]).unwrap_err();
+        assert_eq!(e.var, "USAGE_REPORT_MS", "{bad:?}");
+        assert!(e.to_string().contains("1000 to 3600000"), "{e}");
+    }
+    let c = config(&[("ORIGIN", "http://x"), ("USAGE_REPORT_MS", "1000")]).unwrap();
+    assert_eq!(c.usage_report_every, Duration::from_secs(1));
+    let c = config(&[("ORIGIN", "http://x")]).unwrap();
+    assert_eq!(c.usage_report_every, Duration::from_secs(60));
     for bad in ["-1", "60001", "1.5", "1s", "", "18446744073709551616"] {
         let e = config(&[("ORIGIN", "http://x"), ("REVOCATION_BOUND_MS", bad)]).unwrap_err();
         assert_eq!(e.var, "REVOCATION_BOUND_MS", "{bad:?}");

@@ -208,6 +208,16 @@ impl Usage {
         }
     }
 
+    /// The last admitted request.
+    pub fn last_used_at(&self) -> Option<UnixMillis> {
+        self.last_used_at
+    }
+
+    /// Admitted requests in all.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
     /// The view at `now`.
     pub fn view(&self, now: UnixMillis) -> UsageView {
         let hour = now.0 / UnixMillis::HOUR;

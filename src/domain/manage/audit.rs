@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 
 use crate::domain::error::GateError;
 use crate::domain::key::record::KeyId;
+use crate::domain::manage::listing;
 use crate::domain::time::{self, UnixMillis};
 
 /// What happened.
@@ -204,49 +205,36 @@ impl Page {
     }
 }
 
-/// Reads `limit` and `cursor` (and the audit filters) from query pairs; unknown parameters
-/// are refused so a misspelt filter does not silently return everything.
-pub fn parse_query(pairs: &[(String, String)], audit: bool) -> Result<AuditQuery, GateError> {
+/// Reads the audit log's filters and page from query pairs; unknown parameters are refused
+/// so a misspelt filter does not silently return everything.
+pub fn parse_query(pairs: &[(String, String)]) -> Result<AuditQuery, GateError> {
     let bad = |name: &str, why: &str| {
         GateError::InvalidRequest(format!("Invalid query parameter {name}: {why}"))
     };
+    let time = |name: &str, value: &str| {
+        UnixMillis::parse_rfc3339(value).ok_or_else(|| bad(name, "must be RFC 3339"))
+    };
     let mut q = AuditQuery::default();
     for (name, value) in pairs {
-        match (name.as_str(), audit) {
-            ("limit", _) => {
-                q.page.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=200).contains(n))
-                    .ok_or_else(|| bad("limit", "must be 1 to 200"))?;
-            }
-            ("cursor", _) => {
+        match name.as_str() {
+            "limit" => q.page.limit = listing::parse_limit(value)?,
+            "cursor" => {
                 q.page.cursor = Some(
                     value
                         .parse()
                         .map_err(|_| bad("cursor", "use next_cursor from the previous page"))?,
                 );
             }
-            ("type", true) => {
+            "type" => {
                 q.kind =
                     Some(AuditKind::parse(value).ok_or_else(|| bad("type", "unknown event type"))?)
             }
-            ("key_id", true) => {
+            "key_id" => {
                 q.key_id = Some(KeyId::parse(value).ok_or_else(|| bad("key_id", "not a key id"))?)
             }
-            ("since", true) => {
-                q.since = Some(
-                    UnixMillis::parse_rfc3339(value)
-                        .ok_or_else(|| bad("since", "must be RFC 3339"))?,
-                )
-            }
-            ("until", true) => {
-                q.until = Some(
-                    UnixMillis::parse_rfc3339(value)
-                        .ok_or_else(|| bad("until", "must be RFC 3339"))?,
-                )
-            }
-            (other, _) => return Err(bad(other, "unknown parameter")),
+            "since" => q.since = Some(time(name, value)?),
+            "until" => q.until = Some(time(name, value)?),
+            other => return Err(bad(other, "unknown parameter")),
         }
     }
     Ok(q)

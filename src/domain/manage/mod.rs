@@ -5,6 +5,7 @@ pub mod actor;
 pub mod audit;
 pub mod body;
 pub mod details;
+pub mod listing;
 pub mod login;
 pub mod org;
 pub mod refusal;

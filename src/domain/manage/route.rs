@@ -12,6 +12,8 @@ pub enum Endpoint {
     Health,
     /// `GET /v1/openapi.json`: the API description, no auth.
     OpenApi,
+    /// `GET /v1/orgs`: every organization (the admin token only).
+    ListOrgs,
     /// `PUT /v1/orgs/{org}`.
     PutOrg(OrgId),
     /// `GET /v1/orgs/{org}`.
@@ -64,6 +66,7 @@ impl Endpoint {
                 ("POST", (method == "POST").then_some(Endpoint::GithubReport))
             }
             ["v1", "leaked"] => ("POST", (method == "POST").then_some(Endpoint::LeakReport)),
+            ["v1", "orgs"] => ("GET", (method == "GET").then_some(Endpoint::ListOrgs)),
             ["v1", "orgs", o] => (
                 "GET, PUT",
                 match method {
@@ -132,7 +135,8 @@ impl Endpoint {
             Endpoint::Health
             | Endpoint::OpenApi
             | Endpoint::GithubReport
-            | Endpoint::LeakReport => None,
+            | Endpoint::LeakReport
+            | Endpoint::ListOrgs => None,
             Endpoint::PutOrg(o)
             | Endpoint::GetOrg(o)
             | Endpoint::CreateKey(o)
@@ -149,9 +153,9 @@ impl Endpoint {
     }
 
     /// Whether only the admin token (the operator) may call it: admin-scoped keys manage their
-    /// organization's keys, not its plan.
+    /// organization's keys, not its plan nor the list of organizations.
     pub fn operator_only(&self) -> bool {
-        matches!(self, Endpoint::PutOrg(_))
+        matches!(self, Endpoint::PutOrg(_) | Endpoint::ListOrgs)
     }
 }
 
@@ -172,6 +176,10 @@ mod tests {
         assert_eq!(
             Endpoint::resolve("GET", "/health").unwrap(),
             Endpoint::Health
+        );
+        assert_eq!(
+            Endpoint::resolve("GET", "/v1/orgs").unwrap(),
+            Endpoint::ListOrgs
         );
         assert_eq!(
             Endpoint::resolve("PUT", "/v1/orgs/acme").unwrap(),
@@ -197,6 +205,7 @@ mod tests {
         assert_eq!(code("GET", "/v1/orgs/acme/"), "not_found");
         assert_eq!(code("GET", ""), "not_found");
         assert_eq!(code("DELETE", "/v1/orgs/acme"), "method_not_allowed");
+        assert_eq!(code("POST", "/v1/orgs"), "method_not_allowed");
         assert_eq!(
             code("GET", "/v1/orgs/acme/keys/revoke-all"),
             "method_not_allowed"

@@ -25,7 +25,7 @@ impl OrgCatalog {
             _ => return Ok(()),
         };
         let rows: Vec<KeyRow> = self.query(
-            "SELECT seq, secrets, record FROM keys WHERE id = ?",
+            "SELECT secrets, record FROM keys WHERE id = ?",
             vec![id.as_str().into()],
         )?;
         let Some(stored) = rows.into_iter().next().map(decode_key).transpose()? else {
@@ -135,7 +135,7 @@ impl OrgCatalog {
         }
         respond::json(
             200,
-            &Listed {
+            &Page {
                 items: AuditList { events },
                 next_cursor,
             },

@@ -12,7 +12,7 @@ impl OrgCatalog {
     /// Every live key, oldest first.
     pub(super) fn live_keys(&self) -> Result<Vec<Stored>, GateError> {
         let rows: Vec<KeyRow> = self.query(
-            "SELECT seq, secrets, record FROM keys WHERE revoked = 0 ORDER BY seq",
+            "SELECT secrets, record FROM keys WHERE revoked = 0 ORDER BY seq",
             vec![],
         )?;
         rows.into_iter().map(decode_key).collect()
@@ -36,7 +36,7 @@ impl OrgCatalog {
     /// The key `id` if it is live (`None`: revoked or unknown).
     pub(super) fn find_live_key(&self, id: &KeyId) -> Result<Option<Stored>, GateError> {
         let rows: Vec<KeyRow> = self.query(
-            "SELECT seq, secrets, record FROM keys WHERE id = ? AND revoked = 0",
+            "SELECT secrets, record FROM keys WHERE id = ? AND revoked = 0",
             vec![id.as_str().into()],
         )?;
         rows.into_iter().next().map(decode_key).transpose()
@@ -198,6 +198,10 @@ impl OrgCatalog {
                 record.id.as_str().into(),
             ],
         )?;
+        self.exec(
+            "DELETE FROM key_usage WHERE id = ?",
+            vec![record.id.as_str().into()],
+        )?;
         self.record_event(
             now,
             AuditKind::KeyRevoked,
@@ -266,24 +270,42 @@ impl OrgCatalog {
         Ok(view)
     }
 
+    /// A page of live keys. Filters and order read the usage the guards last reported (at
+    /// most a minute old, `OrgNotice::Used`); the page then shows each key's exact usage, asked
+    /// of its guard (in parallel).
     pub(super) async fn list_keys(
         &self,
-        query: &AuditQuery,
+        query: &KeyQuery,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
         self.org_row()?.ok_or(GateError::OrgNotFound)?;
-        let rows: Vec<KeyRow> = self.query(
-            "SELECT seq, secrets, record FROM keys WHERE revoked = 0 AND seq < ? ORDER BY seq DESC LIMIT ?",
-            vec![query.page.below().into(), query.page.rows_to_fetch().into()],
+        let rows: Vec<ListedRow> = self.query(
+            "SELECT k.seq, k.secrets, k.record, u.last_used_at, u.requests
+             FROM keys k LEFT JOIN key_usage u ON u.id = k.id WHERE k.revoked = 0",
+            vec![],
         )?;
-        let (rows, next_cursor) = query.page.cut(rows, |row| row.seq);
-        let mut keys = Vec::with_capacity(rows.len());
-        for row in rows {
-            keys.push(self.view_with_usage(&decode_key(row)?.record, now).await?);
-        }
+        let stored = rows
+            .iter()
+            .map(|row| Ok((row, decode(&row.secrets, &row.record)?)))
+            .collect::<Result<Vec<_>, GateError>>()?;
+        let listed = stored
+            .iter()
+            .map(|(row, key)| Listed {
+                record: &key.record,
+                secrets: &key.secrets,
+                seq: row.seq as u64,
+                last_used_at: row.last_used_at.map(|t| UnixMillis(t as u64)),
+                requests: row.requests.unwrap_or(0) as u64,
+            })
+            .collect();
+        let (page, next_cursor) = query.select(listed, now);
+        let keys = join_all(page.iter().map(|k| self.view_with_usage(k.record, now)))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         respond::json(
             200,
-            &Listed {
+            &Page {
                 items: KeyList { keys },
                 next_cursor,
             },

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use futures_util::lock::Mutex;
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -19,7 +20,7 @@ use worker::{
 use super::respond::{self, internal};
 use super::sql;
 use super::webhooks::{self, Webhooks};
-use super::{clock, rpc, state};
+use super::{clock, directory, rpc, state};
 use crate::domain::key::secret::{self, Secret};
 use crate::domain::leak::{self, FoundSecret, LeakAction, OnLeak, Owner};
 use crate::domain::limits::usage::UsageSummary;
@@ -27,8 +28,11 @@ use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{AuditEvent, AuditKind, AuditQuery};
 use crate::domain::manage::body::{Assigned, KeyPatch, KeyView, NewKey, OrgView, PutOrg};
 use crate::domain::manage::details::{self, AuditDetails};
+use crate::domain::manage::listing::{KeyQuery, Listed};
 use crate::domain::manage::org::{OrgPut, OrgTerms};
-use crate::domain::protocol::{GuardCommand, OrgChange, OrgCommand, OrgNotice, OrgQuery};
+use crate::domain::protocol::{
+    DirectoryCommand, GuardCommand, OrgChange, OrgCommand, OrgNotice, OrgQuery,
+};
 use crate::domain::webhook::{EventType, Notice, SUCCESS_EVERY_MS, WebhookCommand, notices_ahead};
 use crate::domain::{ApiKey, GateError, KeyHash, KeyId, KeyRecord, OrgId, UnixMillis};
 
@@ -51,6 +55,8 @@ CREATE TABLE IF NOT EXISTS audit (
   actor TEXT NOT NULL, key_id TEXT, details TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_key ON audit (key_id, seq);
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS key_usage (
+  id TEXT PRIMARY KEY, last_used_at INTEGER, requests INTEGER NOT NULL) WITHOUT ROWID;
 ";
 
 #[durable_object]
@@ -115,9 +121,18 @@ struct OrgRow {
 
 #[derive(Deserialize)]
 struct KeyRow {
+    secrets: String,
+    record: String,
+}
+
+/// A live key with the usage its guard last reported.
+#[derive(Deserialize)]
+struct ListedRow {
     seq: i64,
     secrets: String,
     record: String,
+    last_used_at: Option<i64>,
+    requests: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -143,7 +158,7 @@ struct Stored {
 }
 
 #[derive(Serialize)]
-struct Listed<T> {
+struct Page<T> {
     #[serde(flatten)]
     items: T,
     next_cursor: Option<String>,
@@ -318,6 +333,22 @@ impl OrgCatalog {
                 }
                 respond::json(200, &serde_json::json!({"ok": true}))
             }
+            OrgNotice::Used {
+                id,
+                last_used_at,
+                requests_total,
+                ..
+            } => {
+                self.exec(
+                    "INSERT OR REPLACE INTO key_usage (id, last_used_at, requests) VALUES (?, ?, ?)",
+                    vec![
+                        id.as_str().into(),
+                        last_used_at.map_or(SqlStorageValue::Null, ms),
+                        SqlStorageValue::Integer(requests_total as i64),
+                    ],
+                )?;
+                respond::json(200, &serde_json::json!({"ok": true}))
+            }
             OrgNotice::AuthSucceeded { id, country, .. } => {
                 // The guard reports once an hour, but forgets when it restarts: the log decides.
                 let since = UnixMillis(now.0.saturating_sub(SUCCESS_EVERY_MS));
@@ -352,9 +383,13 @@ impl OrgCatalog {
 }
 
 fn decode_key(row: KeyRow) -> Result<Stored, GateError> {
+    decode(&row.secrets, &row.record)
+}
+
+fn decode(secrets: &str, record: &str) -> Result<Stored, GateError> {
     Ok(Stored {
-        record: KeyRecord::from_json(&row.record).map_err(internal)?,
-        secrets: serde_json::from_str(&row.secrets).map_err(internal)?,
+        record: KeyRecord::from_json(record).map_err(internal)?,
+        secrets: serde_json::from_str(secrets).map_err(internal)?,
     })
 }
 

@@ -48,10 +48,16 @@ impl OrgCatalog {
             i64::from(terms.api_access).into(),
         );
         match put {
-            OrgPut::Create(_) => self.exec(
+            OrgPut::Create(_) => {
+                // Entered first: an organization that exists is always listed.
+                let directory = rpc::stub(&self.env, state::DIRECTORY_BINDING, directory::NAME)?;
+                let add = DirectoryCommand::Add { org: org.clone() };
+                rpc::ask::<_, serde::de::IgnoredAny>(&directory, &add).await?;
+                self.exec(
                 "INSERT INTO org (id, plan, api_access, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                 vec![org.as_str().into(), plan, access, ms(now), ms(now)],
-            )?,
+                )?
+            }
             OrgPut::Update { changed, .. } => {
                 if changed {
                     self.republish_org(terms).await?;
