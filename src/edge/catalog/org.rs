@@ -47,12 +47,13 @@ impl OrgCatalog {
             terms.plan.as_str().into(),
             i64::from(terms.api_access).into(),
         );
+        // Entered first (again on each PUT: idempotent, and it enters organizations made
+        // before the directory existed), so an organization that exists is always listed.
+        let directory = rpc::stub(&self.env, state::DIRECTORY_BINDING, directory::NAME)?;
+        let add = DirectoryCommand::Add { org: org.clone() };
+        rpc::ask::<_, serde::de::IgnoredAny>(&directory, &add).await?;
         match put {
             OrgPut::Create(_) => {
-                // Entered first: an organization that exists is always listed.
-                let directory = rpc::stub(&self.env, state::DIRECTORY_BINDING, directory::NAME)?;
-                let add = DirectoryCommand::Add { org: org.clone() };
-                rpc::ask::<_, serde::de::IgnoredAny>(&directory, &add).await?;
                 self.exec(
                 "INSERT INTO org (id, plan, api_access, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                 vec![org.as_str().into(), plan, access, ms(now), ms(now)],
