@@ -4,8 +4,8 @@
 //! - The **organization catalog** (one per organization) is the source of truth for the
 //!   organization's plan, its keys and its audit log. It enforces the key limit in one
 //!   synchronous SQL section, so concurrent creates cannot exceed it.
-//! - The **directory** (one per deployment) knows which organizations exist, for `GET /orgs`;
-//!   each organization's figures stay in its catalog.
+//! - The **directory** (one per deployment) lists the organizations for `GET /orgs`: each
+//!   catalog enters its organization before creating it and sends its view after each change.
 //! - The **key guard** (one per key id, so it survives rotation) holds the authoritative
 //!   record and the hashes of the secrets that may be used. The verification path asks it
 //!   whenever the isolate holds no admission lease of the key (`domain::admission`), and a lease
@@ -73,6 +73,21 @@ pub enum OrgQuery {
     KeyUsage { org: OrgId, id: KeyId },
     /// Read the audit log.
     Audit { org: OrgId, query: AuditQuery },
+}
+
+impl OrgChange {
+    /// The organization it changes.
+    pub fn org(&self) -> &OrgId {
+        match self {
+            OrgChange::PutOrg { org, .. }
+            | OrgChange::CreateKey { org, .. }
+            | OrgChange::UpdateKey { org, .. }
+            | OrgChange::RevokeKey { org, .. }
+            | OrgChange::RotateKey { org, .. }
+            | OrgChange::RevokeAll { org, .. }
+            | OrgChange::KeyLeaked { org, .. } => org,
+        }
+    }
 }
 
 /// A change to an organization catalog, by `actor`.
@@ -166,17 +181,29 @@ pub enum OrgNotice {
 pub enum DirectoryCommand {
     /// Enter an organization (idempotent): done before its catalog creates it.
     Add { org: OrgId },
-    /// Organization ids in order, one page; answers a [`DirectoryPage`].
+    /// The organization as `GET /orgs/{org}` shows it after a change, so a listing needs
+    /// no request per organization.
+    Put { org: OrgId, view: serde_json::Value },
+    /// Organizations in id order, one page; answers a [`DirectoryPage`].
     List { page: OrgPage },
 }
 
-/// A page of organization ids.
+/// A page of the directory.
 #[derive(Serialize, Deserialize, Debug)]
 pub struct DirectoryPage {
-    /// The ids, in order.
-    pub orgs: Vec<OrgId>,
+    /// The organizations, in id order.
+    pub orgs: Vec<DirectoryEntry>,
     /// Whether more follow the last one.
     pub more: bool,
+}
+
+/// One organization in the directory.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct DirectoryEntry {
+    /// Its id.
+    pub id: OrgId,
+    /// Its view after its last change; `None` until the catalog first sent one.
+    pub view: Option<serde_json::Value>,
 }
 
 /// A request to a key guard.

@@ -24,7 +24,7 @@ use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
 use crate::domain::protocol::{
     DirectoryCommand, DirectoryPage, OrgChange, OrgCommand, OrgQuery, WebhookRequest,
 };
-use crate::domain::{ApiKey, GateError, OrgId, Policy};
+use crate::domain::{ApiKey, GateError, Policy};
 
 /// The OpenAPI 3.1 description of these routes, served as is.
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -229,13 +229,18 @@ fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, GateError> {
     Ok(url.query_pairs().into_owned().collect())
 }
 
-/// `GET /orgs`: a page of the directory, each organization as its catalog shows it now (asked
-/// in parallel). An id whose catalog never got created (its creation failed after the
-/// directory entry) is left out.
+/// `GET /orgs`: a page of the directory, each organization as its catalog showed it after its
+/// last change. The few without a view (the catalog's send failed) are asked of their catalog,
+/// in parallel; an id whose catalog was never created (its creation failed after the entry) is
+/// left out.
 async fn list_orgs(page: OrgPage, env: &Env) -> Result<Response, GateError> {
     let directory = rpc::stub(env, state::DIRECTORY_BINDING, directory::NAME)?;
     let listed: DirectoryPage = rpc::ask(&directory, &DirectoryCommand::List { page }).await?;
-    let views = join_all(listed.orgs.iter().map(|org| async move {
+    let views = join_all(listed.orgs.iter().map(|entry| async move {
+        let org = &entry.id;
+        if let Some(view) = &entry.view {
+            return Ok(Some(view.clone()));
+        }
         let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
         let query = OrgCommand::Query(OrgQuery::GetOrg { org: org.clone() });
         let mut reply = rpc::send(&catalog, &query, None).await?;
@@ -258,7 +263,7 @@ async fn list_orgs(page: OrgPage, env: &Env) -> Result<Response, GateError> {
         .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = listed
         .more
-        .then(|| listed.orgs.last().map(OrgId::to_string))
+        .then(|| listed.orgs.last().map(|entry| entry.id.to_string()))
         .flatten();
     respond::json(
         200,

@@ -1,6 +1,8 @@
 //! `OrgDirectory`: one SQLite-backed Durable Object for the deployment, the list of its
-//! organizations. It holds ids only: plans, access and key counts stay in each catalog, read
-//! live when `GET /orgs` shows a page.
+//! organizations for `GET /orgs`. A catalog enters its organization before creating it (so an
+//! organization that exists is always listed) and sends its view after each change (so a page
+//! is one request, not one per organization; a view that never arrived is read from the
+//! catalog instead).
 
 use serde::Deserialize;
 use worker::{DurableObject, Env, Request, Response, SqlStorage, State, durable_object};
@@ -9,12 +11,13 @@ use super::{respond, rpc, sql};
 use crate::domain::GateError;
 use crate::domain::OrgId;
 use crate::domain::manage::listing::OrgPage;
-use crate::domain::protocol::{DirectoryCommand, DirectoryPage};
+use crate::domain::protocol::{DirectoryCommand, DirectoryEntry, DirectoryPage};
 
 /// The name of the one directory in its namespace.
 pub const NAME: &str = "directory";
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS orgs (id TEXT PRIMARY KEY) WITHOUT ROWID;";
+const SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS orgs (id TEXT PRIMARY KEY, view TEXT) WITHOUT ROWID;";
 
 #[durable_object]
 pub struct OrgDirectory {
@@ -40,8 +43,9 @@ impl DurableObject for OrgDirectory {
 }
 
 #[derive(Deserialize)]
-struct IdRow {
+struct OrgRow {
     id: String,
+    view: Option<String>,
 }
 
 impl OrgDirectory {
@@ -56,15 +60,24 @@ impl OrgDirectory {
                 )?;
                 respond::json(200, &serde_json::json!({"ok": true}))
             }
+            DirectoryCommand::Put { org, view } => {
+                let view = serde_json::to_string(&view).map_err(respond::internal)?;
+                sql::exec(
+                    &self.sql,
+                    "INSERT OR REPLACE INTO orgs (id, view) VALUES (?, ?)",
+                    vec![org.as_str().into(), view.into()],
+                )?;
+                respond::json(200, &serde_json::json!({"ok": true}))
+            }
             DirectoryCommand::List { page } => respond::json(200, &self.list(&page)?),
         }
     }
 
     fn list(&self, page: &OrgPage) -> Result<DirectoryPage, GateError> {
         let after = page.after.as_ref().map_or("", OrgId::as_str);
-        let rows: Vec<IdRow> = sql::rows(
+        let rows: Vec<OrgRow> = sql::rows(
             &self.sql,
-            "SELECT id FROM orgs WHERE id > ? ORDER BY id LIMIT ?",
+            "SELECT id, view FROM orgs WHERE id > ? ORDER BY id LIMIT ?",
             vec![after.into(), (i64::from(page.limit) + 1).into()],
         )?;
         let more = rows.len() > page.limit as usize;
@@ -72,10 +85,15 @@ impl OrgDirectory {
             .into_iter()
             .take(page.limit as usize)
             .map(|row| {
-                OrgId::parse(&row.id)
-                    .ok_or_else(|| GateError::Internal(format!("stored org id {:?}", row.id)))
+                let id = OrgId::parse(&row.id)
+                    .ok_or_else(|| GateError::Internal(format!("stored org id {:?}", row.id)))?;
+                let view = row
+                    .view
+                    .map(|v| serde_json::from_str(&v).map_err(respond::internal))
+                    .transpose()?;
+                Ok(DirectoryEntry { id, view })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, GateError>>()?;
         Ok(DirectoryPage { orgs, more })
     }
 }

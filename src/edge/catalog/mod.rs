@@ -196,9 +196,13 @@ impl OrgCatalog {
             // Changes and notices run one at a time: the guard, KV and SQL see one sequence.
             OrgCommand::Change(change) => {
                 let _writer = self.writer.lock().await;
+                let org = change.org().clone();
                 let answer = self.change(change, now).await;
                 // A change may have moved what is due (a new expiry, a revoke).
                 self.webhooks().rearm(&self.storage).await?;
+                if answer.is_ok() {
+                    self.send_view(&org).await;
+                }
                 answer
             }
             OrgCommand::Notice(notice) => {

@@ -33,6 +33,27 @@ impl OrgCatalog {
         }))
     }
 
+    /// Sends the organization's view to the directory, for `GET /orgs`. The change is already
+    /// made: a failed send is logged, and the listing then asks this catalog instead.
+    pub(super) async fn send_view(&self, org: &OrgId) {
+        let sent = async {
+            let view = self.org_view(org)?.ok_or(GateError::OrgNotFound)?;
+            let view = serde_json::to_value(view).map_err(internal)?;
+            let directory = rpc::stub(&self.env, state::DIRECTORY_BINDING, directory::NAME)?;
+            let put = DirectoryCommand::Put {
+                org: org.clone(),
+                view,
+            };
+            rpc::ask::<_, serde::de::IgnoredAny>(&directory, &put).await
+        };
+        if let Err(e) = sent.await {
+            worker::console_log!(
+                "{}",
+                serde_json::json!({"error": "directory_view", "org": org.as_str(), "detail": e.log_detail()})
+            );
+        }
+    }
+
     pub(super) async fn put_org(
         &self,
         org: &OrgId,
