@@ -992,6 +992,7 @@ fn the_openapi_document_covers_every_route(w: &World) -> Result<(), Failed> {
     eq(doc["openapi"].as_str(), Some("3.1.0"), "version")?;
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     for p in [
+        "/v1/policy",
         "/v1/orgs/{org}",
         "/v1/orgs/{org}/keys",
         "/v1/orgs/{org}/keys/{id}",

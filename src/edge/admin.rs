@@ -55,11 +55,18 @@ pub async fn handle(
         // Authenticated by GitHub's signature, or by holding the key: no admin credential.
         (Endpoint::GithubReport, _) => return leaks::github(&mut req, env).await,
         (Endpoint::LeakReport, _) => return leaks::report(&mut req, env, &trace.client).await,
+        // The deployment's, not an organization's: answered here, no catalog involved.
+        (Endpoint::Policy, _) => {
+            throttled_authenticate(&req, env, trace)
+                .await?
+                .may_call(&endpoint)?;
+            return respond::json(200, &state::config(env)?.policy.view());
+        }
         (_, Some(org)) => org.clone(),
         (_, None) => return Err(GateError::NotFound),
     };
     let actor = throttled_authenticate(&req, env, trace).await?;
-    actor.may_call(&endpoint, &org)?;
+    actor.may_call(&endpoint)?;
     let command = command(endpoint, &mut req, actor, &state::config(env)?.policy).await?;
     let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
     let accept = req.headers().get("accept").ok().flatten();
@@ -198,7 +205,11 @@ async fn command(
                 command,
             }));
         }
-        Endpoint::Health | Endpoint::OpenApi | Endpoint::GithubReport | Endpoint::LeakReport => {
+        Endpoint::Health
+        | Endpoint::OpenApi
+        | Endpoint::Policy
+        | Endpoint::GithubReport
+        | Endpoint::LeakReport => {
             return Err(GateError::NotFound);
         }
     };

@@ -61,16 +61,17 @@ impl Actor {
         }
     }
 
-    /// Whether the actor may call `endpoint` on `org`: an organization admin manages its own
-    /// organization's keys, not organizations.
-    pub fn may_call(&self, endpoint: &Endpoint, org: &OrgId) -> Result<(), GateError> {
-        match self {
-            Actor::Operator => Ok(()),
-            Actor::OrgAdmin { .. } if endpoint.operator_only() => Err(GateError::OperatorOnly),
-            Actor::OrgAdmin { org: own, .. } if own != org => {
+    /// Whether the actor may call `endpoint`: an organization admin manages its own
+    /// organization's keys, not organizations, and reads what is no organization's (the
+    /// policy).
+    pub fn may_call(&self, endpoint: &Endpoint) -> Result<(), GateError> {
+        match (self, endpoint.org()) {
+            (Actor::Operator, _) => Ok(()),
+            (Actor::OrgAdmin { .. }, _) if endpoint.operator_only() => Err(GateError::OperatorOnly),
+            (Actor::OrgAdmin { org: own, .. }, Some(org)) if own != org => {
                 Err(GateError::OtherOrganization(org.to_string()))
             }
-            Actor::OrgAdmin { .. } => Ok(()),
+            (Actor::OrgAdmin { .. }, _) => Ok(()),
         }
     }
 

@@ -12,6 +12,8 @@ pub enum Endpoint {
     Health,
     /// `GET /v1/openapi.json`: the API description, no auth.
     OpenApi,
+    /// `GET /v1/policy`: the deployment's route policy; any organization's admin may read it.
+    Policy,
     /// `PUT /v1/orgs/{org}`.
     PutOrg(OrgId),
     /// `GET /v1/orgs/{org}`.
@@ -60,6 +62,7 @@ impl Endpoint {
                 matches!(method, "GET" | "HEAD").then_some(Endpoint::Health),
             ),
             ["v1", "openapi.json"] => ("GET", (method == "GET").then_some(Endpoint::OpenApi)),
+            ["v1", "policy"] => ("GET", (method == "GET").then_some(Endpoint::Policy)),
             ["v1", "secret-scanning", "github"] => {
                 ("POST", (method == "POST").then_some(Endpoint::GithubReport))
             }
@@ -131,6 +134,7 @@ impl Endpoint {
         match self {
             Endpoint::Health
             | Endpoint::OpenApi
+            | Endpoint::Policy
             | Endpoint::GithubReport
             | Endpoint::LeakReport => None,
             Endpoint::PutOrg(o)
@@ -174,6 +178,10 @@ mod tests {
             Endpoint::Health
         );
         assert_eq!(
+            Endpoint::resolve("GET", "/v1/policy").unwrap(),
+            Endpoint::Policy
+        );
+        assert_eq!(
             Endpoint::resolve("PUT", "/v1/orgs/acme").unwrap(),
             Endpoint::PutOrg(acme.clone())
         );
@@ -197,6 +205,7 @@ mod tests {
         assert_eq!(code("GET", "/v1/orgs/acme/"), "not_found");
         assert_eq!(code("GET", ""), "not_found");
         assert_eq!(code("DELETE", "/v1/orgs/acme"), "method_not_allowed");
+        assert_eq!(code("POST", "/v1/policy"), "method_not_allowed");
         assert_eq!(
             code("GET", "/v1/orgs/acme/keys/revoke-all"),
             "method_not_allowed"
