@@ -149,7 +149,8 @@ async fn command(
         }
         Endpoint::GetKey(org, id) => return Ok(OrgCommand::Query(OrgQuery::GetKey { org, id })),
         Endpoint::KeyUsage(org, id) => {
-            return Ok(OrgCommand::Query(OrgQuery::KeyUsage { org, id }));
+            let series = audit::parse_usage_query(&query_pairs(req)?)?;
+            return Ok(OrgCommand::Query(OrgQuery::KeyUsage { org, id, series }));
         }
         Endpoint::Audit(org) => {
             let query = query(req, true)?;
@@ -225,10 +226,14 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, GateError> {
 }
 
 fn query(req: &Request, audit: bool) -> Result<AuditQuery, GateError> {
+    audit::parse_query(&query_pairs(req)?, audit)
+}
+
+/// The query's parameters, decoded.
+fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, GateError> {
     let url = req.url().map_err(respond::internal)?;
-    let pairs: Vec<(String, String)> = url
+    Ok(url
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    audit::parse_query(&pairs, audit)
+        .collect())
 }

@@ -1,4 +1,5 @@
-//! The organization audit log: append-only events, never edited or deleted through the API.
+//! The organization audit log: append-only events, never edited or deleted through the API;
+//! and the query parameters of the management API's reads (pages, audit filters, usage series).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -8,6 +9,7 @@ use serde_json::value::RawValue;
 
 use crate::domain::error::GateError;
 use crate::domain::key::record::KeyId;
+use crate::domain::limits::usage::Series;
 use crate::domain::time::{self, UnixMillis};
 
 /// What happened.
@@ -207,9 +209,6 @@ impl Page {
 /// Reads `limit` and `cursor` (and the audit filters) from query pairs; unknown parameters
 /// are refused so a misspelt filter does not silently return everything.
 pub fn parse_query(pairs: &[(String, String)], audit: bool) -> Result<AuditQuery, GateError> {
-    let bad = |name: &str, why: &str| {
-        GateError::InvalidRequest(format!("Invalid query parameter {name}: {why}"))
-    };
     let mut q = AuditQuery::default();
     for (name, value) in pairs {
         match (name.as_str(), audit) {
@@ -250,6 +249,28 @@ pub fn parse_query(pairs: &[(String, String)], audit: bool) -> Result<AuditQuery
         }
     }
     Ok(q)
+}
+
+/// Reads the usage route's one parameter, `series` (`hour` or `day`; none: the summary). An
+/// unknown value, a repeated `series` or any other parameter is refused, naming it.
+pub fn parse_usage_query(pairs: &[(String, String)]) -> Result<Option<Series>, GateError> {
+    let mut series = None;
+    for (name, value) in pairs {
+        match name.as_str() {
+            "series" if series.is_none() => {
+                series =
+                    Some(Series::parse(value).ok_or_else(|| bad("series", "must be hour or day"))?)
+            }
+            "series" => return Err(bad("series", "given more than once")),
+            other => return Err(bad(other, "unknown parameter")),
+        }
+    }
+    Ok(series)
+}
+
+/// The refusal of query parameter `name`, saying `why`.
+fn bad(name: &str, why: &str) -> GateError {
+    GateError::InvalidRequest(format!("Invalid query parameter {name}: {why}"))
 }
 
 /// Lets `budget` events per key through per minute (one, for reports), so a flood of failures
