@@ -16,7 +16,7 @@ const SIGNING_SECRET: &str = "origin-signing-secret-for-tests";
 const POLICY: &str = r#"{"default":"deny","rules":[
   {"method":"GET","path":"/api/sites/:siteId/stats","resource":"stats","ids":{"site":"path:siteId"}},
   {"method":"GET","path":"/api/stats","resource":"stats","ids":{"site":"query:siteId"}},
-  {"method":["GET","POST","PATCH","DELETE"],"path":"/api/employees/*","resource":"employees","envelope":"data"},
+  {"method":["GET","POST","PATCH","DELETE"],"path":"/api/employees/*","resource":"employees","envelope":"data","fields":["name","start_date","salary","address.city"]},
   {"method":"GET","path":"/api/html/*","resource":"employees"},
   {"method":"GET","path":"/api/teams/:team/docs/:doc","resource":"documents","action":"download","ids":{"team":"header:x-team"}}
 ]}"#;
@@ -413,6 +413,108 @@ const CASES: &[Case<World>] = &[
             "True\nFalse\nFalse\nFalse",
             "node verification",
         )
+    }),
+    ("the_policy_is_served_to_admins", |w| {
+        refusal(
+            &send(&w.gateway, "GET", "/_keygate/v1/policy", &[], None),
+            401,
+            "unauthorized",
+        )?;
+        let r = Admin::operator(&w.gateway).call("GET", "/policy", None);
+        eq(r.status, 200, "status")?;
+        let policy = r.json();
+        eq(
+            (policy["default"].as_str(), policy["case"].as_str()),
+            (Some("deny"), Some("sensitive")),
+            "settings",
+        )?;
+        eq(
+            policy["resources"].clone(),
+            serde_json::json!([
+                {"name": "documents", "actions": ["download"], "id_types": ["team"], "fields": []},
+                {"name": "employees", "actions": ["read", "create", "update", "delete"], "id_types": [],
+                 "fields": ["name", "start_date", "salary", "address.city"]},
+                {"name": "stats", "actions": ["read"], "id_types": ["site"], "fields": []}
+            ]),
+            "resources",
+        )?;
+        eq(
+            policy["rules"][0].clone(),
+            serde_json::json!({"methods": ["GET"], "path": "/api/sites/:siteId/stats",
+                "resource": "stats", "actions": ["read"], "ids": {"site": "path:siteId"},
+                "envelope": null, "fields": []}),
+            "first rule",
+        )?;
+        eq(
+            policy["rules"].as_array().map(Vec::len),
+            Some(5),
+            "every rule",
+        )?;
+        // Not an organization's: any organization's admin-scoped key reads it, others do not.
+        let admin_key = w.key("auth-p", r#"{"name":"Org admin","scopes":["admin"]}"#);
+        eq(
+            Admin::bearer(&w.gateway, &admin_key)
+                .call("GET", "/policy", None)
+                .json(),
+            policy,
+            "an organization admin reads the same policy",
+        )?;
+        let reader = w.key("auth-p", r#"{"name":"Reader","scopes":["read"]}"#);
+        refusal(
+            &Admin::bearer(&w.gateway, &reader).call("GET", "/policy", None),
+            403,
+            "insufficient_scope",
+        )
+        .map(drop)
+    }),
+    ("a_field_the_policy_does_not_declare_is_a_400", |w| {
+        let admin = Admin::operator(&w.gateway);
+        admin.put_org("auth-q", r#"{"plan":"enterprise"}"#);
+        let (_, id) = admin.create_key(
+            "auth-q",
+            r#"{"name":"Calendar","scopes":["read"],"fields":{"employees":["name","address.city"]}}"#,
+        );
+        let typo = "fields.employees: unknown field \"strat_date\" for resource employees (the API policy allows name, start_date, salary, address.city)";
+        let r = admin.call(
+            "POST",
+            "/orgs/auth-q/keys",
+            Some(
+                r#"{"name":"Typo","scopes":["read"],"fields":{"employees":["name","strat_date"]}}"#,
+            ),
+        );
+        eq(
+            refusal(&r, 400, "invalid_request")?,
+            typo.to_owned(),
+            "create",
+        )?;
+        eq(
+            admin.call("GET", "/orgs/auth-q", None).json()["key_count"].as_u64(),
+            Some(1),
+            "nothing was created",
+        )?;
+        let path = format!("/orgs/auth-q/keys/{id}");
+        let r = admin.call(
+            "PATCH",
+            &path,
+            Some(r#"{"fields":{"employees":["strat_date"]}}"#),
+        );
+        eq(
+            refusal(&r, 400, "invalid_request")?,
+            typo.to_owned(),
+            "patch",
+        )?;
+        eq(
+            admin.call("GET", &path, None).json()["fields"].clone(),
+            serde_json::json!({"employees": ["name", "address.city"]}),
+            "nothing was changed",
+        )?;
+        // Resources whose rules declare no fields keep accepting any path.
+        let r = admin.call(
+            "PATCH",
+            &path,
+            Some(r#"{"fields":{"employees":["start_date"],"stats":["anything.at.all"]}}"#),
+        );
+        eq(r.status, 200, "declared or unchecked fields")
     }),
     ("an_invalid_policy_is_a_500_that_says_what_is_wrong", |w| {
         let r = send(&w.bad_policy, "GET", "/api/x", &[], None);

@@ -71,6 +71,7 @@ const CASES: &[Case<World>] = support::cases![
     organizations_are_listed_for_the_admin_token_only,
     keys_are_filtered_sorted_and_paged,
     expiry_is_audited_once_when_first_seen,
+    usage_over_time_counts_admitted_and_refused_requests,
     the_openapi_document_covers_every_route,
     no_secret_or_hash_reaches_the_log,
 ];
@@ -1254,6 +1255,118 @@ fn expiry_is_audited_once_when_first_seen(w: &World) -> Result<(), Failed> {
     )
 }
 
+/// `(admitted, refused)` summed over a series' buckets, and of its last one.
+fn series_totals(series: &Value) -> ((u64, u64), (u64, u64)) {
+    let counts = |b: &Value| {
+        (
+            b["admitted"].as_u64().unwrap_or(0),
+            b["refused"].as_u64().unwrap_or(0),
+        )
+    };
+    let buckets = series["buckets"].as_array().cloned().unwrap_or_default();
+    let sum = buckets
+        .iter()
+        .map(counts)
+        .fold((0, 0), |(a, r), (x, y)| (a + x, r + y));
+    (sum, buckets.last().map(counts).unwrap_or_default())
+}
+
+fn usage_over_time_counts_admitted_and_refused_requests(w: &World) -> Result<(), Failed> {
+    let admin = w.org("org-o", "pro");
+    let (key, id) = admin.create_key("org-o", r#"{"name":"Charted","scopes":["read"]}"#);
+    let path = format!("/orgs/org-o/keys/{id}/usage");
+    let hour_before = now_ms() / UnixMillis::HOUR;
+    for _ in 0..3 {
+        eq(w.use_key(&key), 200, "admitted")?;
+    }
+    let auth = format!("Bearer {key}");
+    let post = send(
+        &w.gateway,
+        "POST",
+        "/api/ping",
+        &[("authorization", &auth)],
+        None,
+    );
+    refusal(&post, 403, "insufficient_scope")?;
+    // Requests decided under an isolate's lease reach the guard when the lease is given back:
+    // at the latest when it ends, REVOCATION_BOUND_MS (1 s) after it was granted.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let hours = loop {
+        let hours = admin
+            .call("GET", &format!("{path}?series=hour"), None)
+            .json();
+        if series_totals(&hours).0 == (3, 1) || Instant::now() > deadline {
+            break hours;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eq(hours["series"].as_str(), Some("hour"), "series")?;
+    eq(
+        hours["buckets"].as_array().map(Vec::len),
+        Some(48),
+        "48 hours",
+    )?;
+    let (all, last) = series_totals(&hours);
+    eq(all, (3, 1), "admitted and refused over 48 hours")?;
+    let hour_after = now_ms() / UnixMillis::HOUR;
+    if hour_before == hour_after {
+        eq(last, (3, 1), "all in the current hour, the last bucket")?;
+        eq(
+            hours["buckets"][47]["start"].as_str().map(str::to_owned),
+            Some(UnixMillis(hour_after * UnixMillis::HOUR).to_string()),
+            "the last bucket starts at the current hour",
+        )?;
+    }
+    let days = admin
+        .call("GET", &format!("{path}?series=day"), None)
+        .json();
+    eq(
+        days["buckets"].as_array().map(Vec::len),
+        Some(30),
+        "30 days",
+    )?;
+    eq(
+        series_totals(&days).0,
+        (3, 1),
+        "admitted and refused over 30 days",
+    )?;
+    let summary = admin.call("GET", &path, None).json();
+    eq(
+        (
+            summary["requests_total"].as_u64(),
+            summary["refused"]["insufficient_scope"].as_u64(),
+        ),
+        (Some(3), Some(1)),
+        "without series, the summary as before",
+    )?;
+    for (query, named) in [
+        (
+            "series=week",
+            "Invalid query parameter series: must be hour or day",
+        ),
+        (
+            "series=hour&series=day",
+            "Invalid query parameter series: given more than once",
+        ),
+        (
+            "series=hour&colour=red",
+            "Invalid query parameter colour: unknown parameter",
+        ),
+        (
+            "colour=red",
+            "Invalid query parameter colour: unknown parameter",
+        ),
+    ] {
+        let m = refusal(
+            &admin.call("GET", &format!("{path}?{query}"), None),
+            400,
+            "invalid_request",
+        )?;
+        eq(m.as_str(), named, query)?;
+    }
+    Ok(())
+}
+
 fn the_openapi_document_covers_every_route(w: &World) -> Result<(), Failed> {
     let r = send(&w.gateway, "GET", "/_keygate/v1/openapi.json", &[], None);
     eq(r.status, 200, "served without credentials")?;
@@ -1261,6 +1374,7 @@ fn the_openapi_document_covers_every_route(w: &World) -> Result<(), Failed> {
     eq(doc["openapi"].as_str(), Some("3.1.0"), "version")?;
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     for p in [
+        "/v1/policy",
         "/v1/orgs/{org}",
         "/v1/orgs/{org}/keys",
         "/v1/orgs/{org}/keys/{id}",

@@ -22,7 +22,7 @@ use crate::domain::error::GateError;
 use crate::domain::key::hash::KeyHash;
 use crate::domain::key::record::{KeyId, KeyRecord, OrgId, RecordDigest};
 use crate::domain::key::secret::Secret;
-use crate::domain::limits::usage::{Cost, UsageEvent};
+use crate::domain::limits::usage::{Cost, Series, UsageEvent};
 use crate::domain::limits::window::{Decision, WindowReport};
 use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::AuditQuery;
@@ -69,8 +69,13 @@ pub enum OrgQuery {
     ListKeys { org: OrgId, query: KeyQuery },
     /// Read one key.
     GetKey { org: OrgId, id: KeyId },
-    /// A key's usage (asked of its guard).
-    KeyUsage { org: OrgId, id: KeyId },
+    /// A key's usage (asked of its guard): the summary, or `series` when given.
+    KeyUsage {
+        org: OrgId,
+        id: KeyId,
+        #[serde(default)]
+        series: Option<Series>,
+    },
     /// Read the audit log.
     Audit { org: OrgId, query: AuditQuery },
 }
@@ -240,8 +245,10 @@ pub enum GuardCommand {
     /// A lease given back without a request (its period ended): release its unused units and
     /// record its usage. Answers `{}`.
     HandBack { handback: Handback },
-    /// The key's usage.
+    /// The key's usage (a [`UsageView`](crate::domain::limits::usage::UsageView)).
     Usage,
+    /// The key's usage over time (a [`SeriesView`](crate::domain::limits::usage::SeriesView)).
+    UsageSeries(Series),
 }
 
 /// A [`Route`] owned, as sent to the guard.

@@ -64,9 +64,15 @@ pub async fn handle(
     }
     let actor = throttled_authenticate(&req, env, trace).await?;
     actor.may_call(&endpoint)?;
-    let Some(org) = endpoint.org().cloned() else {
+    let org = match (&endpoint, endpoint.org()) {
+        // The deployment's, not an organization's: answered here, no catalog involved.
+        (Endpoint::Policy, _) => return respond::json(200, &state::config(env)?.policy.view()),
         // The one route over every organization (the operator's, checked above).
-        return list_orgs(OrgPage::parse(&query_pairs(&req)?)?, env).await;
+        (Endpoint::ListOrgs, _) => {
+            return list_orgs(OrgPage::parse(&query_pairs(&req)?)?, env).await;
+        }
+        (_, Some(org)) => org.clone(),
+        (_, None) => return Err(GateError::NotFound),
     };
     let command = command(endpoint, &mut req, actor, &state::config(env)?.policy).await?;
     let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
@@ -150,7 +156,8 @@ async fn command(
         }
         Endpoint::GetKey(org, id) => return Ok(OrgCommand::Query(OrgQuery::GetKey { org, id })),
         Endpoint::KeyUsage(org, id) => {
-            return Ok(OrgCommand::Query(OrgQuery::KeyUsage { org, id }));
+            let series = audit::parse_usage_query(&query_pairs(req)?)?;
+            return Ok(OrgCommand::Query(OrgQuery::KeyUsage { org, id, series }));
         }
         Endpoint::Audit(org) => {
             let query = audit::parse_query(&query_pairs(req)?)?;
@@ -208,6 +215,7 @@ async fn command(
         }
         Endpoint::Health
         | Endpoint::OpenApi
+        | Endpoint::Policy
         | Endpoint::GithubReport
         | Endpoint::LeakReport
         | Endpoint::ListOrgs => return Err(GateError::NotFound),

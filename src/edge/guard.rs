@@ -23,7 +23,7 @@ use super::{clock, respond, rpc, state};
 use crate::domain::admission::{Ask, Grant, Handback};
 use crate::domain::key::secret::{self, Secret};
 use crate::domain::limits::meter::{Leased, Meter, Metered};
-use crate::domain::limits::usage::{Cost, Usage, UsageEvent};
+use crate::domain::limits::usage::{Cost, Series, Usage, UsageEvent};
 use crate::domain::limits::window::Decision;
 use crate::domain::manage::audit::Throttle;
 use crate::domain::protocol::{
@@ -123,7 +123,8 @@ impl DurableObject for KeyGuard {
                 self.usage_changed();
                 self.hand_back(&handback).await
             }
-            Ok(GuardCommand::Usage) => self.usage().await,
+            Ok(GuardCommand::Usage) => self.usage(None).await,
+            Ok(GuardCommand::UsageSeries(series)) => self.usage(Some(series)).await,
             Err(e) => Err(e),
         };
         Ok(outcome.unwrap_or_else(|e| respond::error(&e, problem_json)))
@@ -332,7 +333,7 @@ impl KeyGuard {
                         }) = &lease
                             && let Some(meter) = self.meter.borrow_mut().as_mut()
                         {
-                            meter.hand_back(limits, handback);
+                            meter.hand_back(limits, handback, now);
                         }
                         (
                             self.meter(allowed, limits, event, now, &mut cost).await?,
@@ -529,16 +530,22 @@ impl KeyGuard {
         };
         self.ensure_meter().await?;
         if let Some(meter) = self.meter.borrow_mut().as_mut() {
-            meter.hand_back(guard.record.effective_limits(), handback);
+            meter.hand_back(guard.record.effective_limits(), handback, clock::now());
         }
         respond::json(200, &serde_json::json!({}))
     }
 
-    async fn usage(&self) -> Result<Response, GateError> {
+    /// The usage view, or the series when one is asked for.
+    async fn usage(&self, series: Option<Series>) -> Result<Response, GateError> {
         self.ensure_meter().await?;
         let now = clock::now();
-        let view = self.meter.borrow().as_ref().map(|m| m.usage().view(now));
-        respond::json(200, &view.unwrap_or_else(|| Usage::default().view(now)))
+        let empty = Usage::default();
+        let meter = self.meter.borrow();
+        let usage = meter.as_ref().map_or(&empty, Meter::usage);
+        match series {
+            None => respond::json(200, &usage.view(now)),
+            Some(series) => respond::json(200, &usage.series(series, now)),
+        }
     }
 }
 

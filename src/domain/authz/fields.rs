@@ -19,6 +19,20 @@ use serde_json::{Map, Value};
 use crate::domain::authz::verify::FieldScope;
 use crate::domain::error::GateError;
 
+/// Whether `s` is a field path: 1 to 128 bytes of names (ASCII letters, digits, `_`, `-`)
+/// joined by `.` for nesting (`address.city`). Keys' restrictions and the policy's filterable
+/// fields are both written this way.
+pub fn is_field_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.split('.').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+}
+
 /// Allowed paths as a tree: a leaf (`None`) allows the whole value below it.
 #[derive(Debug, Default)]
 struct Tree(BTreeMap<String, Option<Tree>>);

@@ -24,7 +24,8 @@ pub enum Method {
 pub const FORWARDED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 impl Method {
-    const ALL: [Method; 7] = [
+    /// Every method, in this order.
+    pub(crate) const ALL: [Method; 7] = [
         Method::Get,
         Method::Head,
         Method::Post,

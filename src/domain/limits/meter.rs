@@ -163,7 +163,7 @@ impl Meter {
         };
         let mut usage = self.usage.clone();
         if let Some(handback) = &ask.handback {
-            usage.absorb(&handback.tally);
+            usage.absorb(&handback.tally, now);
         }
         usage.record(event);
         let pending = Pending { renewal, usage };
@@ -183,14 +183,14 @@ impl Meter {
         }
     }
 
-    /// Takes back a lease an isolate gives back without a request (its period ended): its
-    /// unused units are released and its usage recorded, in memory (a restart loses them: the
-    /// units stay counted until they leave the windows, the usage is lost).
-    pub fn hand_back(&mut self, limits: &[RateLimit], handback: &Handback) {
+    /// Takes back a lease an isolate gives back without a request (its period ended) at `now`:
+    /// its unused units are released and its usage recorded, in memory (a restart loses them:
+    /// the units stay counted until they leave the windows, the usage is lost).
+    pub fn hand_back(&mut self, limits: &[RateLimit], handback: &Handback, now: UnixMillis) {
         if let Some(id) = handback.lease {
             self.counters.release(limits, id.0, handback.unused);
         }
-        self.usage.absorb(&handback.tally);
+        self.usage.absorb(&handback.tally, now);
     }
 
     /// Makes a written [`Pending`] the current state.

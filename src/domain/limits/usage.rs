@@ -1,5 +1,12 @@
 //! What a key's guard remembers of its use: last use, admitted requests per hour for a week
-//! and in all, refusals by reason, and the 50 most recent events.
+//! and in all, refusals by reason, the 50 most recent events, and admitted and refused
+//! requests per hour for 48 hours and per day for 30 days (the series the management API
+//! charts).
+//!
+//! Periods are UTC hours and days since the epoch. A request counts in the period of its
+//! time; an isolate's [`Tally`] counts its admissions in the period of its last admission and
+//! its refusals in the period it reaches the guard (a lease lasts at most a minute). Each
+//! series keeps a bounded number of periods up to its newest, so stored usage stays small.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -12,6 +19,7 @@ pub const SAMPLE: usize = 10;
 
 /// Recent events kept.
 pub const RECENT: usize = 50;
+/// Hours of admitted requests kept: the 7 days of `requests_7d`.
 const HOURS_KEPT: u64 = 7 * 24;
 
 /// Longest path a usage event keeps, in bytes (a longer one is cut, marked with `…`).
@@ -101,10 +109,130 @@ impl std::ops::AddAssign for Cost {
 pub struct Usage {
     last_used_at: Option<UnixMillis>,
     total: u64,
-    /// `(hour since the epoch, admitted requests)`, oldest first.
-    hourly: VecDeque<(u64, u64)>,
+    /// Admitted requests per hour, [`HOURS_KEPT`] hours.
+    hourly: Counts,
     refused: BTreeMap<String, u64>,
     recent: VecDeque<UsageEvent>,
+    /// Refused requests per hour, [`Series::Hour`]'s 48 hours. Absent from usage stored before
+    /// the series existed, as are the two below.
+    #[serde(default)]
+    hourly_refused: Counts,
+    /// Admitted requests per day, [`Series::Day`]'s 30 days.
+    #[serde(default)]
+    daily: Counts,
+    /// Refused requests per day, 30 days.
+    #[serde(default)]
+    daily_refused: Counts,
+}
+
+/// Requests per period (an hour or a day since the epoch), as `(period, count)` pairs, oldest
+/// first, no period twice and none without requests.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(transparent)]
+struct Counts(VecDeque<(u64, u64)>);
+
+impl Counts {
+    /// Adds `n` requests to `period`, then drops the periods `keep` or more before the newest,
+    /// so at most `keep` are kept. Mostly `period` is the newest; an isolate's tally may land
+    /// in an earlier one.
+    fn add(&mut self, period: u64, n: u64, keep: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.0.iter_mut().rev().find(|(p, _)| *p <= period) {
+            Some((p, count)) if *p == period => *count += n,
+            _ => {
+                let at = self.0.partition_point(|(p, _)| *p < period);
+                self.0.insert(at, (period, n));
+            }
+        }
+        let newest = self.0.back().map_or(period, |(p, _)| *p);
+        while self.0.front().is_some_and(|(p, _)| p + keep <= newest) {
+            self.0.pop_front();
+        }
+    }
+
+    /// Requests in `period`.
+    fn at(&self, period: u64) -> u64 {
+        self.0
+            .iter()
+            .find(|(p, _)| *p == period)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Requests in the `periods` periods up to and including `current` (and any later one: an
+    /// isolate's clock may run ahead of the guard's).
+    fn last(&self, periods: u64, current: u64) -> u64 {
+        self.0
+            .iter()
+            .filter(|(p, _)| p + periods > current)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// A usage series: `hour` (the last 48 hours) or `day` (the last 30 days), UTC.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Series {
+    /// Hourly buckets.
+    Hour,
+    /// Daily buckets.
+    Day,
+}
+
+impl Series {
+    /// Parses a `series` value.
+    pub fn parse(text: &str) -> Option<Series> {
+        match text {
+            "hour" => Some(Series::Hour),
+            "day" => Some(Series::Day),
+            _ => None,
+        }
+    }
+
+    /// A bucket's length, ms.
+    fn unit_ms(self) -> u64 {
+        match self {
+            Series::Hour => UnixMillis::HOUR,
+            Series::Day => UnixMillis::DAY,
+        }
+    }
+
+    /// Buckets shown, and periods kept: 48 hours or 30 days.
+    pub fn buckets(self) -> u64 {
+        match self {
+            Series::Hour => 48,
+            Series::Day => 30,
+        }
+    }
+
+    /// The period (hour or day since the epoch) `at` falls in.
+    fn period(self, at: UnixMillis) -> u64 {
+        at.0 / self.unit_ms()
+    }
+}
+
+/// `GET /orgs/{org}/keys/{id}/usage?series=hour|day`.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct SeriesView {
+    /// Which series.
+    pub series: Series,
+    /// Exactly [`Series::buckets`] buckets, oldest first, the last one the current hour or day
+    /// (each zero when nothing happened).
+    pub buckets: Vec<Bucket>,
+}
+
+/// One hour or day of a [`SeriesView`].
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    /// The start of the hour or day (UTC), RFC 3339.
+    #[serde(serialize_with = "time::serialize_rfc3339")]
+    pub start: UnixMillis,
+    /// Requests admitted in it.
+    pub admitted: u64,
+    /// Requests refused in it, whatever the reason.
+    pub refused: u64,
 }
 
 /// `GET /orgs/{org}/keys/{id}/usage`.
@@ -160,20 +288,10 @@ impl Usage {
         if event.outcome == "admitted" {
             self.last_used_at = Some(event.at);
             self.total += 1;
-            let hour = event.at.0 / UnixMillis::HOUR;
-            match self.hourly.back_mut() {
-                Some((h, n)) if *h == hour => *n += 1,
-                _ => self.hourly.push_back((hour, 1)),
-            }
-            while self
-                .hourly
-                .front()
-                .is_some_and(|(h, _)| h + HOURS_KEPT <= hour)
-            {
-                self.hourly.pop_front();
-            }
+            self.count_admitted(event.at, 1);
         } else {
             *self.refused.entry(event.outcome.clone()).or_default() += 1;
+            self.count_refused(event.at, 1);
         }
         self.recent.push_back(event);
         if self.recent.len() > RECENT {
@@ -181,25 +299,21 @@ impl Usage {
         }
     }
 
-    /// Records what an isolate did under a lease: its admissions (counted in the hour of the
-    /// last one: a lease lasts at most a minute), its refusals, and its sampled events.
-    pub fn absorb(&mut self, tally: &Tally) {
+    /// Records what an isolate did under a lease, as the guard receives it at `now`: its
+    /// admissions (counted in the hour and day of the last one: a lease lasts at most a
+    /// minute), its refusals (counted at `now`: the tally does not say when they happened), and
+    /// its sampled events.
+    pub fn absorb(&mut self, tally: &Tally, now: UnixMillis) {
         if let Some(at) = tally.last_admitted_at {
             let admitted = u64::from(tally.admitted);
             self.last_used_at = self.last_used_at.max(Some(at));
             self.total += admitted;
-            let hour = at.0 / UnixMillis::HOUR;
-            match self.hourly.iter_mut().rev().find(|(h, _)| *h <= hour) {
-                Some((h, n)) if *h == hour => *n += admitted,
-                _ => {
-                    let at = self.hourly.partition_point(|(h, _)| *h < hour);
-                    self.hourly.insert(at, (hour, admitted));
-                }
-            }
+            self.count_admitted(at, admitted);
         }
         for (code, n) in &tally.refused {
             *self.refused.entry(code.clone()).or_default() += u64::from(*n);
         }
+        self.count_refused(now, tally.refused.iter().map(|(_, n)| u64::from(*n)).sum());
         for event in &tally.sample {
             self.recent.push_back(event.clone().bounded());
             if self.recent.len() > RECENT {
@@ -218,20 +332,47 @@ impl Usage {
         self.total
     }
 
+    fn count_admitted(&mut self, at: UnixMillis, n: u64) {
+        self.hourly.add(Series::Hour.period(at), n, HOURS_KEPT);
+        self.daily
+            .add(Series::Day.period(at), n, Series::Day.buckets());
+    }
+
+    fn count_refused(&mut self, at: UnixMillis, n: u64) {
+        self.hourly_refused
+            .add(Series::Hour.period(at), n, Series::Hour.buckets());
+        self.daily_refused
+            .add(Series::Day.period(at), n, Series::Day.buckets());
+    }
+
+    /// The series at `now`: its buckets up to the current hour or day.
+    pub fn series(&self, series: Series, now: UnixMillis) -> SeriesView {
+        let (admitted, refused) = match series {
+            Series::Hour => (&self.hourly, &self.hourly_refused),
+            Series::Day => (&self.daily, &self.daily_refused),
+        };
+        let current = series.period(now);
+        // Saturating: only a clock within 48 hours of 1970 would see fewer buckets.
+        let first = current.saturating_sub(series.buckets() - 1);
+        SeriesView {
+            series,
+            buckets: (first..=current)
+                .map(|period| Bucket {
+                    start: UnixMillis(period * series.unit_ms()),
+                    admitted: admitted.at(period),
+                    refused: refused.at(period),
+                })
+                .collect(),
+        }
+    }
+
     /// The view at `now`.
     pub fn view(&self, now: UnixMillis) -> UsageView {
-        let hour = now.0 / UnixMillis::HOUR;
-        let since = |hours: u64| {
-            self.hourly
-                .iter()
-                .filter(|(h, _)| h + hours > hour)
-                .map(|(_, n)| n)
-                .sum()
-        };
+        let hour = Series::Hour.period(now);
         UsageView {
             last_used_at: self.last_used_at,
-            requests_24h: since(24),
-            requests_7d: since(HOURS_KEPT),
+            requests_24h: self.hourly.last(24, hour),
+            requests_7d: self.hourly.last(HOURS_KEPT, hour),
             requests_total: self.total,
             refused: self.refused.clone(),
             recent: self
@@ -283,96 +424,4 @@ impl Tally {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(at: u64, outcome: &str) -> UsageEvent {
-        UsageEvent {
-            at: UnixMillis(at),
-            method: "GET".into(),
-            path: "/x".into(),
-            outcome: outcome.into(),
-            status: None,
-            country: None,
-        }
-    }
-
-    #[test]
-    fn truncation_cuts_on_a_char_boundary_and_marks_the_cut() {
-        let mut long = "/".to_owned() + &"a".repeat(60 * 1024);
-        truncate(&mut long, MAX_PATH_BYTES);
-        assert_eq!(long.len(), MAX_PATH_BYTES);
-        assert!(long.starts_with("/aaa") && long.ends_with("aaa…"), "{long}");
-        // A 2-byte character straddling the cut is dropped whole, never split.
-        for pad in 0..4 {
-            let mut text = "x".repeat(pad) + &"é".repeat(400);
-            truncate(&mut text, MAX_PATH_BYTES);
-            assert!(text.len() <= MAX_PATH_BYTES && text.len() >= MAX_PATH_BYTES - 1);
-            assert!(text.ends_with('…'));
-            let kept = text.strip_suffix('…').unwrap();
-            assert!(kept.chars().all(|c| c == 'x' || c == 'é'));
-        }
-        for short in ["", "/", "/api/x"] {
-            let mut text = short.to_owned();
-            truncate(&mut text, MAX_PATH_BYTES);
-            assert_eq!(text, short, "short text is untouched");
-        }
-        let mut exact = "b".repeat(MAX_PATH_BYTES);
-        truncate(&mut exact, MAX_PATH_BYTES);
-        assert_eq!(exact.len(), MAX_PATH_BYTES);
-        assert!(!exact.ends_with('…'), "exactly the bound is not cut");
-        let mut tiny = "abcdef".to_owned();
-        truncate(&mut tiny, 2);
-        assert_eq!(tiny, "ab");
-    }
-
-    #[test]
-    fn stored_usage_stays_small_whatever_the_requests() {
-        // The worst a client can send: huge path, method and country, escaped in JSON.
-        let mut u = Usage::default();
-        for i in 0..200 {
-            u.record(UsageEvent {
-                at: UnixMillis(i),
-                method: "M".repeat(10_000),
-                path: "\"\u{1}".repeat(30_000),
-                outcome: "o".repeat(10_000),
-                status: Some(429),
-                country: Some("c".repeat(10_000)),
-            });
-        }
-        let json = serde_json::to_string(&u).unwrap();
-        assert!(
-            json.len() < 256 * 1024,
-            "usage of {} bytes: far below the 2 MB a stored value may hold",
-            json.len()
-        );
-        let view = u.view(UnixMillis(1_000));
-        let event = &view.recent[0];
-        assert!(event.path.len() <= MAX_PATH_BYTES && event.path.ends_with('…'));
-        assert!(event.method.len() <= MAX_METHOD_BYTES);
-        assert!(event.country.as_deref().unwrap().len() <= MAX_COUNTRY_BYTES);
-    }
-
-    #[test]
-    fn counts_by_period_and_reason() {
-        let mut u = Usage::default();
-        let day = UnixMillis::DAY;
-        u.record(event(0, "admitted"));
-        u.record(event(3 * day, "admitted"));
-        u.record(event(8 * day, "admitted"));
-        u.record(event(8 * day + 1, "rate_limit_exceeded"));
-        let v = u.view(UnixMillis(8 * day + 10));
-        assert_eq!(
-            (v.requests_24h, v.requests_7d, v.requests_total),
-            (1, 2, 3),
-            "day 3 is within 7 days of day 8"
-        );
-        assert_eq!(v.refused.get("rate_limit_exceeded"), Some(&1));
-        assert_eq!(v.last_used_at, Some(UnixMillis(8 * day)));
-        assert_eq!(v.recent[0].outcome, "rate_limit_exceeded", "newest first");
-        for i in 0..100 {
-            u.record(event(9 * day + i, "admitted"));
-        }
-        assert_eq!(u.view(UnixMillis(9 * day + 200)).recent.len(), RECENT);
-    }
-}
+mod tests;

@@ -62,7 +62,8 @@ impl Actor {
     }
 
     /// Whether the actor may call `endpoint`: an organization admin manages its own
-    /// organization's keys, not organizations.
+    /// organization's keys, not organizations, and reads what is no organization's (the
+    /// policy).
     pub fn may_call(&self, endpoint: &Endpoint) -> Result<(), GateError> {
         match (self, endpoint.org()) {
             (Actor::Operator, _) => Ok(()),

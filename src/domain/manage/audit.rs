@@ -1,4 +1,5 @@
-//! The organization audit log: append-only events, never edited or deleted through the API.
+//! The organization audit log: append-only events, never edited or deleted through the API;
+//! and the query parameters of the management API's reads (pages, audit filters, usage series).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -8,7 +9,8 @@ use serde_json::value::RawValue;
 
 use crate::domain::error::GateError;
 use crate::domain::key::record::KeyId;
-use crate::domain::manage::listing;
+use crate::domain::limits::usage::Series;
+use crate::domain::manage::listing::{self, invalid_param as bad};
 use crate::domain::time::{self, UnixMillis};
 
 /// What happened.
@@ -208,9 +210,6 @@ impl Page {
 /// Reads the audit log's filters and page from query pairs; unknown parameters are refused
 /// so a misspelt filter does not silently return everything.
 pub fn parse_query(pairs: &[(String, String)]) -> Result<AuditQuery, GateError> {
-    let bad = |name: &str, why: &str| {
-        GateError::InvalidRequest(format!("Invalid query parameter {name}: {why}"))
-    };
     let time = |name: &str, value: &str| {
         UnixMillis::parse_rfc3339(value).ok_or_else(|| bad(name, "must be RFC 3339"))
     };
@@ -238,6 +237,23 @@ pub fn parse_query(pairs: &[(String, String)]) -> Result<AuditQuery, GateError> 
         }
     }
     Ok(q)
+}
+
+/// Reads the usage route's one parameter, `series` (`hour` or `day`; none: the summary). An
+/// unknown value, a repeated `series` or any other parameter is refused, naming it.
+pub fn parse_usage_query(pairs: &[(String, String)]) -> Result<Option<Series>, GateError> {
+    let mut series = None;
+    for (name, value) in pairs {
+        match name.as_str() {
+            "series" if series.is_none() => {
+                series =
+                    Some(Series::parse(value).ok_or_else(|| bad("series", "must be hour or day"))?)
+            }
+            "series" => return Err(bad("series", "given more than once")),
+            other => return Err(bad(other, "unknown parameter")),
+        }
+    }
+    Ok(series)
 }
 
 /// Lets `budget` events per key through per minute (one, for reports), so a flood of failures

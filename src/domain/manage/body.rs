@@ -19,7 +19,7 @@ use crate::domain::manage::org::OrgTerms;
 pub use crate::domain::manage::org::PutOrg;
 pub use crate::domain::manage::rules::MAX_META_BYTES;
 use crate::domain::manage::rules::{
-    RateLimitBody, invalid, is_field_path, is_resource_id, valid_meta, valid_name,
+    RateLimitBody, invalid, is_resource_id, valid_fields, valid_meta, valid_name,
     valid_rate_limits, valid_restrictions, valid_revocation_bound, valid_scopes,
 };
 pub use crate::domain::manage::view::{KeyView, OrgView};
@@ -184,7 +184,7 @@ impl NewKey {
 
 impl CreateKey {
     /// Validates against `now` (relative expiry is fixed at creation) and the route policy
-    /// (scopes may only name resources it knows).
+    /// (scopes may only name resources it knows, fields only the paths it declares).
     pub fn validate(self, now: UnixMillis, policy: &Policy) -> Result<NewKey, GateError> {
         let name = valid_name(
             self.name
@@ -226,7 +226,7 @@ impl CreateKey {
             scopes,
             expires_at,
             resources: valid_restrictions("resources", self.resources, is_resource_id)?,
-            fields: valid_restrictions("fields", self.fields, is_field_path)?,
+            fields: valid_fields(self.fields, policy)?,
             rate_limits: valid_rate_limits(self.rate_limits.unwrap_or_default())?,
             rate_limiting: self.rate_limiting.unwrap_or(true),
             on_limiter_error: self.on_limiter_error.unwrap_or_default(),
@@ -313,10 +313,7 @@ impl UpdateKey {
                 .resources
                 .map(|r| valid_restrictions("resources", r, is_resource_id))
                 .transpose()?,
-            fields: self
-                .fields
-                .map(|f| valid_restrictions("fields", f, is_field_path))
-                .transpose()?,
+            fields: self.fields.map(|f| valid_fields(f, policy)).transpose()?,
             rate_limits: self.rate_limits.map(valid_rate_limits).transpose()?,
             rate_limiting: self.rate_limiting,
             on_limiter_error: self.on_limiter_error,

@@ -20,9 +20,12 @@ pub const MAX_LIMIT: u32 = 200;
 /// Longest `q` (name search) accepted, in bytes.
 const MAX_SEARCH_BYTES: usize = 200;
 
-fn bad(name: &str, why: &str) -> GateError {
+/// The refusal of query parameter `name`, saying `why`.
+pub fn invalid_param(name: &str, why: &str) -> GateError {
     GateError::InvalidRequest(format!("Invalid query parameter {name}: {why}"))
 }
+
+use invalid_param as bad;
 
 /// `limit`: 1 to [`MAX_LIMIT`].
 pub fn parse_limit(value: &str) -> Result<u32, GateError> {

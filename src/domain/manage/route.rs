@@ -14,6 +14,8 @@ pub enum Endpoint {
     OpenApi,
     /// `GET /v1/orgs`: every organization (the admin token only).
     ListOrgs,
+    /// `GET /v1/policy`: the deployment's route policy; any organization's admin may read it.
+    Policy,
     /// `PUT /v1/orgs/{org}`.
     PutOrg(OrgId),
     /// `GET /v1/orgs/{org}`.
@@ -62,6 +64,7 @@ impl Endpoint {
                 matches!(method, "GET" | "HEAD").then_some(Endpoint::Health),
             ),
             ["v1", "openapi.json"] => ("GET", (method == "GET").then_some(Endpoint::OpenApi)),
+            ["v1", "policy"] => ("GET", (method == "GET").then_some(Endpoint::Policy)),
             ["v1", "secret-scanning", "github"] => {
                 ("POST", (method == "POST").then_some(Endpoint::GithubReport))
             }
@@ -134,6 +137,7 @@ impl Endpoint {
         match self {
             Endpoint::Health
             | Endpoint::OpenApi
+            | Endpoint::Policy
             | Endpoint::GithubReport
             | Endpoint::LeakReport
             | Endpoint::ListOrgs => None,
@@ -182,6 +186,10 @@ mod tests {
             Endpoint::ListOrgs
         );
         assert_eq!(
+            Endpoint::resolve("GET", "/v1/policy").unwrap(),
+            Endpoint::Policy
+        );
+        assert_eq!(
             Endpoint::resolve("PUT", "/v1/orgs/acme").unwrap(),
             Endpoint::PutOrg(acme.clone())
         );
@@ -206,6 +214,7 @@ mod tests {
         assert_eq!(code("GET", ""), "not_found");
         assert_eq!(code("DELETE", "/v1/orgs/acme"), "method_not_allowed");
         assert_eq!(code("POST", "/v1/orgs"), "method_not_allowed");
+        assert_eq!(code("POST", "/v1/policy"), "method_not_allowed");
         assert_eq!(
             code("GET", "/v1/orgs/acme/keys/revoke-all"),
             "method_not_allowed"

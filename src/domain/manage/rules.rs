@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::domain::authz::fields::is_field_path;
 use crate::domain::authz::policy::Policy;
 use crate::domain::authz::scope::Scope;
 use crate::domain::config::RevocationBound;
@@ -61,17 +62,6 @@ pub(super) fn is_resource_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic() && b != b',')
 }
 
-pub(super) fn is_field_path(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.split('.').all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
-}
-
 pub(super) fn valid_restrictions(
     field: &str,
     map: BTreeMap<String, Vec<String>>,
@@ -96,6 +86,29 @@ pub(super) fn valid_restrictions(
         if let Some(bad) = entries.iter().find(|e| !valid_entry(e)) {
             return Err(invalid(format!(
                 "{field}.{resource}: invalid entry {bad:?}"
+            )));
+        }
+    }
+    Ok(map)
+}
+
+/// A key's field restrictions: valid paths and, for a resource whose policy rules declare
+/// filterable fields, only those: a typo in a field name is a 400, not a key that silently
+/// receives empty objects. Resources whose rules declare none accept any path.
+pub(super) fn valid_fields(
+    map: BTreeMap<String, Vec<String>>,
+    policy: &Policy,
+) -> Result<BTreeMap<String, Vec<String>>, GateError> {
+    let map = valid_restrictions("fields", map, is_field_path)?;
+    for (resource, paths) in &map {
+        let declared = policy.filterable(resource);
+        if declared.is_empty() {
+            continue;
+        }
+        if let Some(unknown) = paths.iter().find(|p| !declared.contains(&p.as_str())) {
+            return Err(invalid(format!(
+                "fields.{resource}: unknown field {unknown:?} for resource {resource} (the API policy allows {})",
+                declared.join(", ")
             )));
         }
     }

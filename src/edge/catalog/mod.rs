@@ -246,10 +246,11 @@ impl OrgCatalog {
                 respond::json(200, &view)
             }
             OrgQuery::Audit { query, .. } => self.audit(&query),
-            OrgQuery::KeyUsage { id, .. } => {
+            OrgQuery::KeyUsage { id, series, .. } => {
                 self.live_key(&id)?;
                 let guard = rpc::stub(&self.env, state::GUARDS_BINDING, id.as_str())?;
-                rpc::send(&guard, &GuardCommand::Usage, None).await
+                let command = series.map_or(GuardCommand::Usage, GuardCommand::UsageSeries);
+                rpc::send(&guard, &command, None).await
             }
         }
     }

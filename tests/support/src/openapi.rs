@@ -69,12 +69,23 @@ fn template_for(spec: &Value, path: &str) -> Option<String> {
         .map(|(_, t)| t)
 }
 
-/// JSON Schema, the subset the document uses: $ref, type (one or several), enum, required,
-/// properties, additionalProperties, items, format date-time, minimum.
+/// JSON Schema, the subset the document uses: $ref, oneOf, type (one or several), enum,
+/// required, properties, additionalProperties, items, format date-time, minimum.
 fn validate(spec: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
     if let Some(r) = schema["$ref"].as_str() {
         let name = r.trim_start_matches("#/components/schemas/");
         return validate(spec, &spec["components"]["schemas"][name], v, at);
+    }
+    if let Some(options) = schema["oneOf"].as_array() {
+        let matching = options
+            .iter()
+            .filter(|o| validate(spec, o, v, at).is_ok())
+            .count();
+        if matching != 1 {
+            return Err(format!(
+                "{at}: {v} matches {matching} of the oneOf schemas, not exactly one"
+            ));
+        }
     }
     if let Some(t) = schema.get("type") {
         let types: Vec<&str> = match t {

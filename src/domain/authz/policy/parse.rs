@@ -1,10 +1,12 @@
-//! Reading `[vars.POLICY]`: its JSON form, each rule's method, path, resource, action and ids.
+//! Reading `[vars.POLICY]`: its JSON form, each rule's method, path, resource, action, ids
+//! and filterable fields.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{IdSource, Policy, Reading, Rule, Segment};
+use super::{IdSource, Policy, Reading, Rule, Segment, push_new};
+use crate::domain::authz::fields::is_field_path;
 use crate::domain::authz::scope::{Action, Scope};
 use crate::domain::config_error::ConfigError;
 use crate::domain::http::request::{MatrixParams, Method, Target};
@@ -43,6 +45,8 @@ struct RuleSpec {
     ids: BTreeMap<String, String>,
     #[serde(default)]
     envelope: Option<String>,
+    #[serde(default)]
+    fields: Option<Vec<String>>,
 }
 
 impl Policy {
@@ -179,13 +183,34 @@ impl Rule {
             };
             ids.push((kind, source));
         }
+        let fields = match spec.fields {
+            None => Vec::new(),
+            // An empty list would refuse every field restriction of the resource.
+            Some(list) if list.is_empty() => {
+                return Err("fields is empty (leave it out to accept any field path)".into());
+            }
+            Some(list) => {
+                if let Some(bad) = list.iter().find(|f| !is_field_path(f)) {
+                    return Err(format!(
+                        "fields: invalid field path {bad:?} (names of letters, digits, '_' or '-', joined by '.' for nesting)"
+                    ));
+                }
+                let mut unique = Vec::with_capacity(list.len());
+                for field in list {
+                    push_new(&mut unique, field);
+                }
+                unique
+            }
+        };
         Ok(Rule {
             methods,
+            path: spec.path,
             segments,
             resource: spec.resource,
             action,
             ids,
             envelope: spec.envelope,
+            fields,
         })
     }
 }

@@ -275,6 +275,18 @@ fn invalid_policies_say_what_is_wrong() {
             r#"{"rules":[{"method":"GET","path":"/a","resource":"a","colour":1}]}"#,
             "unknown field `colour`",
         ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a","resource":"a","fields":[]}]}"#,
+            "rule 1 (/a): fields is empty",
+        ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a","resource":"a","fields":["ok","bad..path"]}]}"#,
+            "fields: invalid field path \"bad..path\"",
+        ),
+        (
+            r#"{"rules":[{"method":"GET","path":"/a","resource":"a","fields":"name"}]}"#,
+            "invalid type",
+        ),
         (r#"{"default":"maybe"}"#, "default must be"),
         ("not json", "expected"),
     ];
@@ -298,4 +310,72 @@ fn known_resources_gate_scopes() {
     assert!(p.knows(&Scope::parse("read").unwrap()));
     assert!(!p.knows(&Scope::parse("payroll:read").unwrap()));
     assert!(Policy::allow_all().knows(&Scope::parse("payroll:read").unwrap()));
+}
+
+#[test]
+fn filterable_fields_are_the_union_of_the_rules_of_a_resource() {
+    let p = Policy::parse(
+        r#"{"rules":[
+            {"method":"GET","path":"/api/stats","resource":"stats","fields":["visitors","pages.path","visitors"]},
+            {"method":"GET","path":"/api/stats/top","resource":"stats","fields":["referrers","pages.path"]},
+            {"method":"GET","path":"/api/stats/raw","resource":"stats"},
+            {"method":"GET","path":"/api/e","resource":"employees"}
+        ]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        p.filterable("stats"),
+        vec!["visitors", "pages.path", "referrers"]
+    );
+    assert!(p.filterable("employees").is_empty());
+    assert!(p.filterable("payroll").is_empty());
+    assert!(policy().filterable("employees").is_empty());
+}
+
+#[test]
+fn the_view_shows_settings_rules_and_what_each_resource_uses() {
+    let p = Policy::parse(
+        r#"{"default":"deny","trailing_slash":"ignore","rules":[
+            {"method":["GET","HEAD"],"path":"/api/sites/:siteId/stats","resource":"stats","ids":{"site":"path:siteId"},"envelope":"data","fields":["visitors","pages.path"]},
+            {"method":"GET","path":"/api/stats","resource":"stats","ids":{"site":"query:siteId","team":"header:X-Team"}},
+            {"method":["GET","POST","DELETE"],"path":"/api/employees/*","resource":"employees"},
+            {"method":"*","path":"/api/docs/%7Eold","resource":"documents","action":"download"},
+            {"method":"*","path":"/api/any","resource":"documents"}
+        ]}"#,
+    )
+    .unwrap();
+    let json = serde_json::to_value(p.view()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "default": "deny",
+            "case": "sensitive",
+            "trailing_slash": "ignore",
+            "matrix_params": "refuse",
+            "resources": [
+                {"name": "documents", "actions": ["download", "read", "create", "update", "delete"], "id_types": [], "fields": []},
+                {"name": "employees", "actions": ["read", "create", "delete"], "id_types": [], "fields": []},
+                {"name": "stats", "actions": ["read"], "id_types": ["site", "team"], "fields": ["visitors", "pages.path"]}
+            ],
+            "rules": [
+                {"methods": ["GET", "HEAD"], "path": "/api/sites/:siteId/stats", "resource": "stats",
+                 "actions": ["read"], "ids": {"site": "path:siteId"}, "envelope": "data",
+                 "fields": ["visitors", "pages.path"]},
+                {"methods": ["GET"], "path": "/api/stats", "resource": "stats", "actions": ["read"],
+                 "ids": {"site": "query:siteId", "team": "header:x-team"}, "envelope": null, "fields": []},
+                {"methods": ["GET", "POST", "DELETE"], "path": "/api/employees/*", "resource": "employees",
+                 "actions": ["read", "create", "delete"], "ids": {}, "envelope": null, "fields": []},
+                {"methods": ["*"], "path": "/api/docs/%7Eold", "resource": "documents",
+                 "actions": ["download"], "ids": {}, "envelope": null, "fields": []},
+                {"methods": ["*"], "path": "/api/any", "resource": "documents",
+                 "actions": ["read", "create", "update", "delete"], "ids": {}, "envelope": null, "fields": []}
+            ]
+        })
+    );
+    let none = serde_json::to_value(Policy::allow_all().view()).unwrap();
+    assert_eq!(
+        none,
+        serde_json::json!({"default": "allow", "case": "sensitive", "trailing_slash": "strict",
+                           "matrix_params": "refuse", "resources": [], "rules": []})
+    );
 }

@@ -305,6 +305,9 @@ fn org_admins_stay_in_their_organization() {
             .may_call(&Endpoint::PutOrg(other.clone()))
             .is_ok()
     );
+    // The policy is no organization's: any organization's admin may read it.
+    assert!(admin.may_call(&Endpoint::Policy).is_ok());
+    assert!(Actor::Operator.may_call(&Endpoint::Policy).is_ok());
     assert_eq!(admin.name(), "key_admin1");
     assert_eq!(Actor::Operator.name(), "admin");
 }

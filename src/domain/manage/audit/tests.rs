@@ -165,3 +165,40 @@ fn queries_parse_and_refuse_nonsense() {
         assert!(parse_query(&pairs(&[bad])).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn the_usage_query_takes_one_series_and_names_what_it_refuses() {
+    assert_eq!(parse_usage_query(&[]).map_err(|e| e.code()), Ok(None));
+    assert_eq!(
+        parse_usage_query(&pairs(&[("series", "hour")])).map_err(|e| e.code()),
+        Ok(Some(Series::Hour))
+    );
+    assert_eq!(
+        parse_usage_query(&pairs(&[("series", "day")])).map_err(|e| e.code()),
+        Ok(Some(Series::Day))
+    );
+    for (bad, message) in [
+        (
+            vec![("series", "week")],
+            "Invalid query parameter series: must be hour or day",
+        ),
+        (
+            vec![("series", "Hour")],
+            "Invalid query parameter series: must be hour or day",
+        ),
+        (
+            vec![("series", "hour"), ("series", "day")],
+            "Invalid query parameter series: given more than once",
+        ),
+        (
+            vec![("series", "hour"), ("limit", "5")],
+            "Invalid query parameter limit: unknown parameter",
+        ),
+    ] {
+        let err = parse_usage_query(&pairs(&bad)).unwrap_err();
+        assert_eq!(
+            (err.code(), err.public_message()),
+            ("invalid_request", message.into())
+        );
+    }
+}

@@ -192,6 +192,51 @@ fn scopes_must_name_resources_the_policy_knows() {
 }
 
 #[test]
+fn fields_must_be_declared_when_the_policy_declares_any_for_the_resource() {
+    let policy = Policy::parse(
+        r#"{"rules":[
+            {"method":"GET","path":"/stats","resource":"stats","fields":["visitors","pages.path"]},
+            {"method":"GET","path":"/stats/top","resource":"stats","fields":["referrers"]},
+            {"method":"GET","path":"/e","resource":"employees"}
+        ]}"#,
+    )
+    .unwrap();
+    let create = |fields: &str| {
+        parse_body::<CreateKey>(
+            format!(r#"{{"name":"abc","scopes":["read"],"fields":{fields}}}"#).as_bytes(),
+        )
+        .and_then(|c| c.validate(NOW, &policy))
+        .map(|k| k.fields)
+        .map_err(|e| e.public_message())
+    };
+    let update = |fields: &str| {
+        parse_body::<UpdateKey>(format!(r#"{{"fields":{fields}}}"#).as_bytes())
+            .and_then(|u| u.validate(&policy))
+            .map(|p| p.fields)
+            .map_err(|e| e.public_message())
+    };
+    // Declared by either rule of the resource.
+    assert!(create(r#"{"stats":["visitors","referrers"]}"#).is_ok());
+    assert!(update(r#"{"stats":["pages.path"]}"#).is_ok());
+    // Resources whose rules declare no fields, or that no rule names, accept any path.
+    assert!(create(r#"{"employees":["name","address.city"]}"#).is_ok());
+    assert!(update(r#"{"payroll":["salary"]}"#).is_ok());
+    let typo = "fields.stats: unknown field \"vistors\" for resource stats (the API policy allows visitors, pages.path, referrers)";
+    assert_eq!(create(r#"{"stats":["vistors"]}"#).unwrap_err(), typo);
+    assert_eq!(
+        update(r#"{"stats":["visitors","vistors"]}"#).unwrap_err(),
+        typo
+    );
+    // A part of a declared path is another path: not declared.
+    assert!(create(r#"{"stats":["pages"]}"#).is_err());
+    // Syntax is checked first, whatever the policy.
+    assert_eq!(
+        create(r#"{"stats":["a..b"]}"#).unwrap_err(),
+        "fields.stats: invalid entry \"a..b\""
+    );
+}
+
+#[test]
 fn expiry_cannot_be_patched() {
     for body in [
         r#"{"expires_at":"2030-01-01T00:00:00Z"}"#,
