@@ -302,19 +302,19 @@ impl Call {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
     use keygate::domain::Policy;
     use keygate::domain::manage::{self, CreateKey, RotateKey, UpdateKey};
+    use serde_json::json;
 
     use super::*;
-    use crate::cli::Cli;
+    use crate::cli::parse_line;
 
     /// 2026-01-15T00:00:00Z.
     const NOW: UnixMillis = UnixMillis(1_768_435_200_000);
 
-    fn call(args: &[&str]) -> Call {
-        let cli = Cli::try_parse_from(std::iter::once("keygate").chain(args.iter().copied()))
-            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    /// The call of a command line (words split at spaces).
+    fn call(line: &str) -> Call {
+        let cli = parse_line(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         Call::of(&cli.command, NOW)
     }
 
@@ -322,128 +322,84 @@ mod tests {
         call.query.iter().map(|(n, v)| (*n, v.as_str())).collect()
     }
 
+    fn body(c: &Call) -> serde_json::Value {
+        serde_json::from_str(c.body.as_deref().expect("a body")).unwrap()
+    }
+
     #[test]
     fn each_command_is_one_call() {
-        for (args, method, path, answer) in [
-            (&["orgs", "list"][..], "GET", "/orgs", Answer::Orgs),
-            (&["orgs", "get", "acme"], "GET", "/orgs/acme", Answer::Org),
+        let key = "/orgs/acme/keys/key_a1";
+        for (line, method, path, answer) in [
+            ("orgs list", "GET", "/orgs", Answer::Orgs),
+            ("orgs get acme", "GET", "/orgs/acme", Answer::Org),
+            ("orgs put acme --plan pro", "PUT", "/orgs/acme", Answer::Org),
             (
-                &["orgs", "put", "acme", "--plan", "pro"],
-                "PUT",
-                "/orgs/acme",
-                Answer::Org,
-            ),
-            (
-                &["keys", "create", "acme", "--name", "ci"],
+                "keys create acme --name ci",
                 "POST",
                 "/orgs/acme/keys",
                 Answer::Created,
             ),
+            ("keys list acme", "GET", "/orgs/acme/keys", Answer::Keys),
+            ("keys get acme key_a1", "GET", key, Answer::Key),
             (
-                &["keys", "list", "acme"],
-                "GET",
-                "/orgs/acme/keys",
-                Answer::Keys,
-            ),
-            (
-                &["keys", "get", "acme", "key_a1"],
-                "GET",
-                "/orgs/acme/keys/key_a1",
-                Answer::Key,
-            ),
-            (
-                &["keys", "update", "acme", "key_a1", "--name", "new"],
+                "keys update acme key_a1 --name new",
                 "PATCH",
-                "/orgs/acme/keys/key_a1",
+                key,
                 Answer::Key,
             ),
+            ("keys disable acme key_a1", "PATCH", key, Answer::Key),
+            ("keys enable acme key_a1", "PATCH", key, Answer::Key),
             (
-                &["keys", "disable", "acme", "key_a1"],
-                "PATCH",
-                "/orgs/acme/keys/key_a1",
-                Answer::Key,
-            ),
-            (
-                &["keys", "enable", "acme", "key_a1"],
-                "PATCH",
-                "/orgs/acme/keys/key_a1",
-                Answer::Key,
-            ),
-            (
-                &["keys", "rotate", "acme", "key_a1"],
+                "keys rotate acme key_a1",
                 "POST",
-                "/orgs/acme/keys/key_a1/rotate",
+                &format!("{key}/rotate"),
                 Answer::Rotated,
             ),
+            ("keys revoke acme key_a1", "DELETE", key, Answer::Revoked),
             (
-                &["keys", "revoke", "acme", "key_a1"],
-                "DELETE",
-                "/orgs/acme/keys/key_a1",
-                Answer::Revoked,
-            ),
-            (
-                &["keys", "revoke-all", "acme"],
+                "keys revoke-all acme",
                 "POST",
                 "/orgs/acme/keys/revoke-all",
                 Answer::RevokedAll,
             ),
             (
-                &["keys", "usage", "acme", "key_a1"],
+                "keys usage acme key_a1",
                 "GET",
-                "/orgs/acme/keys/key_a1/usage",
+                &format!("{key}/usage"),
                 Answer::Usage,
             ),
             (
-                &["keys", "usage", "acme", "key_a1", "--series", "day"],
+                "keys usage acme key_a1 --series day",
                 "GET",
-                "/orgs/acme/keys/key_a1/usage",
+                &format!("{key}/usage"),
                 Answer::Series,
             ),
-            (&["audit", "acme"], "GET", "/orgs/acme/audit", Answer::Audit),
-            (&["policy"], "GET", "/policy", Answer::Policy),
+            ("audit acme", "GET", "/orgs/acme/audit", Answer::Audit),
+            ("policy", "GET", "/policy", Answer::Policy),
         ] {
-            let c = call(args);
+            let c = call(line);
             assert_eq!(
                 (c.method, c.path.as_str(), c.answer),
                 (method, path, answer),
-                "{args:?}"
+                "{line}"
             );
         }
     }
 
     #[test]
     fn list_filters_become_the_apis_query() {
-        let c = call(&[
-            "keys",
-            "list",
-            "acme",
-            "--status",
-            "rotating",
-            "--expires-before",
-            "30d",
-            "--unused-since",
-            "90d",
-            "--search",
-            "ci deploy",
-            "--scope",
-            "employees:read",
-            "--sort",
-            "last_used",
-            "--order",
-            "asc",
-            "--limit",
-            "20",
-            "--cursor",
-            "c1",
-            "--all",
-        ]);
+        let c = call(
+            "keys list acme --status rotating --expires-before 30d --unused-since 90d \
+             --search deploy --scope employees:read --sort last_used --order asc --limit 20 \
+             --cursor c1 --all",
+        );
         assert_eq!(
             query(&c),
             [
                 ("status", "rotating"),
                 ("expires_before", "2026-02-14T00:00:00.000Z"),
                 ("unused_since", "2025-10-17T00:00:00.000Z"),
-                ("q", "ci deploy"),
+                ("q", "deploy"),
                 ("scope", "employees:read"),
                 ("sort", "last_used"),
                 ("order", "asc"),
@@ -452,22 +408,10 @@ mod tests {
             ]
         );
         assert!(c.follow);
-        assert!(
-            call(&["keys", "list", "acme"]).query.is_empty(),
-            "nothing not given"
+        assert!(call("keys list acme").query.is_empty(), "nothing not given");
+        let c = call(
+            "audit acme --type key_revoked --key-id key_a1 --since 24h --until 2026-01-14T12:00:00Z",
         );
-        let c = call(&[
-            "audit",
-            "acme",
-            "--type",
-            "key_revoked",
-            "--key-id",
-            "key_a1",
-            "--since",
-            "24h",
-            "--until",
-            "2026-01-14T12:00:00Z",
-        ]);
         assert_eq!(
             query(&c),
             [
@@ -477,57 +421,29 @@ mod tests {
                 ("until", "2026-01-14T12:00:00.000Z"),
             ]
         );
-        let c = call(&["keys", "usage", "acme", "key_a1", "--series", "hour"]);
+        let c = call("keys usage acme key_a1 --series hour");
         assert_eq!(query(&c), [("series", "hour")]);
     }
 
     #[test]
     fn the_next_page_replaces_the_cursor() {
-        let mut c = call(&["keys", "list", "acme", "--cursor", "c1", "--limit", "5"]);
+        let mut c = call("keys list acme --cursor c1 --limit 5");
         c.set_cursor("c2".into());
         assert_eq!(query(&c), [("limit", "5"), ("cursor", "c2")]);
     }
 
-    fn body(c: &Call) -> serde_json::Value {
-        serde_json::from_str(c.body.as_deref().expect("a body")).unwrap()
-    }
-
     #[test]
     fn create_sends_every_flag_in_the_apis_field() {
-        let c = call(&[
-            "keys",
-            "create",
-            "acme",
-            "--name",
-            "CI deploy",
-            "--scope",
-            "read",
-            "--scope",
-            "employees:read",
-            "--resource",
-            "site=s1,s2",
-            "--resource",
-            "site=s3",
-            "--field",
-            "employees=name,start_date",
-            "--rate-limit",
-            "minute=100/60",
-            "--rate-limiting",
-            "true",
-            "--on-limiter-error",
-            "allow",
-            "--revocation-bound-ms",
-            "0",
-            "--meta",
-            r#"{"team":"ci"}"#,
-            "--expires-in",
-            "30d",
-            "--disabled",
-        ]);
+        let c = call(
+            r#"keys create acme --name CI-deploy --scope read --scope employees:read
+               --resource site=s1,s2 --resource site=s3 --field employees=name,start_date
+               --rate-limit minute=100/60 --rate-limiting true --on-limiter-error allow
+               --revocation-bound-ms 0 --meta {"team":"ci"} --expires-in 30d --disabled"#,
+        );
         assert_eq!(
             body(&c),
-            serde_json::json!({
-                "name": "CI deploy",
+            json!({
+                "name": "CI-deploy",
                 "scopes": ["read", "employees:read"],
                 "resources": {"site": ["s1", "s2", "s3"]},
                 "fields": {"employees": ["name", "start_date"]},
@@ -540,60 +456,41 @@ mod tests {
                 "expires_in_days": 30,
             })
         );
-        let hours = call(&[
-            "keys",
-            "create",
-            "acme",
-            "--name",
-            "ci",
-            "--expires-in",
-            "36h",
-        ]);
+        let hours = call("keys create acme --name ci --expires-in 36h");
         assert_eq!(body(&hours)["expires_at"], "2026-01-16T12:00:00.000Z");
-        let at = call(&[
-            "keys",
-            "create",
-            "acme",
-            "--name",
-            "ci",
-            "--expires-at",
-            "2027-01-15T00:00:00+01:00",
-        ]);
+        let at = call("keys create acme --name ci --expires-at 2027-01-15T00:00:00+01:00");
         assert_eq!(body(&at)["expires_at"], "2027-01-14T23:00:00.000Z");
         assert_eq!(
-            body(&call(&["keys", "create", "acme", "--name", "ci"])),
-            serde_json::json!({"name": "ci"})
+            body(&call("keys create acme --name ci")),
+            json!({"name": "ci"})
         );
     }
 
     #[test]
     fn update_sends_only_what_changes() {
-        let c = call(&["keys", "update", "acme", "key_a1", "--scope", "write"]);
-        assert_eq!(body(&c), serde_json::json!({"scopes": ["write"]}));
-        let c = call(&["keys", "disable", "acme", "key_a1"]);
-        assert_eq!(body(&c), serde_json::json!({"enabled": false}));
-        let c = call(&["keys", "enable", "acme", "key_a1"]);
-        assert_eq!(body(&c), serde_json::json!({"enabled": true}));
-        let c = call(&[
-            "orgs",
-            "put",
-            "acme",
-            "--api-access",
-            "false",
-            "--on-leak",
-            "notify",
-        ]);
+        for (line, sent) in [
+            (
+                "keys update acme key_a1 --scope write",
+                json!({"scopes": ["write"]}),
+            ),
+            ("keys disable acme key_a1", json!({"enabled": false})),
+            ("keys enable acme key_a1", json!({"enabled": true})),
+            (
+                "orgs put acme --api-access false --on-leak notify",
+                json!({"plan": null, "api_access": false, "on_leak": "notify"}),
+            ),
+            (
+                "keys rotate acme key_a1 --grace-hours 0",
+                json!({"grace_period_hours": 0}),
+            ),
+        ] {
+            assert_eq!(body(&call(line)), sent, "{line}");
+        }
         assert_eq!(
-            body(&c),
-            serde_json::json!({"plan": null, "api_access": false, "on_leak": "notify"})
-        );
-        assert_eq!(
-            call(&["keys", "rotate", "acme", "key_a1"]).body,
+            call("keys rotate acme key_a1").body,
             None,
-            "default grace"
+            "the default grace"
         );
-        let c = call(&["keys", "rotate", "acme", "key_a1", "--grace-hours", "0"]);
-        assert_eq!(body(&c), serde_json::json!({"grace_period_hours": 0}));
     }
 
     /// The bodies are read by keygate's own parsers, so a field name the API does not know
@@ -601,97 +498,36 @@ mod tests {
     #[test]
     fn keygate_reads_every_body_the_cli_sends() {
         let policy = Policy::allow_all();
-        let bytes = |c: &Call| c.body.clone().unwrap_or_default().into_bytes();
-        let create = call(&[
-            "keys",
-            "create",
-            "acme",
-            "--name",
-            "CI deploy",
-            "--scope",
-            "employees:read",
-            "--resource",
-            "site=s1",
-            "--field",
-            "employees=name",
-            "--rate-limit",
-            "minute=100/60",
-            "--rate-limiting",
-            "false",
-            "--on-limiter-error",
-            "allow",
-            "--revocation-bound-ms",
-            "0",
-            "--meta",
-            r#"{"team":"ci"}"#,
-            "--expires-in",
-            "36h",
-            "--disabled",
-        ]);
-        let key = manage::parse_body::<CreateKey>(&bytes(&create))
-            .and_then(|b| b.validate(NOW, &policy))
-            .unwrap();
+        let bytes = |line: &str| call(line).body.unwrap_or_default().into_bytes();
+        let create = |line: &str| {
+            manage::parse_body::<CreateKey>(&bytes(line)).and_then(|b| b.validate(NOW, &policy))
+        };
+        let key = create(
+            r#"keys create acme --name CI-deploy --scope employees:read --resource site=s1
+               --field employees=name --rate-limit minute=100/60 --rate-limiting false
+               --on-limiter-error allow --revocation-bound-ms 0 --meta {"team":"ci"}
+               --expires-in 36h --disabled"#,
+        )
+        .unwrap();
         assert_eq!(key.expires_at, Some(NOW.plus_millis(36 * UnixMillis::HOUR)));
         assert!(!key.enabled && !key.rate_limiting);
-        let days = call(&[
-            "keys",
-            "create",
-            "acme",
-            "--name",
-            "ci key",
-            "--scope",
-            "read",
-            "--expires-in",
-            "2w",
-        ]);
-        let key = manage::parse_body::<CreateKey>(&bytes(&days))
-            .and_then(|b| b.validate(NOW, &policy))
-            .unwrap();
+        let key = create("keys create acme --name ci-key --scope read --expires-in 2w").unwrap();
         assert_eq!(key.expires_at, Some(NOW.plus_millis(14 * UnixMillis::DAY)));
-        for args in [
-            &[
-                "keys",
-                "update",
-                "acme",
-                "key_a1",
-                "--name",
-                "new name",
-                "--scope",
-                "write",
-                "--resource",
-                "site=s1",
-                "--field",
-                "employees=name",
-                "--rate-limit",
-                "day=10/1d",
-                "--rate-limiting",
-                "true",
-                "--on-limiter-error",
-                "deny",
-                "--revocation-bound-ms",
-                "500",
-                "--meta",
-                "{}",
-            ][..],
-            &["keys", "disable", "acme", "key_a1"],
+        for line in [
+            r#"keys update acme key_a1 --name new-name --scope write --resource site=s1
+               --field employees=name --rate-limit day=10/1d --rate-limiting true
+               --on-limiter-error deny --revocation-bound-ms 500 --meta {}"#,
+            "keys disable acme key_a1",
         ] {
-            let patch = manage::parse_body::<UpdateKey>(&bytes(&call(args)))
-                .and_then(|b| b.validate(&policy));
-            assert!(patch.is_ok(), "{args:?}: {patch:?}");
+            let patch =
+                manage::parse_body::<UpdateKey>(&bytes(line)).and_then(|b| b.validate(&policy));
+            assert!(patch.is_ok(), "{line}: {patch:?}");
         }
-        let rotate = call(&["keys", "rotate", "acme", "key_a1", "--grace-hours", "48"]);
-        let rotate = manage::parse_body::<RotateKey>(&bytes(&rotate)).unwrap();
-        assert_eq!(rotate.grace_hours().ok(), Some(48));
-        let put = call(&[
-            "orgs",
-            "put",
-            "acme",
-            "--plan",
-            "business",
-            "--on-leak",
-            "disable",
-        ]);
-        let put = manage::parse_body::<PutOrg>(&bytes(&put)).unwrap();
-        assert_eq!(put.plan, Some(keygate::domain::Plan::Business));
+        let rotate =
+            manage::parse_body::<RotateKey>(&bytes("keys rotate acme key_a1 --grace-hours 48"));
+        assert_eq!(rotate.unwrap().grace_hours().ok(), Some(48));
+        let put =
+            manage::parse_body::<PutOrg>(&bytes("orgs put acme --plan business --on-leak disable"));
+        assert_eq!(put.unwrap().plan, Some(keygate::domain::Plan::Business));
     }
 }

@@ -337,13 +337,15 @@ pub fn spelled<T: ValueEnum>(value: T) -> String {
         .unwrap_or_default()
 }
 
+/// A command line as the shell would split it, when no word holds a space (for tests).
+#[cfg(test)]
+pub fn parse_line(line: &str) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(std::iter::once("keygate").chain(line.split_whitespace()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("keygate").chain(args.iter().copied()))
-    }
 
     #[test]
     fn the_command_line_is_consistent() {
@@ -353,39 +355,22 @@ mod tests {
 
     #[test]
     fn usage_errors_exit_2_and_name_the_flag() {
-        for args in [
-            &["keys", "list"][..],
-            &["keys", "list", "acme", "--colour"],
-            &["keys", "list", "Acme"],
-            &["keys", "get", "acme", "nope"],
-            &[
-                "keys",
-                "create",
-                "acme",
-                "--name",
-                "ci",
-                "--rate-limit",
-                "minute=0/60",
-            ],
-            &[
-                "keys",
-                "create",
-                "acme",
-                "--name",
-                "ci",
-                "--expires-in",
-                "30d",
-                "--expires-at",
-                "2030-01-01T00:00:00Z",
-            ],
-            &["keys", "list", "acme", "--sort", "name"],
-            &["orgs", "put", "acme", "--plan", "gold"],
-            &["audit", "acme", "--since", "yesterday"],
+        for line in [
+            "keys list",
+            "keys list acme --colour",
+            "keys list Acme",
+            "keys get acme nope",
+            "keys create acme --name ci --rate-limit minute=0/60",
+            "keys create acme --name ci --expires-in 30d --expires-at 2030-01-01T00:00:00Z",
+            "keys update acme key_a1 --expires-in 30d",
+            "keys list acme --sort name",
+            "orgs put acme --plan gold",
+            "audit acme --since yesterday",
         ] {
-            let err = parse(args).unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
+            let err = parse_line(line).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{line}: {err}");
         }
-        let err = parse(&["keys", "list", "acme", "--sort", "name"])
+        let err = parse_line("keys list acme --sort name")
             .unwrap_err()
             .to_string();
         assert!(err.contains("--sort") && err.contains("last_used"), "{err}");
@@ -393,23 +378,15 @@ mod tests {
 
     #[test]
     fn global_options_go_anywhere_and_the_token_never_prints() {
-        let cli = parse(&[
-            "keys",
-            "list",
-            "acme",
-            "--json",
-            "--url",
-            "http://127.0.0.1:8787/_keygate",
-            "--token",
-            "s3cret",
-        ])
-        .unwrap();
+        let cli =
+            parse_line("keys list acme --json --url http://127.0.0.1:8787/_keygate --token s3cret")
+                .unwrap();
         assert!(cli.json);
         assert_eq!(cli.url.unwrap().path(), "/_keygate");
         let debug = format!("{:?}", cli.token);
         assert!(!debug.contains("s3cret"), "{debug}");
-        assert!(parse(&["--url", "ftp://host", "policy"]).is_err());
-        assert!(parse(&["--url", "http://host/_keygate?x=1", "policy"]).is_err());
+        assert!(parse_line("--url ftp://host policy").is_err());
+        assert!(parse_line("--url http://host/_keygate?x=1 policy").is_err());
     }
 
     #[test]

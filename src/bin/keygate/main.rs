@@ -7,7 +7,7 @@
 //! - [`call`]: a command → the API call, [`client`]: the HTTP exchange;
 //! - [`render`]: tables and relative times, [`failure`]: errors and exit codes.
 //!
-//! Only this file reads the clock, the environment and the terminal.
+//! Only this file reads the clock and the terminal.
 
 mod call;
 mod cli;
@@ -16,7 +16,7 @@ mod failure;
 mod render;
 mod values;
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
@@ -36,17 +36,15 @@ fn main() -> ExitCode {
         // Never quoted: the message must not echo the credential.
         usage_error("the token is empty or holds spaces or control characters");
     }
-    let now = UnixMillis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-    );
+    let stdin = std::io::stdin();
+    let at_terminal = stdin.is_terminal();
     let result = confirm(
         &cli.command,
-        &mut std::io::stdin().lock(),
+        &mut stdin.lock(),
         &mut std::io::stderr(),
+        at_terminal,
     )
-    .and_then(|()| run(&Api::new(url, token), &cli, now));
+    .and_then(|()| run(&Api::new(url, token), &cli));
     let printed = match result {
         Ok(printed) => printed,
         Err(failure) => {
@@ -67,13 +65,26 @@ fn usage_error(message: &str) -> ! {
         .exit()
 }
 
+/// The clock: the only place the CLI reads it.
+fn now() -> UnixMillis {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    UnixMillis(since_epoch.map_or(0, |d| d.as_millis() as u64))
+}
+
 /// Makes the command's call (every page with `--all`) and prints the answer.
-fn run(api: &Api, cli: &Cli, now: UnixMillis) -> Result<render::Printed, Failure> {
-    let mut call = Call::of(&cli.command, now);
+fn run(api: &Api, cli: &Cli) -> Result<render::Printed, Failure> {
+    let mut call = Call::of(&cli.command, now());
     let mut body = api.send(&call)?;
     if let (true, Some(items)) = (call.follow, call.answer.items()) {
         let mut all = page(&body)?;
+        let mut seen = std::collections::HashSet::new();
         while let Some(cursor) = all.next_cursor.take() {
+            // A cursor must move on; one seen before would loop forever.
+            if !seen.insert(cursor.clone()) {
+                return Err(Failure::Other(format!(
+                    "keygate answered the next_cursor {cursor:?} twice; stopped"
+                )));
+            }
             call.set_cursor(cursor);
             let next = page(&api.send(&call)?)?;
             all.append(items, next)?;
@@ -90,7 +101,9 @@ fn run(api: &Api, cli: &Cli, now: UnixMillis) -> Result<render::Printed, Failure
             stderr: String::new(),
         });
     }
-    render::print(call.answer, &body, now).map_err(Failure::Other)
+    // Relative times count from when the answer came: a key created for 30 days expires
+    // "in 29 days" (and some hours), as it does.
+    render::print(call.answer, &body, now()).map_err(Failure::Other)
 }
 
 /// A list answer being gathered by `--all`: the first page's JSON, later pages' items appended
@@ -127,16 +140,17 @@ impl Gathered {
 }
 
 /// `keys revoke-all` without `--yes`: the organization's id must be typed (prompt on stderr,
-/// the answer read from stdin); anything else revokes nothing.
+/// the answer read from stdin, which a terminal echoes); anything else revokes nothing.
 fn confirm(
     command: &Command,
     input: &mut impl BufRead,
     prompt: &mut impl Write,
+    typed_at_terminal: bool,
 ) -> Result<(), Failure> {
     let Command::Keys(KeysCommand::RevokeAll { org, yes: false }) = command else {
         return Ok(());
     };
-    let typed = ask(org, input, prompt).unwrap_or_default();
+    let typed = ask(org, input, prompt, typed_at_terminal).unwrap_or_default();
     if typed.trim() == org.as_str() {
         Ok(())
     } else {
@@ -147,7 +161,12 @@ fn confirm(
     }
 }
 
-fn ask(org: &OrgId, input: &mut impl BufRead, prompt: &mut impl Write) -> std::io::Result<String> {
+fn ask(
+    org: &OrgId,
+    input: &mut impl BufRead,
+    prompt: &mut impl Write,
+    typed_at_terminal: bool,
+) -> std::io::Result<String> {
     write!(
         prompt,
         "This revokes every key of organization {org}, permanently.\nType the organization's id ({org}) to confirm: "
@@ -155,6 +174,10 @@ fn ask(org: &OrgId, input: &mut impl BufRead, prompt: &mut impl Write) -> std::i
     prompt.flush()?;
     let mut line = String::new();
     input.read_line(&mut line)?;
+    // Piped input is not echoed: end the prompt's line before anything else is printed.
+    if !typed_at_terminal {
+        writeln!(prompt)?;
+    }
     Ok(line)
 }
 
@@ -163,29 +186,31 @@ mod tests {
     use super::*;
 
     fn revoke_all(yes: bool) -> Command {
-        let mut args = vec!["keygate", "keys", "revoke-all", "acme"];
-        if yes {
-            args.push("--yes");
-        }
-        Cli::try_parse_from(args).unwrap().command
+        let line = if yes {
+            "keys revoke-all acme --yes"
+        } else {
+            "keys revoke-all acme"
+        };
+        crate::cli::parse_line(line).unwrap().command
     }
 
     #[test]
     fn revoke_all_needs_the_organization_typed() {
         let mut prompt = Vec::new();
-        assert!(confirm(&revoke_all(false), &mut &b"acme\n"[..], &mut prompt).is_ok());
+        assert!(confirm(&revoke_all(false), &mut &b"acme\n"[..], &mut prompt, true).is_ok());
         let prompt = String::from_utf8(prompt).unwrap();
         assert!(
             prompt.contains("Type the organization's id (acme)"),
             "{prompt}"
         );
         for typed in [&b"acm\n"[..], b"ACME\n", b"", b"yes\n"] {
-            let err = confirm(&revoke_all(false), &mut &typed[..], &mut Vec::new()).unwrap_err();
+            let err =
+                confirm(&revoke_all(false), &mut &typed[..], &mut Vec::new(), false).unwrap_err();
             assert_eq!(err.exit_code(), 1);
             assert!(err.to_string().contains("nothing was revoked"), "{err}");
         }
         let mut prompt = Vec::new();
-        assert!(confirm(&revoke_all(true), &mut &b""[..], &mut prompt).is_ok());
+        assert!(confirm(&revoke_all(true), &mut &b""[..], &mut prompt, false).is_ok());
         assert!(prompt.is_empty(), "--yes asks nothing");
     }
 
