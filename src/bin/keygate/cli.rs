@@ -99,11 +99,13 @@ pub enum OrgsCommand {
     List(Page),
     /// One organization: plan, key count and limit, on_leak
     Get {
+        /// The organization's id
         #[arg(value_parser = values::org)]
         org: OrgId,
     },
     /// Create an organization (--plan required) or change it (admin token only)
     Put {
+        /// The organization's id
         #[arg(value_parser = values::org)]
         org: OrgId,
         /// free (2 keys), pro (10), business (50) or enterprise (unlimited)
@@ -123,6 +125,7 @@ pub enum OrgsCommand {
 pub enum KeysCommand {
     /// Create a key: the key goes to stdout, once; a warning and a summary to stderr
     Create {
+        /// The organization's id
         #[arg(value_parser = values::org)]
         org: OrgId,
         /// 3-100 characters
@@ -142,6 +145,7 @@ pub enum KeysCommand {
     },
     /// List keys, newest first (masked)
     List {
+        /// The organization's id
         #[arg(value_parser = values::org)]
         org: OrgId,
         #[command(flatten)]
@@ -177,6 +181,7 @@ pub enum KeysCommand {
     Revoke(KeyRef),
     /// Revoke every key of the organization, permanently: asks for its id to be typed
     RevokeAll {
+        /// The organization's id
         #[arg(value_parser = values::org)]
         org: OrgId,
         /// Do not ask (for scripts)
@@ -196,8 +201,10 @@ pub enum KeysCommand {
 /// An organization and one of its keys.
 #[derive(Args, Debug)]
 pub struct KeyRef {
+    /// The organization's id
     #[arg(value_parser = values::org)]
     pub org: OrgId,
+    /// The key's id (key_…)
     #[arg(value_parser = values::key_id)]
     pub id: KeyId,
 }
@@ -260,6 +267,7 @@ pub struct KeyFilters {
 /// The filters of `audit`.
 #[derive(Args, Debug)]
 pub struct AuditArgs {
+    /// The organization's id
     #[arg(value_parser = values::org)]
     pub org: OrgId,
     /// Only this event type, e.g. key_revoked
