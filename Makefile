@@ -10,7 +10,8 @@ export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-SOURCES := $(shell find src -type f) Cargo.toml Cargo.lock
+# The Worker's sources: not the CLI (src/bin), which the wasm build never compiles.
+SOURCES := $(shell find src -type f -not -path 'src/bin/*') Cargo.toml Cargo.lock
 
 .PHONY: dev test unit tools build check lint bench soak fuzz clean
 
@@ -32,7 +33,7 @@ build/index.js: $(SOURCES)
 # The inner loop: format, native lints, the native unit and property tests. No worker build,
 # no workerd, no tools to install; `make test` runs all of it and more.
 unit: lint
-	cargo test --quiet --lib
+	cargo test --quiet --lib --bins
 
 # The Worker target must compile too, lint-free: the native tests do not build the glue.
 check: lint

@@ -108,5 +108,12 @@ fn print_banner(key: &str, token: &str, gateway: &Gateway) {
     );
     println!("  curl -H 'Authorization: Bearer {token}' {admin}/orgs/demo/keys");
     println!();
+    println!("The keygate CLI (see the README's CLI section):");
+    println!(
+        "  export KEYGATE_URL={} KEYGATE_TOKEN={token}",
+        gateway.url("/_keygate")
+    );
+    println!("  cargo run -q --bin keygate -- keys list demo");
+    println!();
     println!("Ctrl-C stops keygate and the demo origin.");
 }
