@@ -56,12 +56,26 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// A port free right now on 127.0.0.1.
+/// First port [`free_port`] hands out, and how many it cycles through: below Linux's ephemeral
+/// range (32768–60999), where the kernel picks the local ports of outgoing connections.
+const PORTS_FROM: u16 = 20_000;
+const PORTS: u16 = 12_000;
+
+/// A port free right now on 127.0.0.1, for a runtime to bind a moment later. Not port 0: the
+/// kernel hands that out of the ephemeral range, where any outgoing connection (the tests make
+/// thousands) may take it before the runtime binds it ("Address already in use"). Each process
+/// walks its own sequence, starting at a place its id picks, so parallel suites rarely meet.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7_919);
+    loop {
+        let n = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
+        let port = PORTS_FROM + (n % u32::from(PORTS)) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Root of the keygate crate (where `wrangler.toml` is): two levels above this crate.
