@@ -13,7 +13,7 @@ fn org_admin() -> Actor {
 
 fn create(actor: &Actor, plan: Plan, body: &str) -> Result<(), String> {
     let key = parse_body::<CreateKey>(body.as_bytes())
-        .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all()))
+        .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all(), Default::default()))
         .map_err(|e| format!("invalid: {}", e.public_message()))?;
     actor
         .may_create(&key, plan, RevocationBound::default())
@@ -34,7 +34,7 @@ fn update(actor: &Actor, plan: Plan, body: &str) -> Result<(), String> {
 
 fn update_key(actor: &Actor, plan: Plan, key: &KeyRecord, body: &str) -> Result<(), String> {
     let patch = parse_body::<UpdateKey>(body.as_bytes())
-        .and_then(|u| u.validate(&Policy::allow_all()))
+        .and_then(|u| u.validate(&Policy::allow_all(), Default::default()))
         .map_err(|e| format!("invalid: {}", e.public_message()))?;
     actor
         .may_update(&patch, key, plan, RevocationBound::default())
@@ -244,7 +244,7 @@ fn an_org_admin_may_only_shorten_a_revocation_bound() {
     let strict = RevocationBound::from_millis(0).unwrap();
     let key = |body: &str| {
         parse_body::<CreateKey>(body.as_bytes())
-            .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all()))
+            .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all(), Default::default()))
             .unwrap()
     };
     let own = key(r#"{"name":"Own","scopes":["read"],"revocation_bound_ms":1000}"#);
@@ -257,7 +257,7 @@ fn an_org_admin_may_only_shorten_a_revocation_bound() {
     )
     .unwrap();
     let raise = parse_body::<UpdateKey>(br#"{"revocation_bound_ms":500}"#)
-        .and_then(|u| u.validate(&Policy::allow_all()))
+        .and_then(|u| u.validate(&Policy::allow_all(), Default::default()))
         .unwrap();
     let refused = admin
         .may_update(&raise, &zero, Plan::Free, RevocationBound::default())

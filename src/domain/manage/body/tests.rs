@@ -1,13 +1,14 @@
 //! Tests of `body.rs`.
 
 use super::*;
+use crate::domain::limits::bounds::LimitBounds;
 use crate::domain::limits::plan::Plan;
 
 const NOW: UnixMillis = UnixMillis(1_768_435_200_000);
 
 fn create(body: &str) -> Result<NewKey, String> {
     parse_body::<CreateKey>(body.as_bytes())
-        .and_then(|c| c.validate(NOW, &Policy::allow_all()))
+        .and_then(|c| c.validate(NOW, &Policy::allow_all(), Default::default()))
         .map_err(|e| e.public_message())
 }
 
@@ -180,7 +181,7 @@ fn scopes_must_name_resources_the_policy_knows() {
             .unwrap();
     let check = |scopes: &str| {
         parse_body::<CreateKey>(format!(r#"{{"name":"abc","scopes":{scopes}}}"#).as_bytes())
-            .and_then(|c| c.validate(NOW, &policy))
+            .and_then(|c| c.validate(NOW, &policy, Default::default()))
             .map(|_| ())
             .map_err(|e| e.public_message())
     };
@@ -205,13 +206,13 @@ fn fields_must_be_declared_when_the_policy_declares_any_for_the_resource() {
         parse_body::<CreateKey>(
             format!(r#"{{"name":"abc","scopes":["read"],"fields":{fields}}}"#).as_bytes(),
         )
-        .and_then(|c| c.validate(NOW, &policy))
+        .and_then(|c| c.validate(NOW, &policy, Default::default()))
         .map(|k| k.fields)
         .map_err(|e| e.public_message())
     };
     let update = |fields: &str| {
         parse_body::<UpdateKey>(format!(r#"{{"fields":{fields}}}"#).as_bytes())
-            .and_then(|u| u.validate(&policy))
+            .and_then(|u| u.validate(&policy, Default::default()))
             .map(|p| p.fields)
             .map_err(|e| e.public_message())
     };
@@ -244,7 +245,7 @@ fn expiry_cannot_be_patched() {
         r#"{"expires_at":null}"#,
     ] {
         let err = parse_body::<UpdateKey>(body.as_bytes())
-            .and_then(|u| u.validate(&Policy::allow_all()))
+            .and_then(|u| u.validate(&Policy::allow_all(), Default::default()))
             .unwrap_err();
         assert!(
             err.public_message()
@@ -262,7 +263,7 @@ fn patches_report_what_changed() {
     .unwrap();
     let patch =
         parse_body::<UpdateKey>(br#"{"name":"New name","scopes":["read"],"enabled":false}"#)
-            .and_then(|u| u.validate(&Policy::allow_all()))
+            .and_then(|u| u.validate(&Policy::allow_all(), Default::default()))
             .unwrap();
     assert_eq!(patch.apply(&mut record), vec!["name", "enabled"]);
     assert_eq!(record.name, "New name");
@@ -288,4 +289,39 @@ fn views_show_status_and_rfc3339_times() {
     assert_eq!(view["revoked_at"], serde_json::Value::Null);
     let later = serde_json::to_value(KeyView::of(&record, NOW.plus_millis(1))).unwrap();
     assert_eq!(later["status"], "expired");
+}
+
+#[test]
+fn the_deployments_bounds_apply_to_creates_and_patches() {
+    let z8 = LimitBounds::new(10_000, 1, 3_600).unwrap();
+    let window = |limit: u32, seconds: u32| {
+        format!(r#"[{{"name":"minute","limit":{limit},"window_seconds":{seconds}}}]"#)
+    };
+    let create = |windows: &str| -> Result<(), String> {
+        let body = format!(r#"{{"name":"abc","scopes":["read"],"rate_limits":{windows}}}"#);
+        parse_body::<CreateKey>(body.as_bytes())
+            .and_then(|c| c.validate(NOW, &Policy::allow_all(), z8))
+            .map(drop)
+            .map_err(|e| e.public_message())
+    };
+    let patch = |windows: &str| -> Result<(), String> {
+        let body = format!(r#"{{"rate_limits":{windows}}}"#);
+        parse_body::<UpdateKey>(body.as_bytes())
+            .and_then(|u| u.validate(&Policy::allow_all(), z8))
+            .map(drop)
+            .map_err(|e| e.public_message())
+    };
+    type Check<'a> = &'a dyn Fn(&str) -> Result<(), String>;
+    let checks: [Check; 2] = [&create, &patch];
+    for check in checks {
+        assert_eq!(check(&window(10_000, 3_600)), Ok(()));
+        assert_eq!(
+            check(&window(10_001, 60)),
+            Err("rate_limits[0].limit must be at most 10000".into())
+        );
+        assert_eq!(
+            check(&window(100, 3_601)),
+            Err("rate_limits[0].window_seconds must be from 1 to 3600".into())
+        );
+    }
 }
