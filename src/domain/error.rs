@@ -243,7 +243,7 @@ impl GateError {
                 format!("This API key is limited to specific {kind} ids; name one in the request")
             }
             GateError::ApiPlanRequired => {
-                "The API requires a paid plan. Upgrade to Pro or higher to use API keys.".into()
+                "This organization's plan does not include API access. Upgrade to a plan with API access to create and use API keys.".into()
             }
             GateError::OriginNotAllowed(origin) => {
                 format!("Cross-origin requests from {origin} are not allowed")

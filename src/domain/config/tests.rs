@@ -153,3 +153,18 @@ fn rate_limit_bounds_default_to_todays_or_come_from_the_variable() {
     .unwrap_err();
     assert_eq!(e.var, "RATE_LIMIT_BOUNDS");
 }
+
+#[test]
+fn plans_default_to_todays_or_come_from_the_variable() {
+    use crate::domain::Plan;
+    let c = config(&[("ORIGIN", "http://x")]).unwrap();
+    assert_eq!(c.plans, Plans::default());
+    let zenovay = config(&[
+        ("ORIGIN", "http://x"),
+        ("PLANS", r#"{"free":{"api_access":false}}"#),
+    ])
+    .unwrap();
+    assert!(!zenovay.plans.get(Plan::Free).api_access);
+    let e = config(&[("ORIGIN", "http://x"), ("PLANS", r#"{"gold":{}}"#)]).unwrap_err();
+    assert_eq!(e.var, "PLANS");
+}

@@ -15,6 +15,7 @@ use crate::domain::authz::scope::Scope;
 use crate::domain::error::GateError;
 use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, OrgId};
 use crate::domain::limits::bounds::{LimitBounds, WindowSpec};
+use crate::domain::limits::plan::Plans;
 use crate::domain::limits::window::RateLimit;
 use crate::domain::manage::org::OrgTerms;
 pub use crate::domain::manage::org::PutOrg;
@@ -146,8 +147,8 @@ pub struct Assigned {
 
 impl NewKey {
     /// The record of the new key: what was asked, what the catalog assigned, and the
-    /// organization's terms (its API access and plan windows).
-    pub fn into_record(self, assigned: Assigned, terms: OrgTerms) -> KeyRecord {
+    /// organization's terms (its API access and its plan's windows under `plans`).
+    pub fn into_record(self, assigned: Assigned, terms: OrgTerms, plans: &Plans) -> KeyRecord {
         let Assigned {
             id,
             org,
@@ -178,7 +179,7 @@ impl NewKey {
             api_access: true,
             plan_limits: Vec::new(),
         };
-        terms.give_to(&mut record);
+        terms.give_to(&mut record, plans);
         record
     }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::domain::limits::bounds::LimitBounds;
-use crate::domain::limits::plan::Plan;
+use crate::domain::limits::plan::{Plan, Plans};
 
 const NOW: UnixMillis = UnixMillis(1_768_435_200_000);
 
@@ -44,7 +44,8 @@ fn a_new_key_record_has_what_was_asked_assigned_and_the_org_terms() {
         plan: Plan::Free,
         api_access: false,
     };
-    let r = new.into_record(assigned, terms);
+    let plans = Plans::default();
+    let r = new.into_record(assigned, terms, &plans);
     assert_eq!((r.id.as_str(), r.org.as_str()), ("key_abc123", "acme"));
     assert_eq!(
         (r.name.as_str(), r.start.as_str()),
@@ -54,7 +55,7 @@ fn a_new_key_record_has_what_was_asked_assigned_and_the_org_terms() {
     assert_eq!(r.meta.as_ref().map(|m| m.get()), Some(r#"{"a":1}"#));
     assert!(!r.enabled && r.revoked_at.is_none() && r.updated_at.is_none());
     assert!(!r.api_access, "the organization's access, not the default");
-    assert_eq!(r.plan_limits, Plan::Free.default_limits());
+    assert_eq!(r.plan_limits, plans.get(Plan::Free).rate_limits);
     assert!(r.rate_limits.is_empty());
 }
 
