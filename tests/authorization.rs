@@ -430,8 +430,16 @@ const CASES: &[Case<World>] = &[
         eq(r.status, 200, "status")?;
         let policy = r.json();
         eq(
-            (policy["default"].as_str(), policy["case"].as_str()),
-            (Some("deny"), Some("sensitive")),
+            (
+                policy["default"].as_str(),
+                policy["case"].as_str(),
+                policy["write"].clone(),
+            ),
+            (
+                Some("deny"),
+                Some("sensitive"),
+                serde_json::json!(["create", "update", "delete"]),
+            ),
             "settings",
         )?;
         eq(
@@ -447,7 +455,7 @@ const CASES: &[Case<World>] = &[
         eq(
             policy["rules"][0].clone(),
             serde_json::json!({"methods": ["GET"], "path": "/api/sites/:siteId/stats",
-                "resource": "stats", "actions": ["read"], "ids": {"site": "path:siteId"},
+                "resource": "stats", "actions": ["read"], "requires": [], "ids": {"site": "path:siteId"},
                 "envelope": null, "fields": []}),
             "first rule",
         )?;

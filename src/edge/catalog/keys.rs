@@ -69,11 +69,11 @@ impl OrgCatalog {
     ) -> Result<Response, GateError> {
         let config = state::config(&self.env)?;
         let terms = self.org_terms()?.ok_or(GateError::OrgNotFound)?;
+        terms.issues_keys()?;
+        actor.may_create(&new, config.plans.get(terms.plan), config.revocation_bound)?;
+        let actor = &actor.name();
         // Checked under the writer lock, so concurrent creates cannot both pass it.
         terms.admits_another_key(&config.plans, self.live_count()?)?;
-        let plan = config.plans.get(terms.plan);
-        actor.may_create(&new, plan, config.revocation_bound)?;
-        let actor = &actor.name();
         let secret = self.new_secret()?;
         let assigned = Assigned {
             id: KeyId::generate().map_err(internal)?,
