@@ -133,7 +133,7 @@ fn authorize(c: &mut Criterion) {
                 record
                     .scopes
                     .iter()
-                    .any(|s| s.allows(black_box(route.resource), route.action)),
+                    .any(|s| s.allows(black_box(route.resource), route.action, route.write)),
             )
         })
     });

@@ -115,10 +115,10 @@ pub fn manage_body(data: &[u8]) {
     .expect("the fuzz policy parses");
     let outcome = match which % 4 {
         0 => manage::parse_body::<CreateKey>(body)
-            .and_then(|b| b.validate(NOW, &policy))
+            .and_then(|b| b.validate(NOW, &policy, Default::default()))
             .map(drop),
         1 => manage::parse_body::<UpdateKey>(body)
-            .and_then(|b| b.validate(&policy))
+            .and_then(|b| b.validate(&policy, Default::default()))
             .map(drop),
         2 => manage::parse_body::<PutOrg>(body).map(drop),
         _ => manage::parse_body::<RotateKey>(body)

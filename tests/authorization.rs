@@ -11,6 +11,8 @@ use support::{
     refusal, run_cases, send, send_with_key,
 };
 
+const PLAN_REQUIRED: &str = "This organization's plan does not include API access. Upgrade to a plan with API access to create and use API keys.";
+
 const SIGNING_SECRET: &str = "origin-signing-secret-for-tests";
 
 const POLICY: &str = r#"{"default":"deny","rules":[
@@ -310,31 +312,35 @@ const CASES: &[Case<World>] = &[
             eq(w.get(&key, "/api/employees", &[]).status, 200, "before")?;
             admin.put_org("auth-g", r#"{"api_access":false}"#);
             let r = w.get(&key, "/api/employees", &[]);
-            refused(
-                &r,
-                403,
-                "api_plan_required",
-                "The API requires a paid plan. Upgrade to Pro or higher to use API keys.",
-            )?;
-            let later = admin
-                .create_key(
-                    "auth-g",
-                    r#"{"name":"Created while off","scopes":["read"]}"#,
-                )
-                .0;
+            refused(&r, 403, "api_plan_required", PLAN_REQUIRED)?;
+            // A key it could not use is not created, nor is a new secret issued.
+            let create = admin.call(
+                "POST",
+                "/orgs/auth-g/keys",
+                Some(r#"{"name":"Created while off","scopes":["read"]}"#),
+            );
             eq(
-                w.get(&later, "/api/employees", &[]).json()["error"].as_str(),
-                Some("api_plan_required"),
-                "new keys too",
+                refusal(&create, 403, "api_plan_required")?.as_str(),
+                PLAN_REQUIRED,
+                "create",
             )?;
+            let listed = admin.call("GET", "/orgs/auth-g/keys", None).json();
+            eq(
+                listed["keys"].as_array().map(Vec::len),
+                Some(1),
+                "nothing created",
+            )?;
+            let id = listed["keys"][0]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let rotate = admin.call("POST", &format!("/orgs/auth-g/keys/{id}/rotate"), None);
+            refusal(&rotate, 403, "api_plan_required")?;
             admin.put_org("auth-g", r#"{"api_access":true}"#);
             eq(
-                (
-                    w.get(&key, "/api/employees", &[]).status,
-                    w.get(&later, "/api/employees", &[]).status,
-                ),
-                (200, 200),
-                "back on",
+                w.get(&key, "/api/employees", &[]).status,
+                200,
+                "back on, the same secret",
             )
         },
     ),
@@ -424,8 +430,16 @@ const CASES: &[Case<World>] = &[
         eq(r.status, 200, "status")?;
         let policy = r.json();
         eq(
-            (policy["default"].as_str(), policy["case"].as_str()),
-            (Some("deny"), Some("sensitive")),
+            (
+                policy["default"].as_str(),
+                policy["case"].as_str(),
+                policy["write"].clone(),
+            ),
+            (
+                Some("deny"),
+                Some("sensitive"),
+                serde_json::json!(["create", "update", "delete"]),
+            ),
             "settings",
         )?;
         eq(
@@ -441,7 +455,7 @@ const CASES: &[Case<World>] = &[
         eq(
             policy["rules"][0].clone(),
             serde_json::json!({"methods": ["GET"], "path": "/api/sites/:siteId/stats",
-                "resource": "stats", "actions": ["read"], "ids": {"site": "path:siteId"},
+                "resource": "stats", "actions": ["read"], "requires": [], "ids": {"site": "path:siteId"},
                 "envelope": null, "fields": []}),
             "first rule",
         )?;

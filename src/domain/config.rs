@@ -13,6 +13,8 @@
 //! | `GITHUB_KEYS_URL` | GitHub's `meta/public_keys/secret_scanning` | where the keys that sign secret-scanning reports are listed |
 //! | `USAGE_REPORT_MS` | `60000` | how often, at most, a used key's usage reaches its catalog for listings' filters and order (1000–3600000) |
 //! | `WEBHOOK_RETRY_DELAYS_MS` | 5 s, 1 min, 10 min, 1 h, 6 h, 24 h | waits between the tries of a webhook delivery, a comma list (1–10 waits) |
+//! | `PLANS` | free 2 keys, pro 10, business 50, enterprise unlimited; all with API access | per plan: `api_access`, `key_limit`, default `rate_limits` (see [`Plans`]), as JSON |
+//! | `RATE_LIMIT_BOUNDS` | any limit, 1 s to 1 day | the largest limit and the window range a key's own windows may have (see [`LimitBounds`]), as JSON |
 
 use std::fmt;
 use std::time::Duration;
@@ -23,6 +25,8 @@ use crate::domain::authz::policy::Policy;
 pub use crate::domain::config_error::ConfigError;
 use crate::domain::http::cors::Cors;
 use crate::domain::key::format::KeyPrefix;
+use crate::domain::limits::bounds::LimitBounds;
+use crate::domain::limits::plan::Plans;
 use crate::domain::webhook::RETRY_DELAYS_MS;
 
 /// Typed configuration of one deployment.
@@ -50,6 +54,10 @@ pub struct Config {
     pub github_keys_url: String,
     /// How often, at most, a used key's guard reports its usage to the catalog.
     pub usage_report_every: Duration,
+    /// What a key's own rate-limit windows may be, whoever sets them.
+    pub limit_bounds: LimitBounds,
+    /// What each plan gives an organization.
+    pub plans: Plans,
 }
 
 /// The published bound on how long a revoked, disabled or changed key can still be used
@@ -156,6 +164,14 @@ impl Config {
                 ),
             })?,
         };
+        let plans = match lookup("PLANS") {
+            None => Plans::default(),
+            Some(json) => Plans::parse(&json)?,
+        };
+        let limit_bounds = match lookup("RATE_LIMIT_BOUNDS") {
+            None => LimitBounds::default(),
+            Some(json) => LimitBounds::parse(&json)?,
+        };
         let github_keys_url =
             lookup("GITHUB_KEYS_URL").unwrap_or_else(|| GITHUB_KEYS_URL.to_owned());
         if !Url::parse(&github_keys_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
@@ -165,6 +181,8 @@ impl Config {
             });
         }
         Ok(Config {
+            plans,
+            limit_bounds,
             usage_report_every,
             github_keys_url,
             webhook_retry_delays,

@@ -6,6 +6,7 @@
 //! [`GateError::log_detail`], never into a response body, except for configuration errors,
 //! which exist to tell the deploying team what to fix.
 
+use crate::domain::authz::scope::Scope;
 use crate::domain::config_error::ConfigError;
 use crate::domain::key::format::KeyFormatError;
 use crate::domain::manage::refusal::Refusal;
@@ -45,9 +46,14 @@ pub enum GateError {
     Unauthorized,
     /// A report whose signature is missing, does not verify or names an unknown key.
     InvalidSignature(String),
-    /// The key lacks the scope the request needs: the scope, and whether the key can only read
-    /// (then the message says so, as users of read-only keys expect).
-    InsufficientScope { needed: String, read_only: bool },
+    /// The key lacks a scope the request needs: every scope it needs (one, or all those a
+    /// policy rule `requires`), those the key lacks, and whether the key can only read (then
+    /// the message says so, as users of read-only keys expect).
+    InsufficientScope {
+        needed: Vec<Scope>,
+        missing: Vec<Scope>,
+        read_only: bool,
+    },
     /// No policy rule matches the request and the policy's default denies.
     RouteNotAllowed,
     /// The key is restricted to other ids of this resource type: the type, and the id asked
@@ -212,9 +218,16 @@ impl GateError {
             GateError::InsufficientScope { read_only: true, .. } => {
                 "Insufficient permissions. This key has read-only access.".into()
             }
-            GateError::InsufficientScope { needed, .. } => {
-                format!("Insufficient permissions. This key needs the {needed} scope.")
-            }
+            GateError::InsufficientScope {
+                needed, missing, ..
+            } => match needed.as_slice() {
+                [one] => format!("Insufficient permissions. This key needs the {one} scope."),
+                all => format!(
+                    "Insufficient permissions. This request needs the scopes {}; this key lacks {}.",
+                    joined(all, ", "),
+                    joined(missing, ", ")
+                ),
+            },
             GateError::RouteNotAllowed => "No rule of the API policy allows this request".into(),
             GateError::RateLimited { .. } => "Too many requests".into(),
             GateError::TooManyFailedAttempts { .. } => {
@@ -230,7 +243,7 @@ impl GateError {
                 format!("This API key is limited to specific {kind} ids; name one in the request")
             }
             GateError::ApiPlanRequired => {
-                "The API requires a paid plan. Upgrade to Pro or higher to use API keys.".into()
+                "This organization's plan does not include API access. Upgrade to a plan with API access to create and use API keys.".into()
             }
             GateError::OriginNotAllowed(origin) => {
                 format!("Cross-origin requests from {origin} are not allowed")
@@ -303,6 +316,15 @@ impl GateError {
     }
 }
 
+/// The scopes as written, separated by `separator`.
+pub(crate) fn joined(scopes: &[Scope], separator: &str) -> String {
+    scopes
+        .iter()
+        .map(Scope::to_string)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
 impl From<KeyFormatError> for GateError {
     fn from(e: KeyFormatError) -> Self {
         GateError::MalformedKey(e)
@@ -346,7 +368,8 @@ mod tests {
             ),
             (
                 GateError::InsufficientScope {
-                    needed: "admin".into(),
+                    needed: vec![Scope::admin()],
+                    missing: vec![Scope::admin()],
                     read_only: false,
                 },
                 403,
@@ -394,5 +417,39 @@ mod tests {
         for (err, status, code) in table {
             assert_eq!((err.status(), err.code()), (*status, *code), "{err:?}");
         }
+    }
+
+    #[test]
+    fn insufficient_scope_names_what_is_missing() {
+        let scopes = |list: &[&str]| -> Vec<Scope> {
+            list.iter().map(|s| Scope::parse(s).unwrap()).collect()
+        };
+        let one = GateError::InsufficientScope {
+            needed: scopes(&["time_entries:delete"]),
+            missing: scopes(&["time_entries:delete"]),
+            read_only: false,
+        };
+        assert_eq!(
+            one.public_message(),
+            "Insufficient permissions. This key needs the time_entries:delete scope."
+        );
+        let several = GateError::InsufficientScope {
+            needed: scopes(&["employees:read", "reports:read"]),
+            missing: scopes(&["reports:read"]),
+            read_only: false,
+        };
+        assert_eq!(
+            several.public_message(),
+            "Insufficient permissions. This request needs the scopes employees:read, reports:read; this key lacks reports:read."
+        );
+        let read_only = GateError::InsufficientScope {
+            needed: scopes(&["admin"]),
+            missing: scopes(&["admin"]),
+            read_only: true,
+        };
+        assert_eq!(
+            read_only.public_message(),
+            "Insufficient permissions. This key has read-only access."
+        );
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::admission::{Ask, Grant, Handback};
 use crate::domain::authz::policy::Route;
-use crate::domain::authz::scope::Action;
+use crate::domain::authz::scope::{Action, Scope, WriteMeaning};
 use crate::domain::error::GateError;
 use crate::domain::key::hash::KeyHash;
 use crate::domain::key::record::{KeyId, KeyRecord, OrgId, RecordDigest};
@@ -258,6 +258,12 @@ pub struct OwnedRoute {
     pub resource: String,
     /// Action.
     pub action: Action,
+    /// The scopes the matched rule requires (empty: `resource:action`).
+    #[serde(default)]
+    pub requires: Vec<Scope>,
+    /// What `write` includes in this deployment.
+    #[serde(default)]
+    pub write: WriteMeaning,
     /// Restricted types and the ids the request names.
     pub ids: Vec<(String, Option<String>)>,
     /// Field-filtering envelope.
@@ -270,6 +276,8 @@ impl OwnedRoute {
         OwnedRoute {
             resource: route.resource.to_owned(),
             action: route.action,
+            requires: route.requires.to_vec(),
+            write: route.write,
             ids: route
                 .ids
                 .iter()
@@ -284,6 +292,8 @@ impl OwnedRoute {
         Route {
             resource: &self.resource,
             action: self.action,
+            requires: &self.requires,
+            write: self.write,
             ids: self
                 .ids
                 .iter()
@@ -398,8 +408,15 @@ pub enum KeyRefusal {
     ExpiredKey,
     DisabledKey,
     ApiPlanRequired,
-    InsufficientScope { needed: String, read_only: bool },
-    ResourceForbidden { kind: String, id: Option<String> },
+    InsufficientScope {
+        needed: Vec<Scope>,
+        missing: Vec<Scope>,
+        read_only: bool,
+    },
+    ResourceForbidden {
+        kind: String,
+        id: Option<String>,
+    },
 }
 
 impl KeyRefusal {
@@ -410,8 +427,13 @@ impl KeyRefusal {
             GateError::ExpiredKey => KeyRefusal::ExpiredKey,
             GateError::DisabledKey => KeyRefusal::DisabledKey,
             GateError::ApiPlanRequired => KeyRefusal::ApiPlanRequired,
-            GateError::InsufficientScope { needed, read_only } => KeyRefusal::InsufficientScope {
+            GateError::InsufficientScope {
+                needed,
+                missing,
+                read_only,
+            } => KeyRefusal::InsufficientScope {
                 needed: needed.clone(),
+                missing: missing.clone(),
                 read_only: *read_only,
             },
             GateError::ResourceForbidden { kind, id } => KeyRefusal::ResourceForbidden {
@@ -429,9 +451,15 @@ impl KeyRefusal {
             KeyRefusal::ExpiredKey => GateError::ExpiredKey,
             KeyRefusal::DisabledKey => GateError::DisabledKey,
             KeyRefusal::ApiPlanRequired => GateError::ApiPlanRequired,
-            KeyRefusal::InsufficientScope { needed, read_only } => {
-                GateError::InsufficientScope { needed, read_only }
-            }
+            KeyRefusal::InsufficientScope {
+                needed,
+                missing,
+                read_only,
+            } => GateError::InsufficientScope {
+                needed,
+                missing,
+                read_only,
+            },
             KeyRefusal::ResourceForbidden { kind, id } => GateError::ResourceForbidden { kind, id },
         }
     }

@@ -24,7 +24,7 @@ use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
 use crate::domain::protocol::{
     DirectoryCommand, DirectoryPage, OrgChange, OrgCommand, OrgQuery, WebhookRequest,
 };
-use crate::domain::{ApiKey, GateError, Policy};
+use crate::domain::{ApiKey, Config, GateError};
 
 /// The OpenAPI 3.1 description of these routes, served as is.
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -74,7 +74,7 @@ pub async fn handle(
         (_, Some(org)) => org.clone(),
         (_, None) => return Err(GateError::NotFound),
     };
-    let command = command(endpoint, &mut req, actor, &state::config(env)?.policy).await?;
+    let command = command(endpoint, &mut req, actor, state::config(env)?).await?;
     let catalog = rpc::stub(env, state::CATALOGS_BINDING, org.as_str())?;
     let accept = req.headers().get("accept").ok().flatten();
     rpc::send(&catalog, &command, accept.as_deref()).await
@@ -146,7 +146,7 @@ async fn command(
     endpoint: Endpoint,
     req: &mut Request,
     actor: Actor,
-    policy: &Policy,
+    config: &Config,
 ) -> Result<OrgCommand, GateError> {
     let change = match endpoint {
         Endpoint::GetOrg(org) => return Ok(OrgCommand::Query(OrgQuery::GetOrg { org })),
@@ -169,13 +169,16 @@ async fn command(
             actor,
         },
         Endpoint::CreateKey(org) => {
-            let key = manage::parse_body::<CreateKey>(&read_body(req).await?)?
-                .validate(clock::now(), policy)?;
+            let key = manage::parse_body::<CreateKey>(&read_body(req).await?)?.validate(
+                clock::now(),
+                &config.policy,
+                config.limit_bounds,
+            )?;
             OrgChange::CreateKey { org, key, actor }
         }
         Endpoint::UpdateKey(org, id) => {
-            let patch =
-                manage::parse_body::<UpdateKey>(&read_body(req).await?)?.validate(policy)?;
+            let patch = manage::parse_body::<UpdateKey>(&read_body(req).await?)?
+                .validate(&config.policy, config.limit_bounds)?;
             OrgChange::UpdateKey {
                 org,
                 id,

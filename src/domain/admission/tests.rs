@@ -19,6 +19,8 @@ fn route() -> Route<'static> {
     Route {
         resource: "employees",
         action: Action::Read,
+        requires: &[],
+        write: Default::default(),
         ids: Vec::new(),
         envelope: None,
     }

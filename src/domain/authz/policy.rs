@@ -19,7 +19,22 @@
 //! action = "download"                 # default: GET/HEAD read, POST create, PUT/PATCH update, DELETE delete
 //! envelope = "data"                   # field filtering applies inside {"data": …}
 //! fields = ["title", "owner.name"]    # the field paths keys may be restricted to (optional)
+//! [[vars.POLICY.rules]]
+//! method = "POST"
+//! path = "/api/sites"
+//! resource = "sites"
+//! requires = "admin"                  # only keys with the admin scope (write is not enough)
+//! [[vars.POLICY.rules]]
+//! method = "GET"
+//! path = "/api/reports/time-entries"
+//! resource = "reports"
+//! requires = ["reports:read", "time_entries:read"]  # all of them, instead of reports:read
 //! ```
+//!
+//! `write = ["create", "update"]` (top level, next to `default`) says what `write` includes,
+//! plain or as `resource:write` ([`WriteMeaning`]); by default create, update and delete.
+//! A rule's `requires` replaces its `resource:action` need with `admin` or a list of
+//! `resource:action` scopes the key must all hold; a refusal lists those it lacks.
 //!
 //! Rules are tried in order; the first match decides. Rules match the request's canonical
 //! target ([`Target`]): percent-decoded segments, ids read once ([`Target::unique_param`],
@@ -37,7 +52,7 @@
 
 use std::borrow::Cow;
 
-use crate::domain::authz::scope::{Action, Scope};
+use crate::domain::authz::scope::{Action, Scope, WriteMeaning};
 use crate::domain::error::GateError;
 use crate::domain::http::request::{MatrixParams, Method, Request, Target};
 
@@ -55,6 +70,8 @@ pub struct Policy {
     rules: Vec<Rule>,
     reading: Reading,
     matrix: MatrixParams,
+    /// What `write` includes.
+    write: WriteMeaning,
     /// Some rule literal has upper case or a rule ends with `/`: a looser reading can then
     /// match differently even for a lower-case path without a trailing `/`.
     rules_fold: bool,
@@ -91,6 +108,9 @@ struct Rule {
     segments: Vec<Segment>,
     resource: String,
     action: Option<Action>,
+    /// Every scope the request needs instead of `resource:action` ([`Scope::requirement`]s,
+    /// without repeats); empty = `resource:action`.
+    requires: Vec<Scope>,
     ids: Vec<(String, IdSource)>,
     envelope: Option<String>,
     /// Field paths keys of `resource` may be restricted to, without repeats; empty = none
@@ -121,6 +141,11 @@ pub struct Route<'p> {
     pub resource: &'p str,
     /// The action the request performs.
     pub action: Action,
+    /// The scopes the rule requires, all of them; empty = the narrowest scope for `resource`
+    /// and `action`.
+    pub requires: &'p [Scope],
+    /// What `write` includes in this deployment.
+    pub write: WriteMeaning,
     /// Restricted resource types and the id the request names for each (if it names one).
     pub ids: Vec<(&'p str, Option<String>)>,
     /// Where field filtering applies in the response body.
@@ -140,14 +165,25 @@ impl Policy {
                 lenient: false,
             },
             matrix: MatrixParams::Refuse,
+            write: WriteMeaning::ALL,
             rules_fold: false,
         }
     }
 
-    /// The resources the rules name: the management API refuses scopes for any other.
-    /// Empty when the policy has no rules (then any resource name is accepted).
+    /// What `write` includes in this deployment.
+    pub fn write(&self) -> WriteMeaning {
+        self.write
+    }
+
+    /// The resources the rules name, as their `resource` or in what they `require`: the
+    /// management API refuses scopes for any other. Empty when the policy has no rules (then
+    /// any resource name is accepted).
     pub fn resources(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.rules.iter().map(|r| r.resource.as_str()).collect();
+        let mut names: Vec<&str> = self
+            .rules
+            .iter()
+            .flat_map(|r| std::iter::once(r.resource.as_str()).chain(r.required_resources()))
+            .collect();
         names.sort_unstable();
         names.dedup();
         names
@@ -166,12 +202,12 @@ impl Policy {
         paths
     }
 
-    /// Whether `scope` names only resources the policy knows.
+    /// Whether `scope` names only resources the policy knows ([`Policy::resources`]).
     pub fn knows(&self, scope: &Scope) -> bool {
         self.rules.is_empty()
             || scope
                 .resource()
-                .is_none_or(|r| self.rules.iter().any(|rule| rule.resource == r))
+                .is_none_or(|r| self.resources().contains(&r))
     }
 
     /// The canonical form of a request target under this policy's `matrix_params`.
@@ -207,6 +243,8 @@ impl Policy {
                 Ok(Route {
                     resource: "*",
                     action: Action::of_method(method),
+                    requires: &[],
+                    write: self.write,
                     ids: Vec::new(),
                     envelope: None,
                 })
@@ -230,6 +268,8 @@ impl Policy {
         Ok(Route {
             resource: &rule.resource,
             action: rule.action.unwrap_or_else(|| Action::of_method(method)),
+            requires: &rule.requires,
+            write: self.write,
             ids,
             envelope: rule.envelope.as_deref(),
         })
@@ -262,6 +302,43 @@ impl Policy {
             rule.matches(method, &segs, reading)
                 .map(|params| (i, params))
         })
+    }
+}
+
+impl Rule {
+    /// The resources its `requires` names.
+    fn required_resources(&self) -> impl Iterator<Item = &str> {
+        self.requires.iter().filter_map(Scope::resource)
+    }
+}
+
+impl Route<'_> {
+    /// Every scope the request needs: the rule's `requires`, else the narrowest scope for its
+    /// resource and action ([`Scope::narrowest`]).
+    pub fn needed(&self) -> Vec<Scope> {
+        match self.requires {
+            [] => vec![Scope::narrowest(self.resource, self.action, self.write)],
+            all => all.to_vec(),
+        }
+    }
+
+    /// Those of [`Route::needed`] that `scopes` do not grant: empty when they permit the
+    /// request.
+    pub fn missing(&self, scopes: &[Scope]) -> Vec<Scope> {
+        match self.requires {
+            [] if scopes
+                .iter()
+                .any(|s| s.allows(self.resource, self.action, self.write)) =>
+            {
+                Vec::new()
+            }
+            [] => self.needed(),
+            all => all
+                .iter()
+                .filter(|needed| !needed.granted_by(scopes, self.write))
+                .cloned()
+                .collect(),
+        }
     }
 }
 

@@ -85,7 +85,8 @@ impl AuthorizedKey {
     }
 }
 
-/// Stage 4: the key must hold a scope for the route's resource and action, and every id the
+/// Stage 4: the key must hold a scope for the route's resource and action (or every scope its
+/// rule requires), and every id the
 /// route names must be among the key's allowed ids for that resource type (a type the key is
 /// not restricted on is open).
 pub fn authorize(key: ActiveKey, route: &Route<'_>) -> Result<AuthorizedKey, GateError> {
@@ -119,18 +120,14 @@ pub fn permits(record: &KeyRecord, now: UnixMillis, route: &Route<'_>) -> Result
 
 /// Stage 4's rules; the key's field restriction for the route when it passes.
 fn authorization(record: &KeyRecord, route: &Route<'_>) -> Result<Option<FieldScope>, GateError> {
-    if !record
-        .scopes
-        .iter()
-        .any(|s| s.allows(route.resource, route.action))
-    {
+    let missing = route.missing(&record.scopes);
+    if !missing.is_empty() {
         let read_only = route.action.writes() && !record.scopes.iter().any(|s| s.writes_anything());
-        let needed = match route.resource {
-            "*" if route.action.writes() => "write".to_owned(),
-            "*" => "read".to_owned(),
-            resource => format!("{resource}:{}", route.action.as_str()),
-        };
-        return Err(GateError::InsufficientScope { needed, read_only });
+        return Err(GateError::InsufficientScope {
+            needed: route.needed(),
+            missing,
+            read_only,
+        });
     }
     for (kind, id) in &route.ids {
         if let Some(allowed) = record.resources.get(*kind) {

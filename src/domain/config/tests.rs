@@ -131,3 +131,40 @@ fn admin_prefix_matches_whole_segments() {
     assert_eq!(p.strip("/_keygatex"), None);
     assert_eq!(p.strip("/api/_keygate"), None);
 }
+
+#[test]
+fn rate_limit_bounds_default_to_todays_or_come_from_the_variable() {
+    use crate::domain::limits::bounds::LimitBounds;
+    let c = config(&[("ORIGIN", "http://x")]).unwrap();
+    assert_eq!(c.limit_bounds, LimitBounds::default());
+    let z8 = config(&[
+        ("ORIGIN", "http://x"),
+        (
+            "RATE_LIMIT_BOUNDS",
+            r#"{"max_limit":10000,"max_window_seconds":3600}"#,
+        ),
+    ])
+    .unwrap();
+    assert_eq!(z8.limit_bounds, LimitBounds::new(10_000, 1, 3_600).unwrap());
+    let e = config(&[
+        ("ORIGIN", "http://x"),
+        ("RATE_LIMIT_BOUNDS", r#"{"max_limit":0}"#),
+    ])
+    .unwrap_err();
+    assert_eq!(e.var, "RATE_LIMIT_BOUNDS");
+}
+
+#[test]
+fn plans_default_to_todays_or_come_from_the_variable() {
+    use crate::domain::Plan;
+    let c = config(&[("ORIGIN", "http://x")]).unwrap();
+    assert_eq!(c.plans, Plans::default());
+    let zenovay = config(&[
+        ("ORIGIN", "http://x"),
+        ("PLANS", r#"{"free":{"api_access":false}}"#),
+    ])
+    .unwrap();
+    assert!(!zenovay.plans.get(Plan::Free).api_access);
+    let e = config(&[("ORIGIN", "http://x"), ("PLANS", r#"{"gold":{}}"#)]).unwrap_err();
+    assert_eq!(e.var, "PLANS");
+}

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use super::GateError;
+use super::{GateError, joined};
+use crate::domain::authz::scope::Scope;
 use crate::domain::key::fallback::GuardFallback;
 
 impl GateError {
@@ -14,8 +15,10 @@ impl GateError {
             GateError::MissingKey | GateError::Unauthorized => {
                 Some(r#"Bearer realm="keygate""#.to_owned())
             }
+            // RFC 6750 §3: `scope` lists every scope the request needs, space-delimited.
             GateError::InsufficientScope { needed, .. } => Some(format!(
-                r#"Bearer realm="keygate", error="insufficient_scope", scope="{needed}""#
+                r#"Bearer realm="keygate", error="insufficient_scope", scope="{}""#,
+                joined(needed, " ")
             )),
             GateError::MalformedKey(_)
             | GateError::InvalidKey
@@ -65,6 +68,10 @@ impl GateError {
             | GateError::TooManyInvalidKeys { retry_after } => Some(*retry_after),
             _ => None,
         };
+        let missing_scopes = match self {
+            GateError::InsufficientScope { missing, .. } => Some(missing.as_slice()),
+            _ => None,
+        };
         let body = if problem_json {
             serde_json::to_string(&Problem {
                 kind: format!("urn:keygate:error:{}", self.code()),
@@ -73,12 +80,14 @@ impl GateError {
                 error: self.code(),
                 message: &message,
                 retry_after,
+                missing_scopes,
             })
         } else {
             serde_json::to_string(&ErrorBody {
                 error: self.code(),
                 message: &message,
                 retry_after,
+                missing_scopes,
             })
         };
         let content_type = if problem_json {
@@ -137,6 +146,9 @@ struct ErrorBody<'a> {
     message: &'a str,
     #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
     retry_after: Option<u64>,
+    /// The scopes an `insufficient_scope` refusal's key lacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing_scopes: Option<&'a [Scope]>,
 }
 
 #[derive(Serialize)]
@@ -149,6 +161,8 @@ struct Problem<'a> {
     message: &'a str,
     #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
     retry_after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing_scopes: Option<&'a [Scope]>,
 }
 
 #[cfg(test)]
@@ -250,5 +264,25 @@ mod tests {
         assert!(!r.body.contains("exploded"));
         let r = GateError::OriginUnavailable("connect ECONNREFUSED".into()).render(true);
         assert!(!r.body.contains("ECONNREFUSED"));
+    }
+
+    #[test]
+    fn insufficient_scope_lists_the_missing_scopes() {
+        let scope = |s: &str| Scope::parse(s).unwrap();
+        let err = GateError::InsufficientScope {
+            needed: vec![scope("employees:read"), scope("reports:read")],
+            missing: vec![scope("reports:read")],
+            read_only: false,
+        };
+        for problem in [false, true] {
+            let v: serde_json::Value = serde_json::from_str(&err.render(problem).body).unwrap();
+            assert_eq!(v["missing_scopes"], serde_json::json!(["reports:read"]));
+        }
+        assert_eq!(
+            err.www_authenticate().unwrap(),
+            r#"Bearer realm="keygate", error="insufficient_scope", scope="employees:read reports:read""#
+        );
+        let other = GateError::InvalidKey.render(false).body;
+        assert!(!other.contains("missing_scopes"), "{other}");
     }
 }

@@ -234,6 +234,8 @@ mod tests {
         let route = Route {
             resource: "*",
             action: Action::Read,
+            requires: &[],
+            write: Default::default(),
             ids: vec![("site", Some("site a&b".into())), ("team", None)],
             envelope: None,
         };

@@ -1,5 +1,6 @@
-//! Limits: rate-limit windows and their leases, plans, a guard's meter, usage.
+//! Limits: rate-limit windows, their bounds and leases, plans, a guard's meter, usage.
 
+pub mod bounds;
 pub mod lease;
 pub mod meter;
 pub mod plan;

@@ -32,7 +32,8 @@ pub struct RateLimit {
     pub name: String,
     /// Requests admitted per window.
     pub limit: NonZeroU32,
-    /// Window length in seconds (the management API accepts 1 s to 1 day).
+    /// Window length in seconds (1 s to 1 day, or the deployment's narrower
+    /// [`LimitBounds`](super::bounds::LimitBounds)).
     pub window_seconds: NonZeroU32,
 }
 

@@ -3,7 +3,8 @@
 //! - The **operator** holds `ADMIN_TOKEN`: every organization, every valid setting. Plans are
 //!   the operator's to grant, so the operator may also go beyond them.
 //! - An **organization admin** is an API key with the `admin` scope: its own organization's
-//!   keys only, and only settings within the organization's plan:
+//!   keys only, and only settings within the organization's plan (as the deployment's `PLANS`
+//!   defines it):
 //!   - rate limits no looser than the plan's (see [`within_plan`] for the exact rule);
 //!   - never `rate_limiting: false` (no limit at all) or `on_limiter_error: allow` (requests
 //!     uncounted while the key's guard is unreachable);
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::config::RevocationBound;
 use crate::domain::error::GateError;
 use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, OrgId};
-use crate::domain::limits::plan::Plan;
+use crate::domain::limits::plan::PlanTerms;
 use crate::domain::limits::window::RateLimit;
 use crate::domain::manage::body::{KeyPatch, NewKey};
 use crate::domain::manage::route::Endpoint;
@@ -80,7 +81,7 @@ impl Actor {
     pub fn may_create(
         &self,
         key: &NewKey,
-        plan: Plan,
+        plan: &PlanTerms,
         deployment: RevocationBound,
     ) -> Result<(), GateError> {
         self.may_set(
@@ -103,7 +104,7 @@ impl Actor {
         &self,
         patch: &KeyPatch,
         record: &KeyRecord,
-        plan: Plan,
+        plan: &PlanTerms,
         deployment: RevocationBound,
     ) -> Result<(), GateError> {
         let ceiling = record
@@ -130,7 +131,7 @@ impl Actor {
     /// Whether the actor may rotate `record` (or change more than `enabled`): an organization
     /// admin may not when the key carries any setting only the operator may make, since the new
     /// secret would be a credential with privileges the admin could not grant itself.
-    pub fn may_rotate(&self, record: &KeyRecord, plan: Plan) -> Result<(), GateError> {
+    pub fn may_rotate(&self, record: &KeyRecord, plan: &PlanTerms) -> Result<(), GateError> {
         let operators = record.meta.is_some()
             || !record.rate_limiting
             || record.on_limiter_error == GuardFallback::Allow
@@ -144,7 +145,12 @@ impl Actor {
     }
 
     /// `ceiling`: the longest revocation bound the actor may set, milliseconds.
-    fn may_set(&self, settings: &Settings<'_>, plan: Plan, ceiling: u64) -> Result<(), GateError> {
+    fn may_set(
+        &self,
+        settings: &Settings<'_>,
+        plan: &PlanTerms,
+        ceiling: u64,
+    ) -> Result<(), GateError> {
         if *self == Actor::Operator {
             return Ok(());
         }
@@ -152,7 +158,10 @@ impl Actor {
             .rate_limits
             .and_then(|limits| within_plan(limits, plan).err())
         {
-            Refusal::BeyondPlan { plan, window }
+            Refusal::BeyondPlan {
+                plan: plan.plan,
+                window,
+            }
         } else if settings.rate_limiting == Some(false) {
             Refusal::RateLimitingOff
         } else if settings.on_limiter_error == Some(GuardFallback::Allow) {
@@ -192,21 +201,21 @@ pub fn most_in(window: &RateLimit, span_seconds: u32) -> u64 {
 /// ([`most_in`]). No list at all means the plan's own windows, which keep within it. Returns
 /// the first plan window no key window keeps to.
 ///
-/// Worked example, Free (20 per 1 s, 60 per 60 s, 10 000 per 86 400 s):
+/// Worked example, Free by default (20 per 1 s, 60 per 60 s, 10 000 per 86 400 s):
 /// - 1 per 10 s keeps to all three (1, 6 and 8 640);
 /// - 20 per 60 s keeps to the first two but admits 28 800 a day: refused for the day window
 ///   (add `{"limit": 10000, "window_seconds": 86400}`, or lower it);
 /// - 1 000 per 86 400 s alone admits 1 000 in one second: refused for the 1 s window.
-pub fn within_plan(limits: &[RateLimit], plan: Plan) -> Result<(), RateLimit> {
+pub fn within_plan(limits: &[RateLimit], plan: &PlanTerms) -> Result<(), RateLimit> {
     if limits.is_empty() {
         return Ok(());
     }
-    match plan.default_limits().into_iter().find(|p| {
+    match plan.rate_limits.iter().find(|p| {
         !limits
             .iter()
             .any(|k| most_in(k, p.window_seconds.get()) <= u64::from(p.limit.get()))
     }) {
-        Some(uncovered) => Err(uncovered),
+        Some(uncovered) => Err(uncovered.clone()),
         None => Ok(()),
     }
 }

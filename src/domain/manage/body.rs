@@ -14,13 +14,15 @@ use crate::domain::authz::policy::Policy;
 use crate::domain::authz::scope::Scope;
 use crate::domain::error::GateError;
 use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, OrgId};
+use crate::domain::limits::bounds::{LimitBounds, WindowSpec};
+use crate::domain::limits::plan::Plans;
 use crate::domain::limits::window::RateLimit;
 use crate::domain::manage::org::OrgTerms;
 pub use crate::domain::manage::org::PutOrg;
 pub use crate::domain::manage::rules::MAX_META_BYTES;
 use crate::domain::manage::rules::{
-    RateLimitBody, invalid, is_resource_id, valid_fields, valid_meta, valid_name,
-    valid_rate_limits, valid_restrictions, valid_revocation_bound, valid_scopes,
+    invalid, is_resource_id, valid_fields, valid_meta, valid_name, valid_rate_limits,
+    valid_restrictions, valid_revocation_bound, valid_scopes,
 };
 pub use crate::domain::manage::view::{KeyView, OrgView};
 use crate::domain::time::UnixMillis;
@@ -92,7 +94,7 @@ pub struct CreateKey {
     resources: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     fields: BTreeMap<String, Vec<String>>,
-    rate_limits: Option<Vec<RateLimitBody>>,
+    rate_limits: Option<Vec<WindowSpec>>,
     rate_limiting: Option<bool>,
     on_limiter_error: Option<GuardFallback>,
     revocation_bound_ms: Option<u32>,
@@ -145,8 +147,8 @@ pub struct Assigned {
 
 impl NewKey {
     /// The record of the new key: what was asked, what the catalog assigned, and the
-    /// organization's terms (its API access and plan windows).
-    pub fn into_record(self, assigned: Assigned, terms: OrgTerms) -> KeyRecord {
+    /// organization's terms (its API access and its plan's windows under `plans`).
+    pub fn into_record(self, assigned: Assigned, terms: OrgTerms, plans: &Plans) -> KeyRecord {
         let Assigned {
             id,
             org,
@@ -177,15 +179,21 @@ impl NewKey {
             api_access: true,
             plan_limits: Vec::new(),
         };
-        terms.give_to(&mut record);
+        terms.give_to(&mut record, plans);
         record
     }
 }
 
 impl CreateKey {
-    /// Validates against `now` (relative expiry is fixed at creation) and the route policy
-    /// (scopes may only name resources it knows, fields only the paths it declares).
-    pub fn validate(self, now: UnixMillis, policy: &Policy) -> Result<NewKey, GateError> {
+    /// Validates against `now` (relative expiry is fixed at creation), the route policy
+    /// (scopes may only name resources it knows, fields only the paths it declares) and the
+    /// deployment's bounds on rate limits.
+    pub fn validate(
+        self,
+        now: UnixMillis,
+        policy: &Policy,
+        bounds: LimitBounds,
+    ) -> Result<NewKey, GateError> {
         let name = valid_name(
             self.name
                 .as_deref()
@@ -227,7 +235,7 @@ impl CreateKey {
             expires_at,
             resources: valid_restrictions("resources", self.resources, is_resource_id)?,
             fields: valid_fields(self.fields, policy)?,
-            rate_limits: valid_rate_limits(self.rate_limits.unwrap_or_default())?,
+            rate_limits: valid_rate_limits(self.rate_limits.unwrap_or_default(), bounds)?,
             rate_limiting: self.rate_limiting.unwrap_or(true),
             on_limiter_error: self.on_limiter_error.unwrap_or_default(),
             revocation_bound_ms: self
@@ -248,7 +256,7 @@ pub struct UpdateKey {
     scopes: Option<Vec<Scope>>,
     resources: Option<BTreeMap<String, Vec<String>>>,
     fields: Option<BTreeMap<String, Vec<String>>>,
-    rate_limits: Option<Vec<RateLimitBody>>,
+    rate_limits: Option<Vec<WindowSpec>>,
     rate_limiting: Option<bool>,
     on_limiter_error: Option<GuardFallback>,
     revocation_bound_ms: Option<u32>,
@@ -299,8 +307,8 @@ impl KeyPatch {
 }
 
 impl UpdateKey {
-    /// Validates the change against the route policy.
-    pub fn validate(self, policy: &Policy) -> Result<KeyPatch, GateError> {
+    /// Validates the change against the route policy and the bounds on rate limits.
+    pub fn validate(self, policy: &Policy, bounds: LimitBounds) -> Result<KeyPatch, GateError> {
         if self.expires_at || self.expires_in_days {
             return Err(invalid(
                 "expires_at cannot be changed after creation; create a new key for a different expiry",
@@ -314,7 +322,10 @@ impl UpdateKey {
                 .map(|r| valid_restrictions("resources", r, is_resource_id))
                 .transpose()?,
             fields: self.fields.map(|f| valid_fields(f, policy)).transpose()?,
-            rate_limits: self.rate_limits.map(valid_rate_limits).transpose()?,
+            rate_limits: self
+                .rate_limits
+                .map(|limits| valid_rate_limits(limits, bounds))
+                .transpose()?,
             rate_limiting: self.rate_limiting,
             on_limiter_error: self.on_limiter_error,
             revocation_bound_ms: self

@@ -1,6 +1,7 @@
 //! Logging in to the management API: which API keys may manage, and which failed logins count
 //! toward a client's throttle.
 
+use crate::domain::authz::scope::Scope;
 use crate::domain::error::GateError;
 use crate::domain::key::record::KeyRecord;
 use crate::domain::manage::actor::Actor;
@@ -10,7 +11,8 @@ use crate::domain::manage::actor::Actor;
 pub fn key_actor(record: &KeyRecord) -> Result<Actor, GateError> {
     if !record.scopes.iter().any(|s| s.is_admin()) {
         return Err(GateError::InsufficientScope {
-            needed: "admin".into(),
+            needed: vec![Scope::admin()],
+            missing: vec![Scope::admin()],
             read_only: false,
         });
     }
@@ -48,7 +50,7 @@ mod tests {
         assert_eq!(err.status(), 403);
         assert!(matches!(
             err,
-            GateError::InsufficientScope { ref needed, read_only: false } if needed == "admin"
+            GateError::InsufficientScope { ref missing, read_only: false, .. } if *missing == [Scope::admin()]
         ));
     }
 
@@ -63,7 +65,8 @@ mod tests {
             );
         }
         let no_admin = GateError::InsufficientScope {
-            needed: "admin".into(),
+            needed: vec![Scope::admin()],
+            missing: vec![Scope::admin()],
             read_only: false,
         };
         for real_key in [no_admin, GateError::OperatorOnly, GateError::NotFound] {

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::domain::authz::fields::is_field_path;
@@ -11,11 +10,12 @@ use crate::domain::authz::policy::Policy;
 use crate::domain::authz::scope::Scope;
 use crate::domain::config::RevocationBound;
 use crate::domain::error::GateError;
+use crate::domain::limits::bounds::{LimitBounds, WindowSpec, check_windows};
 use crate::domain::limits::window::RateLimit;
 
 /// Largest `meta` object, serialized: it travels to the origin in a header.
 pub const MAX_META_BYTES: usize = 2048;
-/// Most ids per resource type, fields per resource, or rate-limit windows.
+/// Most ids per resource type, or fields per resource.
 const MAX_LIST: usize = 100;
 
 pub(super) fn invalid(message: impl Into<String>) -> GateError {
@@ -127,51 +127,13 @@ pub(super) fn valid_revocation_bound(ms: u32) -> Result<u32, GateError> {
         })
 }
 
-/// A rate-limit window as a body sends it, before [`valid_rate_limits`] makes it a
-/// [`RateLimit`] (which cannot hold a zero): the checks below name the offending field.
-#[derive(Serialize, Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RateLimitBody {
-    name: String,
-    limit: u32,
-    window_seconds: u32,
-}
-
-pub(super) fn valid_rate_limits(limits: Vec<RateLimitBody>) -> Result<Vec<RateLimit>, GateError> {
-    if limits.len() > 10 {
-        return Err(invalid("rate_limits may have at most 10 windows"));
-    }
-    for (i, l) in limits.iter().enumerate() {
-        let name_ok = (1..=32).contains(&l.name.len())
-            && l.name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !name_ok {
-            return Err(invalid(format!(
-                "rate_limits[{i}].name must be 1-32 of a-z, 0-9, '_' or '-'"
-            )));
-        }
-        if l.limit == 0 {
-            return Err(invalid(format!(
-                "rate_limits[{i}].limit must be at least 1"
-            )));
-        }
-        if !(1..=86_400).contains(&l.window_seconds) {
-            return Err(invalid(format!(
-                "rate_limits[{i}].window_seconds must be from 1 to 86400"
-            )));
-        }
-        if limits[..i].iter().any(|o| o.name == l.name) {
-            return Err(invalid(format!(
-                "rate_limits[{i}].name {:?} is used twice",
-                l.name
-            )));
-        }
-    }
-    Ok(limits
-        .into_iter()
-        .filter_map(|l| RateLimit::new(l.name, l.limit, l.window_seconds))
-        .collect())
+/// A key's own rate-limit windows: within the deployment's `bounds`, whoever sets them (the
+/// operator too: these are the deployment's bounds, not a plan's).
+pub(super) fn valid_rate_limits(
+    limits: Vec<WindowSpec>,
+    bounds: LimitBounds,
+) -> Result<Vec<RateLimit>, GateError> {
+    check_windows("rate_limits", limits, bounds).map_err(invalid)
 }
 
 pub(super) fn valid_meta(meta: Box<RawValue>) -> Result<Box<RawValue>, GateError> {

@@ -42,17 +42,20 @@ impl OrgCatalog {
         rows.into_iter().next().map(decode_key).transpose()
     }
 
-    /// Gives every live key the organization's new plan limits and API access, guard and KV
-    /// first, so the change acts on each key's next request.
+    /// Gives every live key the organization's plan windows and API access; those whose
+    /// record changes are published, guard and KV first, so the change acts on each key's next
+    /// request.
     pub(super) async fn republish_org(&self, terms: OrgTerms) -> Result<(), GateError> {
+        let plans = &state::config(&self.env)?.plans;
         for Stored {
             mut record,
             secrets,
         } in self.live_keys()?
         {
-            terms.give_to(&mut record);
-            self.publish(&record, &secrets).await?;
-            self.save_record(&record)?;
+            if terms.give_to(&mut record, plans) {
+                self.publish(&record, &secrets).await?;
+                self.save_record(&record)?;
+            }
         }
         Ok(())
     }
@@ -64,11 +67,13 @@ impl OrgCatalog {
         actor: &Actor,
         now: UnixMillis,
     ) -> Result<Response, GateError> {
+        let config = state::config(&self.env)?;
         let terms = self.org_terms()?.ok_or(GateError::OrgNotFound)?;
-        actor.may_create(&new, terms.plan, state::config(&self.env)?.revocation_bound)?;
+        terms.issues_keys()?;
+        actor.may_create(&new, config.plans.get(terms.plan), config.revocation_bound)?;
         let actor = &actor.name();
         // Checked under the writer lock, so concurrent creates cannot both pass it.
-        terms.plan.admits_another_key(self.live_count()?)?;
+        terms.admits_another_key(&config.plans, self.live_count()?)?;
         let secret = self.new_secret()?;
         let assigned = Assigned {
             id: KeyId::generate().map_err(internal)?,
@@ -77,7 +82,7 @@ impl OrgCatalog {
             created_by: actor.to_owned(),
             now,
         };
-        let record = new.into_record(assigned, terms);
+        let record = new.into_record(assigned, terms, &config.plans);
         let secrets = vec![Secret {
             hash: KeyHash::of(&secret),
             until: None,
@@ -116,9 +121,14 @@ impl OrgCatalog {
             mut record,
             secrets,
         } = self.live_key(id)?;
+        let config = state::config(&self.env)?;
         let plan = self.org_terms()?.ok_or(GateError::OrgNotFound)?.plan;
-        let deployment = state::config(&self.env)?.revocation_bound;
-        actor.may_update(&patch, &record, plan, deployment)?;
+        actor.may_update(
+            &patch,
+            &record,
+            config.plans.get(plan),
+            config.revocation_bound,
+        )?;
         let actor = &actor.name();
         let was_enabled = record.enabled;
         let changed = patch.apply(&mut record);
@@ -145,8 +155,10 @@ impl OrgCatalog {
             mut record,
             secrets,
         } = self.live_key(id)?;
-        let plan = self.org_terms()?.ok_or(GateError::OrgNotFound)?.plan;
-        actor.may_rotate(&record, plan)?;
+        let terms = self.org_terms()?.ok_or(GateError::OrgNotFound)?;
+        // A new secret is a new credential: not for an organization without API access.
+        terms.issues_keys()?;
+        actor.may_rotate(&record, state::config(&self.env)?.plans.get(terms.plan))?;
         let actor = &actor.name();
         let secret = self.new_secret()?;
         let rotated = secret::rotate(&secrets, KeyHash::of(&secret), grace_hours, now);

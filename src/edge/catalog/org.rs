@@ -21,11 +21,12 @@ impl OrgCatalog {
             return Ok(None);
         };
         let terms = terms_of(&row)?;
+        let plans = &state::config(&self.env)?.plans;
         Ok(Some(OrgView {
             id: org.clone(),
             plan: terms.plan,
             api_access: terms.api_access,
-            key_limit: terms.plan.key_limit(),
+            key_limit: plans.get(terms.plan).key_limit,
             key_count: self.live_count()?,
             on_leak: self.on_leak()?,
             created_at: UnixMillis(row.created_at as u64),
@@ -62,7 +63,7 @@ impl OrgCatalog {
         now: UnixMillis,
     ) -> Result<Response, GateError> {
         let on_leak = change.on_leak;
-        let put = change.against(self.org_terms()?)?;
+        let put = change.against(self.org_terms()?, &state::config(&self.env)?.plans)?;
         let terms = put.terms();
         let (plan, access) = (
             terms.plan.as_str().into(),
@@ -80,10 +81,8 @@ impl OrgCatalog {
                 vec![org.as_str().into(), plan, access, ms(now), ms(now)],
                 )?
             }
-            OrgPut::Update { changed, .. } => {
-                if changed {
-                    self.republish_org(terms).await?;
-                }
+            OrgPut::Update(_) => {
+                self.republish_org(terms).await?;
                 self.exec(
                     "UPDATE org SET plan = ?, api_access = ?, updated_at = ?",
                     vec![plan, access, ms(now)],

@@ -1,5 +1,5 @@
-//! Reading `[vars.POLICY]`: its JSON form, each rule's method, path, resource, action, ids
-//! and filterable fields.
+//! Reading `[vars.POLICY]`: its JSON form, what `write` includes, each rule's method, path,
+//! resource, action, required scopes, ids and filterable fields.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{IdSource, Policy, Reading, Rule, Segment, push_new};
 use crate::domain::authz::fields::is_field_path;
-use crate::domain::authz::scope::{Action, Scope};
+use crate::domain::authz::scope::{Action, Scope, WriteMeaning};
 use crate::domain::config_error::ConfigError;
 use crate::domain::http::request::{MatrixParams, Method, Target};
 
@@ -23,12 +23,15 @@ struct PolicySpec {
     #[serde(default)]
     matrix_params: Option<String>,
     #[serde(default)]
+    write: Option<Vec<String>>,
+    #[serde(default)]
     rules: Vec<RuleSpec>,
 }
 
+/// A setting written as one name or a list of names (`method`, `requires`).
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Methods {
+enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
@@ -36,11 +39,13 @@ enum Methods {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleSpec {
-    method: Methods,
+    method: OneOrMany,
     path: String,
     resource: String,
     #[serde(default)]
     action: Option<String>,
+    #[serde(default)]
+    requires: Option<OneOrMany>,
     #[serde(default)]
     ids: BTreeMap<String, String>,
     #[serde(default)]
@@ -82,6 +87,19 @@ impl Policy {
             false => MatrixParams::Refuse,
             true => MatrixParams::Strip,
         };
+        let write = match spec.write {
+            None => WriteMeaning::ALL,
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    Action::parse(name).ok_or(format!(
+                        "write: unknown action {name:?} (use create, update, delete)"
+                    ))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|actions| WriteMeaning::of(&actions))
+                .map_err(bad)?,
+        };
         let rules: Vec<Rule> = spec
             .rules
             .into_iter()
@@ -102,6 +120,7 @@ impl Policy {
             rules,
             reading,
             matrix,
+            write,
             rules_fold,
         })
     }
@@ -110,10 +129,12 @@ impl Policy {
 impl Rule {
     fn parse(spec: RuleSpec) -> Result<Rule, String> {
         let names = match spec.method {
-            Methods::One(m) if m == "*" => None,
-            Methods::One(m) => Some(vec![m]),
-            Methods::Many(list) if list.is_empty() => return Err("method list is empty".into()),
-            Methods::Many(list) => Some(list),
+            OneOrMany::One(m) if m == "*" => None,
+            OneOrMany::One(m) => Some(vec![m]),
+            OneOrMany::Many(list) if list.is_empty() => {
+                return Err("method list is empty".into());
+            }
+            OneOrMany::Many(list) => Some(list),
         };
         let methods = names
             .map(|names| {
@@ -162,6 +183,11 @@ impl Rule {
                     .ok_or(format!("unknown action {a:?}"))
             })
             .transpose()?;
+        let requires = match spec.requires {
+            None => Vec::new(),
+            Some(OneOrMany::One(one)) => requirements(vec![one])?,
+            Some(OneOrMany::Many(list)) => requirements(list)?,
+        };
         let mut ids = Vec::with_capacity(spec.ids.len());
         for (kind, source) in spec.ids {
             let source = match source.split_once(':') {
@@ -208,9 +234,29 @@ impl Rule {
             segments,
             resource: spec.resource,
             action,
+            requires,
             ids,
             envelope: spec.envelope,
             fields,
         })
     }
+}
+
+/// A rule's `requires`: `admin` alone, or one or more `resource:action` scopes, without
+/// repeats.
+fn requirements(names: Vec<String>) -> Result<Vec<Scope>, String> {
+    if names.is_empty() {
+        return Err("requires is empty (leave it out to need resource:action)".into());
+    }
+    let mut scopes = Vec::with_capacity(names.len());
+    for name in names {
+        let scope = Scope::requirement(&name).ok_or(format!(
+            "requires: {name:?} must be \"admin\" or resource:action with one resource and one of read, create, update, delete, download"
+        ))?;
+        push_new(&mut scopes, scope);
+    }
+    if scopes.len() > 1 && scopes.iter().any(Scope::is_admin) {
+        return Err("requires: admin grants every scope; require it alone".into());
+    }
+    Ok(scopes)
 }

@@ -288,6 +288,40 @@ fn invalid_policies_say_what_is_wrong() {
             "invalid type",
         ),
         (r#"{"default":"maybe"}"#, "default must be"),
+        (r#"{"write":[]}"#, "write must include at least one"),
+        (
+            r#"{"write":["create","read"]}"#,
+            "write may include create, update and delete, not read",
+        ),
+        (
+            r#"{"write":["create","erase"]}"#,
+            "write: unknown action \"erase\"",
+        ),
+        (r#"{"write":"create"}"#, "invalid type"),
+        (
+            r#"{"rules":[{"method":"POST","path":"/s","resource":"sites","requires":"owner"}]}"#,
+            "rule 1 (/s): requires: \"owner\" must be \"admin\" or resource:action",
+        ),
+        (
+            r#"{"rules":[{"method":"POST","path":"/s","resource":"sites","requires":["sites:write"]}]}"#,
+            "requires: \"sites:write\" must be",
+        ),
+        (
+            r#"{"rules":[{"method":"POST","path":"/s","resource":"sites","requires":["write"]}]}"#,
+            "requires: \"write\" must be",
+        ),
+        (
+            r#"{"rules":[{"method":"POST","path":"/s","resource":"sites","requires":["*:read"]}]}"#,
+            "requires: \"*:read\" must be",
+        ),
+        (
+            r#"{"rules":[{"method":"POST","path":"/s","resource":"sites","requires":[]}]}"#,
+            "rule 1 (/s): requires is empty",
+        ),
+        (
+            r#"{"rules":[{"method":"POST","path":"/s","resource":"sites","requires":["admin","sites:read"]}]}"#,
+            "admin grants every scope; require it alone",
+        ),
         ("not json", "expected"),
     ];
     for (json, want) in cases {
@@ -335,12 +369,14 @@ fn filterable_fields_are_the_union_of_the_rules_of_a_resource() {
 #[test]
 fn the_view_shows_settings_rules_and_what_each_resource_uses() {
     let p = Policy::parse(
-        r#"{"default":"deny","trailing_slash":"ignore","rules":[
+        r#"{"default":"deny","trailing_slash":"ignore","write":["update","create"],"rules":[
             {"method":["GET","HEAD"],"path":"/api/sites/:siteId/stats","resource":"stats","ids":{"site":"path:siteId"},"envelope":"data","fields":["visitors","pages.path"]},
             {"method":"GET","path":"/api/stats","resource":"stats","ids":{"site":"query:siteId","team":"header:X-Team"}},
             {"method":["GET","POST","DELETE"],"path":"/api/employees/*","resource":"employees"},
             {"method":"*","path":"/api/docs/%7Eold","resource":"documents","action":"download"},
-            {"method":"*","path":"/api/any","resource":"documents"}
+            {"method":"*","path":"/api/any","resource":"documents"},
+            {"method":"POST","path":"/api/sites","resource":"sites","requires":"admin"},
+            {"method":"GET","path":"/api/reports/time-entries","resource":"reports","requires":["reports:read","time_entries:read","reports:read"]}
         ]}"#,
     )
     .unwrap();
@@ -352,23 +388,31 @@ fn the_view_shows_settings_rules_and_what_each_resource_uses() {
             "case": "sensitive",
             "trailing_slash": "ignore",
             "matrix_params": "refuse",
+            "write": ["create", "update"],
             "resources": [
                 {"name": "documents", "actions": ["download", "read", "create", "update", "delete"], "id_types": [], "fields": []},
                 {"name": "employees", "actions": ["read", "create", "delete"], "id_types": [], "fields": []},
-                {"name": "stats", "actions": ["read"], "id_types": ["site", "team"], "fields": ["visitors", "pages.path"]}
+                {"name": "reports", "actions": ["read"], "id_types": [], "fields": []},
+                {"name": "sites", "actions": [], "id_types": [], "fields": []},
+                {"name": "stats", "actions": ["read"], "id_types": ["site", "team"], "fields": ["visitors", "pages.path"]},
+                {"name": "time_entries", "actions": ["read"], "id_types": [], "fields": []}
             ],
             "rules": [
                 {"methods": ["GET", "HEAD"], "path": "/api/sites/:siteId/stats", "resource": "stats",
                  "actions": ["read"], "ids": {"site": "path:siteId"}, "envelope": "data",
-                 "fields": ["visitors", "pages.path"]},
+                 "fields": ["visitors", "pages.path"], "requires": []},
                 {"methods": ["GET"], "path": "/api/stats", "resource": "stats", "actions": ["read"],
-                 "ids": {"site": "query:siteId", "team": "header:x-team"}, "envelope": null, "fields": []},
+                 "ids": {"site": "query:siteId", "team": "header:x-team"}, "envelope": null, "fields": [], "requires": []},
                 {"methods": ["GET", "POST", "DELETE"], "path": "/api/employees/*", "resource": "employees",
-                 "actions": ["read", "create", "delete"], "ids": {}, "envelope": null, "fields": []},
+                 "actions": ["read", "create", "delete"], "ids": {}, "envelope": null, "fields": [], "requires": []},
                 {"methods": ["*"], "path": "/api/docs/%7Eold", "resource": "documents",
-                 "actions": ["download"], "ids": {}, "envelope": null, "fields": []},
+                 "actions": ["download"], "ids": {}, "envelope": null, "fields": [], "requires": []},
                 {"methods": ["*"], "path": "/api/any", "resource": "documents",
-                 "actions": ["read", "create", "update", "delete"], "ids": {}, "envelope": null, "fields": []}
+                 "actions": ["read", "create", "update", "delete"], "ids": {}, "envelope": null, "fields": [], "requires": []},
+                {"methods": ["POST"], "path": "/api/sites", "resource": "sites", "actions": ["create"],
+                 "ids": {}, "envelope": null, "fields": [], "requires": ["admin"]},
+                {"methods": ["GET"], "path": "/api/reports/time-entries", "resource": "reports", "actions": ["read"],
+                 "ids": {}, "envelope": null, "fields": [], "requires": ["reports:read", "time_entries:read"]}
             ]
         })
     );
@@ -376,6 +420,121 @@ fn the_view_shows_settings_rules_and_what_each_resource_uses() {
     assert_eq!(
         none,
         serde_json::json!({"default": "allow", "case": "sensitive", "trailing_slash": "strict",
-                           "matrix_params": "refuse", "resources": [], "rules": []})
+                           "matrix_params": "refuse", "write": ["create", "update", "delete"],
+                           "resources": [], "rules": []})
     );
+}
+
+/// The route of `method path` under `p` (no query, no headers).
+fn matched<'p>(p: &'p Policy, method: &str, target: &'p Target) -> Route<'p> {
+    let headers = Box::leak(Box::new(Headers::default()));
+    p.route(&Request {
+        method: Method::parse(method).unwrap(),
+        target,
+        headers,
+        form: None,
+    })
+    .unwrap()
+}
+
+fn scopes(list: &[&str]) -> Vec<Scope> {
+    list.iter().map(|s| Scope::parse(s).unwrap()).collect()
+}
+
+fn names(list: Vec<Scope>) -> Vec<String> {
+    list.iter().map(Scope::to_string).collect()
+}
+
+#[test]
+fn a_rule_may_require_admin_or_several_scopes() {
+    // Zero Trust Analytics: write "cannot manage sites"; Z8: "some operations require
+    // multiple scopes".
+    let p = Policy::parse(
+        r#"{"rules":[
+            {"method":"POST","path":"/api/sites","resource":"sites","requires":"admin"},
+            {"method":"GET","path":"/api/reports/time-entries","resource":"reports","requires":["time_entries:read","reports:read"]},
+            {"method":"GET","path":"/api/stats","resource":"stats"}
+        ]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        p.resources(),
+        vec!["reports", "sites", "stats", "time_entries"]
+    );
+    assert!(p.knows(&Scope::parse("time_entries:read").unwrap()));
+    let sites = p.target("/api/sites", None).unwrap();
+    let route = matched(&p, "POST", &sites);
+    assert_eq!(names(route.needed()), ["admin"]);
+    for not_enough in [
+        &["write"][..],
+        &["sites:create"],
+        &["*:*"],
+        &["read", "write"],
+    ] {
+        assert_eq!(
+            names(route.missing(&scopes(not_enough))),
+            ["admin"],
+            "{not_enough:?}"
+        );
+    }
+    assert!(route.missing(&scopes(&["admin"])).is_empty());
+    let report = p.target("/api/reports/time-entries", None).unwrap();
+    let route = matched(&p, "GET", &report);
+    assert_eq!(names(route.needed()), ["time_entries:read", "reports:read"]);
+    assert_eq!(
+        names(route.missing(&scopes(&["reports:read"]))),
+        ["time_entries:read"]
+    );
+    assert_eq!(
+        names(route.missing(&scopes(&["employees:read"]))),
+        ["time_entries:read", "reports:read"]
+    );
+    assert!(
+        route
+            .missing(&scopes(&["reports:read", "time_entries:read"]))
+            .is_empty()
+    );
+    assert!(
+        route.missing(&scopes(&["read"])).is_empty(),
+        "plain read reads all"
+    );
+    let stats = p.target("/api/stats", None).unwrap();
+    let route = matched(&p, "GET", &stats);
+    assert_eq!(names(route.needed()), ["stats:read"]);
+    assert!(route.missing(&scopes(&["write"])).is_empty());
+}
+
+#[test]
+fn write_follows_the_policy_on_every_route() {
+    // Z8: "Time Entries: Write — Create, update".
+    let p = Policy::parse(
+        r#"{"default":"allow","write":["create","update"],"rules":[
+            {"method":"*","path":"/api/time-entries/*","resource":"time_entries"}
+        ]}"#,
+    )
+    .unwrap();
+    assert_eq!(p.write().actions(), vec![Action::Create, Action::Update]);
+    let entry = p.target("/api/time-entries/1", None).unwrap();
+    let other = p.target("/api/other", None).unwrap();
+    let key = scopes(&["time_entries:write", "write"]);
+    for method in ["POST", "PATCH", "PUT", "GET"] {
+        assert!(
+            matched(&p, method, &entry).missing(&key).is_empty(),
+            "{method}"
+        );
+        assert!(
+            matched(&p, method, &other).missing(&key).is_empty(),
+            "{method}"
+        );
+    }
+    let delete = matched(&p, "DELETE", &entry);
+    assert_eq!(names(delete.missing(&key)), ["time_entries:delete"]);
+    assert_eq!(
+        names(matched(&p, "DELETE", &other).missing(&key)),
+        ["*:delete"]
+    );
+    assert!(delete.missing(&scopes(&["time_entries:delete"])).is_empty());
+    let everything =
+        Policy::parse(r#"{"rules":[{"method":"*","path":"/a","resource":"a"}]}"#).unwrap();
+    assert_eq!(everything.write(), WriteMeaning::ALL);
 }

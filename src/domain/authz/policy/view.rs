@@ -1,6 +1,7 @@
-//! The policy as the management API shows it (`GET /v1/policy`): its settings, each rule, and
-//! per resource what its rules use (actions, restricted id types, filterable fields), so a
-//! console or a script offers only the scopes, restrictions and fields that exist.
+//! The policy as the management API shows it (`GET /v1/policy`): its settings (with what
+//! `write` includes), each rule (with the scopes it requires), and per resource what its rules
+//! use (actions, restricted id types, filterable fields), so a console or a script offers only
+//! the scopes, restrictions and fields that exist.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,7 +9,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::{IdSource, Policy, Rule, push_new};
-use crate::domain::authz::scope::Action;
+use crate::domain::authz::scope::{Action, Scope, WriteMeaning};
 use crate::domain::http::request::{MatrixParams, Method};
 
 /// The whole policy.
@@ -22,6 +23,8 @@ pub struct PolicyView<'p> {
     pub trailing_slash: &'static str,
     /// `refuse` or `strip`: `;` parameters in paths.
     pub matrix_params: &'static str,
+    /// What `write` includes, plain or as `resource:write`: some of create, update, delete.
+    pub write: WriteMeaning,
     /// Every resource the rules name, by name.
     pub resources: Vec<ResourceView<'p>>,
     /// The rules, in the order they are tried.
@@ -33,7 +36,8 @@ pub struct PolicyView<'p> {
 pub struct ResourceView<'p> {
     /// The scope resource (`stats` in `stats:read`).
     pub name: &'p str,
-    /// The actions its rules' requests perform, in the order first seen.
+    /// The actions a scope of it is needed for, in the order first seen: those of its rules'
+    /// requests (unless a rule `requires` other scopes) and those rules require of it.
     pub actions: Vec<Action>,
     /// The resource types its rules read ids of (what `resources` restrictions can name).
     pub id_types: Vec<&'p str>,
@@ -52,6 +56,9 @@ pub struct RuleView<'p> {
     pub resource: &'p str,
     /// The action of its requests: the rule's own, else each method's (GET read, POST create…).
     pub actions: Vec<Action>,
+    /// The scopes its requests need, all of them, instead of `resource:action`: `admin`, or
+    /// `resource:action` scopes; empty = `resource:action`.
+    pub requires: &'p [Scope],
     /// Restricted resource type → where the id is read (`path:NAME`, `query:NAME`,
     /// `header:name`).
     pub ids: BTreeMap<&'p str, String>,
@@ -73,6 +80,7 @@ impl Policy {
             case: pick(self.reading.fold_case, "sensitive", "insensitive"),
             trailing_slash: pick(self.reading.ignore_trailing_slash, "strict", "ignore"),
             matrix_params: pick(self.matrix == MatrixParams::Strip, "refuse", "strip"),
+            write: self.write,
             resources: self
                 .resources()
                 .into_iter()
@@ -85,12 +93,20 @@ impl Policy {
     fn resource_view<'p>(&'p self, name: &'p str) -> ResourceView<'p> {
         let mut actions = Vec::new();
         let mut id_types = Vec::new();
-        for rule in self.rules.iter().filter(|r| r.resource == name) {
-            for action in rule.actions() {
-                push_new(&mut actions, action);
+        for rule in &self.rules {
+            if rule.resource == name {
+                if rule.requires.is_empty() {
+                    for action in rule.actions() {
+                        push_new(&mut actions, action);
+                    }
+                }
+                for (kind, _) in &rule.ids {
+                    push_new(&mut id_types, kind.as_str());
+                }
             }
-            for (kind, _) in &rule.ids {
-                push_new(&mut id_types, kind.as_str());
+            let required = rule.requires.iter().filter(|s| s.resource() == Some(name));
+            for action in required.filter_map(Scope::action) {
+                push_new(&mut actions, action);
             }
         }
         ResourceView {
@@ -125,6 +141,7 @@ impl Rule {
             path: &self.path,
             resource: &self.resource,
             actions: self.actions(),
+            requires: &self.requires,
             ids: self
                 .ids
                 .iter()

@@ -53,6 +53,8 @@ fn read_route() -> Route<'static> {
     Route {
         resource: "employees",
         action: Action::Read,
+        requires: &[],
+        write: Default::default(),
         ids: vec![("site", Some("site_1".to_owned()))],
         envelope: None,
     }
@@ -247,6 +249,8 @@ fn the_guards_borrowed_check_agrees_with_the_stages() {
     let route = |action, site: &str| Route {
         resource: "employees",
         action,
+        requires: &[],
+        write: Default::default(),
         ids: vec![("site", Some(site.to_owned()))],
         envelope: None,
     };
@@ -294,6 +298,8 @@ fn authorize_code(
     let route = Route {
         resource,
         action,
+        requires: &[],
+        write: Default::default(),
         ids: ids
             .into_iter()
             .map(|(k, v)| (k, v.map(str::to_owned)))
@@ -357,6 +363,39 @@ fn scopes_and_resources_are_enforced() {
         "Insufficient permissions. This key needs the employees:delete scope."
     );
     assert!(authorize_code(&granular, "projects", Action::Update, vec![]).is_ok());
+}
+
+#[test]
+fn required_scopes_are_checked_before_resources_and_all_reported() {
+    use crate::domain::Scope;
+    let requires = [
+        Scope::requirement("reports:read").unwrap(),
+        Scope::requirement("time_entries:read").unwrap(),
+    ];
+    let route = Route {
+        resource: "reports",
+        action: Action::Read,
+        requires: &requires,
+        write: Default::default(),
+        ids: vec![("site", Some("site_2".to_owned()))],
+        envelope: None,
+    };
+    let json = format!(r#"{{{BASE},"scopes":["reports:read"],"resources":{{"site":["site_1"]}}}}"#);
+    let key = check_status(KeyRecord::from_json(&json).unwrap(), UnixMillis(0)).unwrap();
+    match authorize(key, &route).unwrap_err() {
+        GateError::InsufficientScope {
+            needed,
+            missing,
+            read_only: false,
+        } => {
+            assert_eq!(needed, requires);
+            assert_eq!(missing, requires[1..]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let both = format!(r#"{{{BASE},"scopes":["reports:read","time_entries:read"]}}"#);
+    let key = check_status(KeyRecord::from_json(&both).unwrap(), UnixMillis(0)).unwrap();
+    assert!(authorize(key, &route).is_ok());
 }
 
 #[test]

@@ -1,8 +1,14 @@
 //! Tests of `actor.rs`.
 
 use super::*;
+use crate::domain::limits::plan::{Plan, PlanTerms, Plans};
 use crate::domain::manage::body::{CreateKey, UpdateKey, parse_body};
 use crate::domain::{Policy, UnixMillis};
+
+/// What `plan` gives by default.
+fn terms(plan: Plan) -> PlanTerms {
+    Plans::default().get(plan).clone()
+}
 
 fn org_admin() -> Actor {
     Actor::OrgAdmin {
@@ -13,10 +19,10 @@ fn org_admin() -> Actor {
 
 fn create(actor: &Actor, plan: Plan, body: &str) -> Result<(), String> {
     let key = parse_body::<CreateKey>(body.as_bytes())
-        .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all()))
+        .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all(), Default::default()))
         .map_err(|e| format!("invalid: {}", e.public_message()))?;
     actor
-        .may_create(&key, plan, RevocationBound::default())
+        .may_create(&key, &terms(plan), RevocationBound::default())
         .map_err(|e| {
             assert_eq!((e.status(), e.code()), (403, "forbidden"));
             e.public_message()
@@ -34,10 +40,10 @@ fn update(actor: &Actor, plan: Plan, body: &str) -> Result<(), String> {
 
 fn update_key(actor: &Actor, plan: Plan, key: &KeyRecord, body: &str) -> Result<(), String> {
     let patch = parse_body::<UpdateKey>(body.as_bytes())
-        .and_then(|u| u.validate(&Policy::allow_all()))
+        .and_then(|u| u.validate(&Policy::allow_all(), Default::default()))
         .map_err(|e| format!("invalid: {}", e.public_message()))?;
     actor
-        .may_update(&patch, key, plan, RevocationBound::default())
+        .may_update(&patch, key, &terms(plan), RevocationBound::default())
         .map_err(|e| {
             assert_eq!((e.status(), e.code()), (403, "forbidden"));
             e.public_message()
@@ -156,7 +162,7 @@ fn an_org_admin_may_tighten_and_use_the_plan() {
 #[test]
 fn every_plan_window_needs_a_key_window_that_keeps_to_it() {
     // Free: 20 per 1 s ("burst"), 60 per 60 s ("minute"), 10 000 per 86 400 s ("day").
-    let free = Plan::Free.default_limits();
+    let free = terms(Plan::Free).rate_limits;
     let (burst, minute, day) = (&free[0], &free[1], &free[2]);
     type Row<'a> = (&'a [(u32, u32)], Option<&'a RateLimit>);
     let table: &[Row<'_>] = &[
@@ -176,7 +182,9 @@ fn every_plan_window_needs_a_key_window_that_keeps_to_it() {
     ];
     for (list, want) in table {
         assert_eq!(
-            within_plan(&windows(list), Plan::Free).err().as_ref(),
+            within_plan(&windows(list), &terms(Plan::Free))
+                .err()
+                .as_ref(),
             *want,
             "{list:?}"
         );
@@ -202,7 +210,7 @@ fn an_org_admin_may_not_rotate_or_widen_a_key_the_operator_set_beyond_it() {
             r#"{{"id":"key_t1","org":"acme","name":"Target","created_at":0,{setting}}}"#
         ))
         .unwrap();
-        let refused = admin.may_rotate(&key, Plan::Free).unwrap_err();
+        let refused = admin.may_rotate(&key, &terms(Plan::Free)).unwrap_err();
         assert!(
             refused
                 .public_message()
@@ -225,14 +233,14 @@ fn an_org_admin_may_not_rotate_or_widen_a_key_the_operator_set_beyond_it() {
         }
         assert_eq!(
             Actor::Operator
-                .may_rotate(&key, Plan::Free)
+                .may_rotate(&key, &terms(Plan::Free))
                 .map_err(|e| e.code()),
             Ok(())
         );
     }
     assert_eq!(
         admin
-            .may_rotate(&plain_key(), Plan::Free)
+            .may_rotate(&plain_key(), &terms(Plan::Free))
             .map_err(|e| e.code()),
         Ok(())
     );
@@ -244,23 +252,32 @@ fn an_org_admin_may_only_shorten_a_revocation_bound() {
     let strict = RevocationBound::from_millis(0).unwrap();
     let key = |body: &str| {
         parse_body::<CreateKey>(body.as_bytes())
-            .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all()))
+            .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all(), Default::default()))
             .unwrap()
     };
     let own = key(r#"{"name":"Own","scopes":["read"],"revocation_bound_ms":1000}"#);
     // Under a strict deployment, an org admin may not give a key a longer bound.
-    assert!(admin.may_create(&own, Plan::Free, strict).is_err());
-    assert!(Actor::Operator.may_create(&own, Plan::Free, strict).is_ok());
+    assert!(admin.may_create(&own, &terms(Plan::Free), strict).is_err());
+    assert!(
+        Actor::Operator
+            .may_create(&own, &terms(Plan::Free), strict)
+            .is_ok()
+    );
     // A key the operator set to 0 stays at 0 for the org admin, whatever the deployment.
     let zero = KeyRecord::from_json(
         r#"{"id":"key_t1","org":"acme","name":"Target","created_at":0,"revocation_bound_ms":0}"#,
     )
     .unwrap();
     let raise = parse_body::<UpdateKey>(br#"{"revocation_bound_ms":500}"#)
-        .and_then(|u| u.validate(&Policy::allow_all()))
+        .and_then(|u| u.validate(&Policy::allow_all(), Default::default()))
         .unwrap();
     let refused = admin
-        .may_update(&raise, &zero, Plan::Free, RevocationBound::default())
+        .may_update(
+            &raise,
+            &zero,
+            &terms(Plan::Free),
+            RevocationBound::default(),
+        )
         .unwrap_err();
     assert!(
         refused.public_message().contains("above 0"),
@@ -269,7 +286,12 @@ fn an_org_admin_may_only_shorten_a_revocation_bound() {
     );
     assert!(
         admin
-            .may_update(&raise, &plain_key(), Plan::Free, RevocationBound::default())
+            .may_update(
+                &raise,
+                &plain_key(),
+                &terms(Plan::Free),
+                RevocationBound::default()
+            )
             .is_ok()
     );
 }
@@ -310,4 +332,35 @@ fn org_admins_stay_in_their_organization() {
     assert!(Actor::Operator.may_call(&Endpoint::Policy).is_ok());
     assert_eq!(admin.name(), "key_admin1");
     assert_eq!(Actor::Operator.name(), "admin");
+}
+
+#[test]
+fn within_plan_follows_the_deployments_plans() {
+    let plans = Plans::parse(
+        r#"{"free":{"rate_limits":[{"name":"minute","limit":100,"window_seconds":60}]}}"#,
+    )
+    .unwrap();
+    let free = plans.get(Plan::Free);
+    assert_eq!(within_plan(&windows(&[(100, 60)]), free), Ok(()));
+    assert_eq!(
+        within_plan(&windows(&[(101, 60)]), free),
+        Err(free.rate_limits[0].clone())
+    );
+    // The default Free plan refuses 100 per minute (60 per minute at most).
+    assert!(within_plan(&windows(&[(100, 60)]), &terms(Plan::Free)).is_err());
+    let key = parse_body::<CreateKey>(
+        br#"{"name":"abc","scopes":["read"],"rate_limits":[{"name":"m","limit":101,"window_seconds":60}]}"#,
+    )
+    .and_then(|c| c.validate(UnixMillis(0), &Policy::allow_all(), Default::default()))
+    .unwrap();
+    let refused = org_admin()
+        .may_create(&key, free, RevocationBound::default())
+        .unwrap_err();
+    assert!(
+        refused
+            .public_message()
+            .starts_with("rate_limits go beyond the free plan's limit of 100 requests per 60 s"),
+        "{}",
+        refused.public_message()
+    );
 }

@@ -1,13 +1,14 @@
 //! Tests of `body.rs`.
 
 use super::*;
-use crate::domain::limits::plan::Plan;
+use crate::domain::limits::bounds::LimitBounds;
+use crate::domain::limits::plan::{Plan, Plans};
 
 const NOW: UnixMillis = UnixMillis(1_768_435_200_000);
 
 fn create(body: &str) -> Result<NewKey, String> {
     parse_body::<CreateKey>(body.as_bytes())
-        .and_then(|c| c.validate(NOW, &Policy::allow_all()))
+        .and_then(|c| c.validate(NOW, &Policy::allow_all(), Default::default()))
         .map_err(|e| e.public_message())
 }
 
@@ -43,7 +44,8 @@ fn a_new_key_record_has_what_was_asked_assigned_and_the_org_terms() {
         plan: Plan::Free,
         api_access: false,
     };
-    let r = new.into_record(assigned, terms);
+    let plans = Plans::default();
+    let r = new.into_record(assigned, terms, &plans);
     assert_eq!((r.id.as_str(), r.org.as_str()), ("key_abc123", "acme"));
     assert_eq!(
         (r.name.as_str(), r.start.as_str()),
@@ -53,7 +55,7 @@ fn a_new_key_record_has_what_was_asked_assigned_and_the_org_terms() {
     assert_eq!(r.meta.as_ref().map(|m| m.get()), Some(r#"{"a":1}"#));
     assert!(!r.enabled && r.revoked_at.is_none() && r.updated_at.is_none());
     assert!(!r.api_access, "the organization's access, not the default");
-    assert_eq!(r.plan_limits, Plan::Free.default_limits());
+    assert_eq!(r.plan_limits, plans.get(Plan::Free).rate_limits);
     assert!(r.rate_limits.is_empty());
 }
 
@@ -180,7 +182,7 @@ fn scopes_must_name_resources_the_policy_knows() {
             .unwrap();
     let check = |scopes: &str| {
         parse_body::<CreateKey>(format!(r#"{{"name":"abc","scopes":{scopes}}}"#).as_bytes())
-            .and_then(|c| c.validate(NOW, &policy))
+            .and_then(|c| c.validate(NOW, &policy, Default::default()))
             .map(|_| ())
             .map_err(|e| e.public_message())
     };
@@ -205,13 +207,13 @@ fn fields_must_be_declared_when_the_policy_declares_any_for_the_resource() {
         parse_body::<CreateKey>(
             format!(r#"{{"name":"abc","scopes":["read"],"fields":{fields}}}"#).as_bytes(),
         )
-        .and_then(|c| c.validate(NOW, &policy))
+        .and_then(|c| c.validate(NOW, &policy, Default::default()))
         .map(|k| k.fields)
         .map_err(|e| e.public_message())
     };
     let update = |fields: &str| {
         parse_body::<UpdateKey>(format!(r#"{{"fields":{fields}}}"#).as_bytes())
-            .and_then(|u| u.validate(&policy))
+            .and_then(|u| u.validate(&policy, Default::default()))
             .map(|p| p.fields)
             .map_err(|e| e.public_message())
     };
@@ -244,7 +246,7 @@ fn expiry_cannot_be_patched() {
         r#"{"expires_at":null}"#,
     ] {
         let err = parse_body::<UpdateKey>(body.as_bytes())
-            .and_then(|u| u.validate(&Policy::allow_all()))
+            .and_then(|u| u.validate(&Policy::allow_all(), Default::default()))
             .unwrap_err();
         assert!(
             err.public_message()
@@ -262,7 +264,7 @@ fn patches_report_what_changed() {
     .unwrap();
     let patch =
         parse_body::<UpdateKey>(br#"{"name":"New name","scopes":["read"],"enabled":false}"#)
-            .and_then(|u| u.validate(&Policy::allow_all()))
+            .and_then(|u| u.validate(&Policy::allow_all(), Default::default()))
             .unwrap();
     assert_eq!(patch.apply(&mut record), vec!["name", "enabled"]);
     assert_eq!(record.name, "New name");
@@ -288,4 +290,39 @@ fn views_show_status_and_rfc3339_times() {
     assert_eq!(view["revoked_at"], serde_json::Value::Null);
     let later = serde_json::to_value(KeyView::of(&record, NOW.plus_millis(1))).unwrap();
     assert_eq!(later["status"], "expired");
+}
+
+#[test]
+fn the_deployments_bounds_apply_to_creates_and_patches() {
+    let z8 = LimitBounds::new(10_000, 1, 3_600).unwrap();
+    let window = |limit: u32, seconds: u32| {
+        format!(r#"[{{"name":"minute","limit":{limit},"window_seconds":{seconds}}}]"#)
+    };
+    let create = |windows: &str| -> Result<(), String> {
+        let body = format!(r#"{{"name":"abc","scopes":["read"],"rate_limits":{windows}}}"#);
+        parse_body::<CreateKey>(body.as_bytes())
+            .and_then(|c| c.validate(NOW, &Policy::allow_all(), z8))
+            .map(drop)
+            .map_err(|e| e.public_message())
+    };
+    let patch = |windows: &str| -> Result<(), String> {
+        let body = format!(r#"{{"rate_limits":{windows}}}"#);
+        parse_body::<UpdateKey>(body.as_bytes())
+            .and_then(|u| u.validate(&Policy::allow_all(), z8))
+            .map(drop)
+            .map_err(|e| e.public_message())
+    };
+    type Check<'a> = &'a dyn Fn(&str) -> Result<(), String>;
+    let checks: [Check; 2] = [&create, &patch];
+    for check in checks {
+        assert_eq!(check(&window(10_000, 3_600)), Ok(()));
+        assert_eq!(
+            check(&window(10_001, 60)),
+            Err("rate_limits[0].limit must be at most 10000".into())
+        );
+        assert_eq!(
+            check(&window(100, 3_601)),
+            Err("rate_limits[0].window_seconds must be from 1 to 3600".into())
+        );
+    }
 }
