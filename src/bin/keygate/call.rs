@@ -500,7 +500,8 @@ mod tests {
         let policy = Policy::allow_all();
         let bytes = |line: &str| call(line).body.unwrap_or_default().into_bytes();
         let create = |line: &str| {
-            manage::parse_body::<CreateKey>(&bytes(line)).and_then(|b| b.validate(NOW, &policy))
+            manage::parse_body::<CreateKey>(&bytes(line))
+                .and_then(|b| b.validate(NOW, &policy, Default::default()))
         };
         let key = create(
             r#"keys create acme --name CI-deploy --scope employees:read --resource site=s1
@@ -519,8 +520,8 @@ mod tests {
                --on-limiter-error deny --revocation-bound-ms 500 --meta {}"#,
             "keys disable acme key_a1",
         ] {
-            let patch =
-                manage::parse_body::<UpdateKey>(&bytes(line)).and_then(|b| b.validate(&policy));
+            let patch = manage::parse_body::<UpdateKey>(&bytes(line))
+                .and_then(|b| b.validate(&policy, Default::default()));
             assert!(patch.is_ok(), "{line}: {patch:?}");
         }
         let rotate =
