@@ -645,14 +645,37 @@ fn organizations_are_listed(w: &World) -> Result<(), Failed> {
 /// Needs `GET /v1/policy` (issue 15, another branch).
 fn the_policy_is_shown(w: &World) -> Result<(), Failed> {
     let json = w.run("policy --json");
-    check(
-        json.ok("policy --json")?.json()?.get("default").is_some(),
-        "default",
-    )?;
+    let json = json.ok("policy --json")?.json()?;
+    eq(json["default"].as_str(), Some("allow"), "default")?;
+    eq(json["rules"].as_array().map(Vec::len), Some(2), "rules")?;
     let human = w.run("policy");
+    let out = &human.ok("policy")?.stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    check(lines.first() == Some(&"default: allow"), out)?;
     check(
-        human.ok("policy")?.stdout.starts_with("default: "),
-        &human.stdout,
+        lines.contains(&"write means: create, update"),
+        &format!("the deployment's write meaning: {out}"),
+    )?;
+    let row = |path: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(path))
+            .copied()
+            .unwrap_or("")
+    };
+    check(
+        row("/api/reports/:id").ends_with("reports:read + employees:read"),
+        &format!("a multi-scope rule shows what it requires: {out}"),
+    )?;
+    check(
+        row("/api/employees ").ends_with("employees:read"),
+        &format!("a plain rule shows resource:action: {out}"),
+    )?;
+    check(
+        lines
+            .iter()
+            .any(|l| l.starts_with("employees") && l.ends_with("name,start_date")),
+        &format!("filterable fields per resource: {out}"),
     )
 }
 
@@ -799,9 +822,18 @@ fn the_token_is_never_printed(w: &World) -> Result<(), Failed> {
     Ok(())
 }
 
+/// Two rules for `keygate policy` to show; everything else is allowed (to keys with the scope).
+const POLICY: &str = r#"{"default":"allow","write":["create","update"],"rules":[
+  {"method":"GET","path":"/api/employees","resource":"employees","fields":["name","start_date"]},
+  {"method":"GET","path":"/api/reports/:id","resource":"reports","requires":["reports:read","employees:read"]}]}"#;
+
 fn main() -> ExitCode {
     let origin = Origin::start();
-    let gateway = Gateway::start(GatewayOptions::new(origin.url()).var("USAGE_REPORT_MS", "1000"));
+    let gateway = Gateway::start(
+        GatewayOptions::new(origin.url())
+            .var("USAGE_REPORT_MS", "1000")
+            .var("POLICY", POLICY),
+    );
     run_cases(
         World {
             _origin: origin,

@@ -313,6 +313,9 @@ struct AuditEvent {
 #[derive(Deserialize)]
 struct Policy {
     default: String,
+    /// What `write` includes in this deployment.
+    #[serde(default)]
+    write: Vec<String>,
     #[serde(default)]
     resources: Vec<PolicyResource>,
     #[serde(default)]
@@ -337,7 +340,10 @@ struct PolicyRule {
     path: String,
     resource: String,
     #[serde(default)]
-    action: Option<String>,
+    actions: Vec<String>,
+    /// Scopes the rule requires instead of `resource:action` (all of them).
+    #[serde(default)]
+    requires: Vec<String>,
 }
 
 /// Longest key name in a table (`keys get` shows it whole).
@@ -588,6 +594,9 @@ impl Shown {
 
     fn policy(&self, p: &Policy) -> Printed {
         let mut out = format!("default: {}\n", p.default);
+        if !p.write.is_empty() {
+            out.push_str(&format!("write means: {}\n", p.write.join(", ")));
+        }
         if !p.resources.is_empty() {
             let mut table = Table::new(&["RESOURCE", "ACTIONS", "ID TYPES", "FIELDS"]);
             for r in &p.resources {
@@ -602,13 +611,23 @@ impl Shown {
             out.push_str(&table.render());
         }
         if !p.rules.is_empty() {
-            let mut table = Table::new(&["METHODS", "PATH", "RESOURCE", "ACTION"]);
+            let mut table = Table::new(&["METHODS", "PATH", "NEEDS"]);
             for r in &p.rules {
+                // What a key must hold: the required scopes, else resource:action per action.
+                let needs = if r.requires.is_empty() {
+                    let each: Vec<String> = r
+                        .actions
+                        .iter()
+                        .map(|a| format!("{}:{a}", r.resource))
+                        .collect();
+                    each.join(" or ")
+                } else {
+                    r.requires.join(" + ")
+                };
                 table.row(vec![
                     or_dash(r.methods.join(",")),
                     r.path.clone(),
-                    r.resource.clone(),
-                    r.action.clone().unwrap_or_else(|| "-".into()),
+                    or_dash(needs),
                 ]);
             }
             out.push('\n');
