@@ -20,6 +20,7 @@ fn route() -> Route<'static> {
         resource: "employees",
         action: Action::Read,
         ids: Vec::new(),
+        parents: Vec::new(),
         envelope: None,
     }
 }

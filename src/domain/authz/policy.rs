@@ -18,6 +18,8 @@
 //! resource = "documents"
 //! action = "download"                 # default: GET/HEAD read, POST create, PUT/PATCH update, DELETE delete
 //! envelope = "data"                   # field filtering applies inside {"data": …}
+//! [vars.POLICY.parents]
+//! website = "team"                    # a website belongs to a team (one level; see `resource`)
 //! ```
 //!
 //! Rules are tried in order; the first match decides. Rules match the request's canonical
@@ -30,6 +32,7 @@
 
 use std::borrow::Cow;
 
+use crate::domain::authz::resource::Parents;
 use crate::domain::authz::scope::{Action, Scope};
 use crate::domain::error::GateError;
 use crate::domain::http::request::{MatrixParams, Method, Request, Target};
@@ -49,6 +52,8 @@ pub struct Policy {
     /// Some rule literal has upper case or a rule ends with `/`: a looser reading can then
     /// match differently even for a lower-case path without a trailing `/`.
     rules_fold: bool,
+    /// Which id types belong to another (`website` → `team`).
+    parents: Parents,
 }
 
 /// How rule paths compare with request paths.
@@ -109,8 +114,22 @@ pub struct Route<'p> {
     pub action: Action,
     /// Restricted resource types and the id the request names for each (if it names one).
     pub ids: Vec<(&'p str, Option<String>)>,
+    /// For each type in `ids` that belongs to a parent type (the policy's `parents`): the type
+    /// and its parent type. A key restricted on the parent and not on the type reaches only
+    /// the ids registered under its parents.
+    pub parents: Vec<(&'p str, &'p str)>,
     /// Where field filtering applies in the response body.
     pub envelope: Option<&'p str>,
+}
+
+impl Route<'_> {
+    /// The parent type of the id type `kind`, if the policy declares one.
+    pub fn parent_of(&self, kind: &str) -> Option<&str> {
+        self.parents
+            .iter()
+            .find(|(child, _)| *child == kind)
+            .map(|(_, parent)| *parent)
+    }
 }
 
 impl Policy {
@@ -127,7 +146,13 @@ impl Policy {
             },
             matrix: MatrixParams::Refuse,
             rules_fold: false,
+            parents: Parents::default(),
         }
+    }
+
+    /// The declared parent types of restricted id types.
+    pub fn parents(&self) -> &Parents {
+        &self.parents
     }
 
     /// The resources the rules name: the management API refuses scopes for any other.
@@ -181,6 +206,7 @@ impl Policy {
                     resource: "*",
                     action: Action::of_method(method),
                     ids: Vec::new(),
+                    parents: Vec::new(),
                     envelope: None,
                 })
             } else {
@@ -200,10 +226,16 @@ impl Policy {
             };
             ids.push((kind.as_str(), id));
         }
+        let parents = rule
+            .ids
+            .iter()
+            .filter_map(|(kind, _)| Some((kind.as_str(), self.parents.of(kind)?)))
+            .collect();
         Ok(Route {
             resource: &rule.resource,
             action: rule.action.unwrap_or_else(|| Action::of_method(method)),
             ids,
+            parents,
             envelope: rule.envelope.as_deref(),
         })
     }

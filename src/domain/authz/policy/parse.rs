@@ -1,10 +1,12 @@
-//! Reading `[vars.POLICY]`: its JSON form, each rule's method, path, resource, action and ids.
+//! Reading `[vars.POLICY]`: its JSON form, each rule's method, path, resource, action and ids,
+//! and the parent types of ids.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use super::{IdSource, Policy, Reading, Rule, Segment};
+use crate::domain::authz::resource::Parents;
 use crate::domain::authz::scope::{Action, Scope};
 use crate::domain::config_error::ConfigError;
 use crate::domain::http::request::{MatrixParams, Method, Target};
@@ -22,6 +24,9 @@ struct PolicySpec {
     matrix_params: Option<String>,
     #[serde(default)]
     rules: Vec<RuleSpec>,
+    /// Child id type → parent id type.
+    #[serde(default)]
+    parents: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -99,6 +104,7 @@ impl Policy {
             reading,
             matrix,
             rules_fold,
+            parents: Parents::parse(spec.parents).map_err(bad)?,
         })
     }
 }
