@@ -359,7 +359,8 @@ const CASES: &[Case<World>] = &[
     ("the_origin_can_verify_the_signed_identity", |w| {
         let key = w.key(
             "auth-i",
-            r#"{"name":"Signed","scopes":["read","employees:read"],"meta":{"team":"Zürich"}}"#,
+            r#"{"name":"Signed","scopes":["read","employees:read"],"meta":{"team":"Zürich"},
+                "resources":{"team":["t1","t2"]},"owner":"ada@example.com"}"#,
         );
         let path = "/api/employees/42?fields=a,b&q=%C3%A9";
         w.get(
@@ -387,16 +388,27 @@ const CASES: &[Case<World>] = &[
             Some(serde_json::json!({"team": "Zürich"})),
             "meta",
         )?;
+        eq(
+            h("x-keygate-resources").as_str(),
+            "team=t1&team=t2",
+            "resources",
+        )?;
+        eq(h("x-keygate-owner").as_str(), "ada@example.com", "owner")?;
         let headers: serde_json::Map<String, serde_json::Value> = seen
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
-        let mut tampered = headers.clone();
-        tampered.insert("x-keygate-scopes".into(), "admin".into());
+        let tampered = |name: &str, value: &str| {
+            let mut changed = headers.clone();
+            changed.insert(name.into(), value.into());
+            changed
+        };
         let cases = serde_json::json!([
             {"secret": SIGNING_SECRET, "method": "GET", "target": seen.url, "headers": headers},
-            {"secret": SIGNING_SECRET, "method": "GET", "target": seen.url, "headers": tampered},
+            {"secret": SIGNING_SECRET, "method": "GET", "target": seen.url, "headers": tampered("x-keygate-scopes", "admin")},
+            {"secret": SIGNING_SECRET, "method": "GET", "target": seen.url, "headers": tampered("x-keygate-resources", "team=t1")},
+            {"secret": SIGNING_SECRET, "method": "GET", "target": seen.url, "headers": tampered("x-keygate-owner", "mallory@example.com")},
             {"secret": "wrong secret", "method": "GET", "target": seen.url, "headers": headers},
             {"secret": SIGNING_SECRET, "method": "POST", "target": seen.url, "headers": headers},
         ])
@@ -410,13 +422,13 @@ const CASES: &[Case<World>] = &[
         )?;
         eq(
             python.as_str(),
-            "True\nFalse\nFalse\nFalse",
+            "True\nFalse\nFalse\nFalse\nFalse\nFalse",
             "python verification",
         )?;
         let node = run_snippet("<!-- verify-node -->", "node", &["-e"], NODE_DRIVER, &cases)?;
         eq(
             node.as_str(),
-            "True\nFalse\nFalse\nFalse",
+            "True\nFalse\nFalse\nFalse\nFalse\nFalse",
             "node verification",
         )
     }),

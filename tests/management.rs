@@ -253,8 +253,12 @@ fn every_invalid_body_is_a_400_naming_the_field_and_writes_nothing(
             "Invalid enabled",
         ),
         (
-            r#"{"name":"abc","scopes":["read"],"owner":"me"}"#,
-            "Invalid request body: unknown field `owner`",
+            r#"{"name":"abc","scopes":["read"],"creator":"me"}"#,
+            "Invalid request body: unknown field `creator`",
+        ),
+        (
+            r#"{"name":"abc","scopes":["read"],"owner":"a b"}"#,
+            "owner must be 1-254 printable ASCII characters without spaces",
         ),
         (
             r#"{"name":"abc","scopes":["read"],"meta":"x"}"#,
@@ -1381,6 +1385,8 @@ fn the_openapi_document_covers_every_route(w: &World) -> Result<(), Failed> {
         "/v1/orgs/{org}/keys/{id}/rotate",
         "/v1/orgs/{org}/keys/revoke-all",
         "/v1/orgs/{org}/audit",
+        "/v1/orgs/{org}/resources/{type}",
+        "/v1/orgs/{org}/resources/{type}/{id}",
     ] {
         check(paths.iter().any(|q| q.as_str() == p), p)?;
     }

@@ -97,7 +97,7 @@ const CASES: &[Case<World>] = &[
             let timestamp = seen.header("x-keygate-timestamp").unwrap_or_default();
             let nonce = seen.header("x-keygate-request-id").unwrap_or_default();
             let lines = [
-                "v2", "GET", &path, timestamp, nonce, &id, "signed", "read", "", "null",
+                "v3", "GET", &path, timestamp, nonce, &id, "signed", "read", "", "null", "", "",
             ];
             let message = lines.join("\n");
             eq(

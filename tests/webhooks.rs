@@ -45,9 +45,14 @@ impl World {
 }
 
 /// A key of `org` expiring `ms` from now; returns its id.
+/// The owner of the keys made by [`key_expiring_in`]: whom a receiver tells (Z Shield mails the
+/// key's creator at 30, 14 and 7 days).
+const OWNER: &str = "creator@example.com";
+
 fn key_expiring_in(admin: &Admin<'_>, org: &str, name: &str, ms: u64) -> String {
     let at = UnixMillis(now_ms() + ms);
-    let body = format!(r#"{{"name":"{name}","scopes":["read"],"expires_at":"{at}"}}"#);
+    let body =
+        format!(r#"{{"name":"{name}","scopes":["read"],"expires_at":"{at}","owner":"{OWNER}"}}"#);
     admin.create_key(org, &body).1
 }
 
@@ -204,6 +209,11 @@ fn each_expiry_notice_arrives_once(w: &World) -> Result<(), Failed> {
             Some(*days),
             "days_left",
         )?;
+        eq(
+            mine[0]["data"]["owner"].as_str(),
+            Some(OWNER),
+            "whom to tell",
+        )?;
     }
     // Later alarms must not send them again.
     thread::sleep(Duration::from_secs(3));
@@ -235,6 +245,7 @@ fn a_key_expires_on_time_without_being_used(w: &World) -> Result<(), Failed> {
         Some(id.as_str()),
         "key",
     )?;
+    eq(delivered["data"]["owner"].as_str(), Some(OWNER), "owner")?;
     let audit = admin
         .call("GET", "/orgs/wh-expired/audit?type=key_expired", None)
         .json();

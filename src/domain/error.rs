@@ -88,10 +88,14 @@ pub enum GateError {
     NotPermitted(Refusal),
     /// The organization's plan allows no more keys.
     KeyLimitReached,
+    /// The organization's resource registry holds its most registrations; carries that number.
+    ResourceLimitReached(u32),
     /// No such key (or revoked) in this organization.
     KeyNotFound,
     /// No such webhook endpoint in this organization.
     WebhookNotFound,
+    /// No such resource in this organization's registry.
+    ResourceNotFound,
     /// No such organization.
     OrgNotFound,
     /// No such route under the management prefix.
@@ -130,9 +134,11 @@ impl GateError {
             | GateError::OtherOrganization(_)
             | GateError::OperatorOnly
             | GateError::NotPermitted(_)
-            | GateError::KeyLimitReached => 403,
+            | GateError::KeyLimitReached
+            | GateError::ResourceLimitReached(_) => 403,
             GateError::KeyNotFound
             | GateError::WebhookNotFound
+            | GateError::ResourceNotFound
             | GateError::OrgNotFound
             | GateError::NotFound => 404,
             GateError::MethodNotAllowed(_) => 405,
@@ -175,8 +181,10 @@ impl GateError {
             | GateError::OperatorOnly
             | GateError::NotPermitted(_) => "forbidden",
             GateError::KeyLimitReached => "key_limit_reached",
+            GateError::ResourceLimitReached(_) => "resource_limit_reached",
             GateError::KeyNotFound => "key_not_found",
             GateError::WebhookNotFound => "webhook_not_found",
+            GateError::ResourceNotFound => "resource_not_found",
             GateError::OrgNotFound => "org_not_found",
             GateError::NotFound => "not_found",
             GateError::MethodNotAllowed(_) => "method_not_allowed",
@@ -259,8 +267,12 @@ impl GateError {
             }
             GateError::NotPermitted(refusal) => refusal.to_string(),
             GateError::KeyLimitReached => "API key limit reached. Upgrade to create more keys.".into(),
+            GateError::ResourceLimitReached(limit) => format!(
+                "Resource registry full: an organization registers at most {limit} resources; delete some first"
+            ),
             GateError::KeyNotFound => "API key not found".into(),
             GateError::WebhookNotFound => "Webhook endpoint not found".into(),
+            GateError::ResourceNotFound => "Resource not registered".into(),
             GateError::OrgNotFound => "Organization not found".into(),
             GateError::NotFound => "Not found".into(),
             GateError::MethodNotAllowed(allow) => format!("Method not allowed; use {allow}"),
@@ -303,8 +315,10 @@ impl GateError {
             | GateError::OperatorOnly
             | GateError::NotPermitted(_)
             | GateError::KeyLimitReached
+            | GateError::ResourceLimitReached(_)
             | GateError::KeyNotFound
             | GateError::WebhookNotFound
+            | GateError::ResourceNotFound
             | GateError::OrgNotFound
             | GateError::MethodNotAllowed(_)
             | GateError::InvalidKey
@@ -395,6 +409,12 @@ mod tests {
             (GateError::KeyLimitReached, 403, "key_limit_reached"),
             (GateError::KeyNotFound, 404, "key_not_found"),
             (GateError::WebhookNotFound, 404, "webhook_not_found"),
+            (GateError::ResourceNotFound, 404, "resource_not_found"),
+            (
+                GateError::ResourceLimitReached(1000),
+                403,
+                "resource_limit_reached",
+            ),
             (GateError::OrgNotFound, 404, "org_not_found"),
             (
                 GateError::MethodNotAllowed("GET"),

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::admission::{Ask, Grant, Handback};
 use crate::domain::authz::policy::Route;
+use crate::domain::authz::resource::ResourceRef;
 use crate::domain::authz::scope::{Action, Scope, WriteMeaning};
 use crate::domain::error::GateError;
 use crate::domain::key::hash::KeyHash;
@@ -27,7 +28,7 @@ use crate::domain::limits::window::{Decision, WindowReport};
 use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::AuditQuery;
 use crate::domain::manage::body::{KeyPatch, NewKey, PutOrg};
-use crate::domain::manage::listing::{KeyQuery, OrgPage};
+use crate::domain::manage::listing::{KeyQuery, OrgPage, ResourcePage};
 use crate::domain::time::UnixMillis;
 use crate::domain::webhook::WebhookCommand;
 
@@ -78,6 +79,14 @@ pub enum OrgQuery {
     },
     /// Read the audit log.
     Audit { org: OrgId, query: AuditQuery },
+    /// Read one registration.
+    GetResource { org: OrgId, resource: ResourceRef },
+    /// List the registrations of one type.
+    ListResources {
+        org: OrgId,
+        kind: String,
+        page: ResourcePage,
+    },
 }
 
 impl OrgChange {
@@ -90,7 +99,9 @@ impl OrgChange {
             | OrgChange::RevokeKey { org, .. }
             | OrgChange::RotateKey { org, .. }
             | OrgChange::RevokeAll { org, .. }
-            | OrgChange::KeyLeaked { org, .. } => org,
+            | OrgChange::KeyLeaked { org, .. }
+            | OrgChange::PutResource { org, .. }
+            | OrgChange::DeleteResource { org, .. } => org,
         }
     }
 }
@@ -130,6 +141,19 @@ pub enum OrgChange {
     },
     /// Revoke every key.
     RevokeAll { org: OrgId, actor: Actor },
+    /// Register `resource` under `parent` (validated against the policy), or move it there.
+    PutResource {
+        org: OrgId,
+        resource: ResourceRef,
+        parent: ResourceRef,
+        actor: Actor,
+    },
+    /// Remove a registration.
+    DeleteResource {
+        org: OrgId,
+        resource: ResourceRef,
+        actor: Actor,
+    },
     /// One of the keys was found in public at `url` (`source`): apply the `on_leak` setting.
     KeyLeaked {
         org: OrgId,
@@ -266,6 +290,9 @@ pub struct OwnedRoute {
     pub write: WriteMeaning,
     /// Restricted types and the ids the request names.
     pub ids: Vec<(String, Option<String>)>,
+    /// The parent type of each type in `ids` that has one.
+    #[serde(default)]
+    pub parents: Vec<(String, String)>,
     /// Field-filtering envelope.
     pub envelope: Option<String>,
 }
@@ -283,6 +310,11 @@ impl OwnedRoute {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), v.clone()))
                 .collect(),
+            parents: route
+                .parents
+                .iter()
+                .map(|(c, p)| ((*c).to_owned(), (*p).to_owned()))
+                .collect(),
             envelope: route.envelope.map(str::to_owned),
         }
     }
@@ -298,6 +330,11 @@ impl OwnedRoute {
                 .ids
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect(),
+            parents: self
+                .parents
+                .iter()
+                .map(|(c, p)| (c.as_str(), p.as_str()))
                 .collect(),
             envelope: self.envelope.as_deref(),
         }

@@ -17,8 +17,9 @@ use crate::domain::http::client::ClientId;
 use crate::domain::key::credential::{self, is_admin_token};
 use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{self, Throttle};
-use crate::domain::manage::listing::{KeyQuery, OrgPage};
+use crate::domain::manage::listing::{KeyQuery, OrgPage, ResourcePage};
 use crate::domain::manage::login;
+use crate::domain::manage::registry::PutResource;
 use crate::domain::manage::route::Endpoint;
 use crate::domain::manage::{self, CreateKey, PutOrg, RotateKey, UpdateKey};
 use crate::domain::protocol::{
@@ -203,6 +204,32 @@ async fn command(
             }
         }
         Endpoint::RevokeAll(org) => OrgChange::RevokeAll { org, actor },
+        Endpoint::ListResources(org, kind) => {
+            let page = ResourcePage::parse(&query_pairs(req)?)?;
+            return Ok(OrgCommand::Query(OrgQuery::ListResources {
+                org,
+                kind,
+                page,
+            }));
+        }
+        Endpoint::GetResource(org, resource) => {
+            return Ok(OrgCommand::Query(OrgQuery::GetResource { org, resource }));
+        }
+        Endpoint::PutResource(org, resource) => {
+            let parent = manage::parse_body::<PutResource>(&read_body(req).await?)?
+                .validate(&resource, &config.policy)?;
+            OrgChange::PutResource {
+                org,
+                resource,
+                parent,
+                actor,
+            }
+        }
+        Endpoint::DeleteResource(org, resource) => OrgChange::DeleteResource {
+            org,
+            resource,
+            actor,
+        },
         Endpoint::Webhooks(org, route) => {
             let body = if route.has_body() {
                 Some(read_body(req).await?)

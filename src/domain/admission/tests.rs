@@ -22,6 +22,7 @@ fn route() -> Route<'static> {
         requires: &[],
         write: Default::default(),
         ids: Vec::new(),
+        parents: Vec::new(),
         envelope: None,
     }
 }

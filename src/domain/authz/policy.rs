@@ -29,6 +29,8 @@
 //! path = "/api/reports/time-entries"
 //! resource = "reports"
 //! requires = ["reports:read", "time_entries:read"]  # all of them, instead of reports:read
+//! [vars.POLICY.parents]
+//! website = "team"                    # a website belongs to a team (one level; see `resource`)
 //! ```
 //!
 //! `write = ["create", "update"]` (top level, next to `default`) says what `write` includes,
@@ -52,6 +54,7 @@
 
 use std::borrow::Cow;
 
+use crate::domain::authz::resource::Parents;
 use crate::domain::authz::scope::{Action, Scope, WriteMeaning};
 use crate::domain::error::GateError;
 use crate::domain::http::request::{MatrixParams, Method, Request, Target};
@@ -75,6 +78,8 @@ pub struct Policy {
     /// Some rule literal has upper case or a rule ends with `/`: a looser reading can then
     /// match differently even for a lower-case path without a trailing `/`.
     rules_fold: bool,
+    /// Which id types belong to another (`website` → `team`).
+    parents: Parents,
 }
 
 /// How rule paths compare with request paths.
@@ -148,8 +153,22 @@ pub struct Route<'p> {
     pub write: WriteMeaning,
     /// Restricted resource types and the id the request names for each (if it names one).
     pub ids: Vec<(&'p str, Option<String>)>,
+    /// For each type in `ids` that belongs to a parent type (the policy's `parents`): the type
+    /// and its parent type. A key restricted on the parent and not on the type reaches only
+    /// the ids registered under its parents.
+    pub parents: Vec<(&'p str, &'p str)>,
     /// Where field filtering applies in the response body.
     pub envelope: Option<&'p str>,
+}
+
+impl Route<'_> {
+    /// The parent type of the id type `kind`, if the policy declares one.
+    pub fn parent_of(&self, kind: &str) -> Option<&str> {
+        self.parents
+            .iter()
+            .find(|(child, _)| *child == kind)
+            .map(|(_, parent)| *parent)
+    }
 }
 
 impl Policy {
@@ -167,12 +186,18 @@ impl Policy {
             matrix: MatrixParams::Refuse,
             write: WriteMeaning::ALL,
             rules_fold: false,
+            parents: Parents::default(),
         }
     }
 
     /// What `write` includes in this deployment.
     pub fn write(&self) -> WriteMeaning {
         self.write
+    }
+
+    /// The declared parent types of restricted id types.
+    pub fn parents(&self) -> &Parents {
+        &self.parents
     }
 
     /// The resources the rules name, as their `resource` or in what they `require`: the
@@ -246,6 +271,7 @@ impl Policy {
                     requires: &[],
                     write: self.write,
                     ids: Vec::new(),
+                    parents: Vec::new(),
                     envelope: None,
                 })
             } else {
@@ -265,12 +291,18 @@ impl Policy {
             };
             ids.push((kind.as_str(), id));
         }
+        let parents = rule
+            .ids
+            .iter()
+            .filter_map(|(kind, _)| Some((kind.as_str(), self.parents.of(kind)?)))
+            .collect();
         Ok(Route {
             resource: &rule.resource,
             action: rule.action.unwrap_or_else(|| Action::of_method(method)),
             requires: &rule.requires,
             write: self.write,
             ids,
+            parents,
             envelope: rule.envelope.as_deref(),
         })
     }

@@ -86,9 +86,10 @@ impl AuthorizedKey {
 }
 
 /// Stage 4: the key must hold a scope for the route's resource and action (or every scope its
-/// rule requires), and every id the
-/// route names must be among the key's allowed ids for that resource type (a type the key is
-/// not restricted on is open).
+/// rule requires), and every id the route names must be among the key's allowed ids for that
+/// resource type, or, for a type the key is not restricted on whose parent type it is
+/// (`website` in a `team`), among the ids its record reaches through its parents (see
+/// [`resource`](super::resource)). Any other type is open.
 pub fn authorize(key: ActiveKey, route: &Route<'_>) -> Result<AuthorizedKey, GateError> {
     let fields = authorization(key.record(), route)?;
     Ok(AuthorizedKey { key, fields })
@@ -130,16 +131,20 @@ fn authorization(record: &KeyRecord, route: &Route<'_>) -> Result<Option<FieldSc
         });
     }
     for (kind, id) in &route.ids {
-        if let Some(allowed) = record.resources.get(*kind) {
-            match id {
-                Some(id) if allowed.contains(id) => {}
-                _ => {
-                    return Err(GateError::ResourceForbidden {
-                        kind: (*kind).to_owned(),
-                        id: id.clone(),
-                    });
-                }
-            }
+        let reached = match (record.resources.get(*kind), route.parent_of(kind)) {
+            (Some(allowed), _) => id.as_ref().is_some_and(|id| allowed.contains(id)),
+            // Restricted on the parent type only: the id must be registered under one of the
+            // key's parents (its record's reach); an unregistered id reaches nothing.
+            (None, Some(parent)) if record.resources.contains_key(parent) => id
+                .as_deref()
+                .is_some_and(|id| record.reaches(kind, parent, id)),
+            (None, _) => true,
+        };
+        if !reached {
+            return Err(GateError::ResourceForbidden {
+                kind: (*kind).to_owned(),
+                id: id.clone(),
+            });
         }
     }
     Ok(field_scope(record, route))

@@ -44,8 +44,10 @@ impl GateError {
             | GateError::OperatorOnly
             | GateError::NotPermitted(_)
             | GateError::KeyLimitReached
+            | GateError::ResourceLimitReached(_)
             | GateError::KeyNotFound
             | GateError::WebhookNotFound
+            | GateError::ResourceNotFound
             | GateError::InvalidSignature(_)
             | GateError::OrgNotFound
             | GateError::NotFound

@@ -1,11 +1,11 @@
 //! What the origin receives: which request headers are dropped, and the identity keygate
 //! asserts, signed so the origin can prove the request came through keygate.
 //!
-//! The signature is `X-Keygate-Signature: v2=<hex>`, the HMAC-SHA256 under
+//! The signature is `X-Keygate-Signature: v3=<hex>`, the HMAC-SHA256 under
 //! `ORIGIN_SIGNING_SECRET` of these lines joined by `\n`:
 //!
 //! ```text
-//! v2
+//! v3
 //! <METHOD>
 //! <the target as the origin receives it: ORIGIN's base path, the canonical path, ?query>
 //! <X-Keygate-Timestamp: Unix seconds>
@@ -15,10 +15,20 @@
 //! <X-Keygate-Scopes: comma-separated>
 //! <X-Keygate-Ids: the ids keygate checked, type=id pairs joined by '&'; empty when none>
 //! <X-Keygate-Meta: the key's meta JSON, non-ASCII escaped as \uXXXX; null when none>
+//! <X-Keygate-Resources: the key's resource restrictions, type=id pairs joined by '&', one
+//!  pair per id, types in alphabetical order and ids as the key lists them; empty when the
+//!  key is unrestricted>
+//! <X-Keygate-Owner: whom the key's requests are attributed to; empty when nobody>
 //! ```
+//!
+//! `v3` is `v2`'s lines with the last two added at the end, so an origin moving from `v2`
+//! appends two lines. With the restrictions signed, an origin can enforce its own hierarchy
+//! (a team's websites it knows and keygate does not) for keys restricted on a parent type.
 //!
 //! The body is streamed and not covered: an origin that needs body integrity must rely on the
 //! TLS connection from keygate.
+
+use std::collections::BTreeMap;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -39,6 +49,13 @@ pub const SCOPES_HEADER: &str = "x-keygate-scopes";
 pub const IDS_HEADER: &str = "x-keygate-ids";
 /// Header carrying the key's meta JSON.
 pub const META_HEADER: &str = "x-keygate-meta";
+/// Header carrying the key's resource restrictions.
+pub const RESOURCES_HEADER: &str = "x-keygate-resources";
+/// Header carrying the key's owner.
+pub const OWNER_HEADER: &str = "x-keygate-owner";
+/// Longest `X-Keygate-Resources` value a key may be given (its restrictions, encoded): it
+/// travels in one header line, and Cloudflare caps a request's headers at 128 KiB in all.
+pub const MAX_RESOURCES_HEADER_BYTES: usize = 8192;
 /// Header carrying the signing time, Unix seconds.
 pub const TIMESTAMP_HEADER: &str = "x-keygate-timestamp";
 /// Header carrying the request's nonce.
@@ -151,6 +168,11 @@ pub fn identity_headers(
                 .filter_map(|(kind, id)| Some((*kind, id.as_deref()?))),
         )
         .finish();
+    let resources = resources_header(&record.resources);
+    let owner = record
+        .owner
+        .as_ref()
+        .map_or_else(String::new, |o| o.as_str().to_owned());
     let meta = record
         .meta
         .as_ref()
@@ -158,7 +180,7 @@ pub fn identity_headers(
     let timestamp = (identity.now.0 / 1000).to_string();
     let signature = secret.map(|secret| {
         let lines = [
-            "v2",
+            "v3",
             identity.method.as_str(),
             identity.target,
             &timestamp,
@@ -168,6 +190,8 @@ pub fn identity_headers(
             &scopes,
             &ids,
             &meta,
+            &resources,
+            &owner,
         ];
         sign(secret, &lines.join("\n"))
     });
@@ -177,11 +201,26 @@ pub fn identity_headers(
         (SCOPES_HEADER, scopes),
         (IDS_HEADER, ids),
         (META_HEADER, meta),
+        (RESOURCES_HEADER, resources),
+        (OWNER_HEADER, owner),
         (TIMESTAMP_HEADER, timestamp),
         (REQUEST_ID_HEADER, identity.request_id.to_owned()),
     ];
     headers.extend(signature.map(|s| (SIGNATURE_HEADER, s)));
     headers
+}
+
+/// A key's resource restrictions as `X-Keygate-Resources` carries them: `type=id` pairs,
+/// form-encoded, joined by `&`, one per id, types in order (`team=team_a&team=team_b`); empty
+/// for an unrestricted key.
+pub fn resources_header(resources: &BTreeMap<String, Vec<String>>) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            resources
+                .iter()
+                .flat_map(|(kind, ids)| ids.iter().map(move |id| (kind, id))),
+        )
+        .finish()
 }
 
 /// A fresh request id: 128 random bits as hex.
@@ -191,13 +230,13 @@ pub fn request_id() -> Result<String, getrandom::Error> {
     Ok(hex::encode(bytes))
 }
 
-/// `v2=` and the hex HMAC-SHA256 of `message` under `secret`.
+/// `v3=` and the hex HMAC-SHA256 of `message` under `secret`.
 pub fn sign(secret: &str, message: &str) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
     mac.update(message.as_bytes());
-    format!("v2={}", hex::encode(mac.finalize().into_bytes()))
+    format!("v3={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// JSON with every non-ASCII character escaped, so it fits a header value. Non-ASCII can only
@@ -228,7 +267,8 @@ mod tests {
         use crate::domain::authz::verify::{authorize, check_status};
         use crate::domain::key::record::KeyRecord;
         let record = KeyRecord::from_json(
-            r#"{"id":"key_a1","org":"acme","name":"n","created_at":0,"scopes":["read","employees:read"],"meta":{"city":"Zürich 🏔"}}"#,
+            r#"{"id":"key_a1","org":"acme","name":"n","created_at":0,"scopes":["read","employees:read"],"meta":{"city":"Zürich 🏔"},
+                "resources":{"team":["team_b","team a"],"site":["site a&b"]},"owner":"ada@example.com"}"#,
         )
         .unwrap();
         let route = Route {
@@ -237,7 +277,15 @@ mod tests {
             requires: &[],
             write: Default::default(),
             ids: vec![("site", Some("site a&b".into())), ("team", None)],
+            parents: Vec::new(),
             envelope: None,
+        };
+        let route = Route {
+            ids: vec![
+                ("site", Some("site a&b".into())),
+                ("team", Some("team a".into())),
+            ],
+            ..route
         };
         let key = authorize(check_status(record, UnixMillis(0)).unwrap(), &route).unwrap();
         let identity = Identity {
@@ -262,19 +310,60 @@ mod tests {
             "Zürich 🏔"
         );
         assert_eq!(get(TIMESTAMP_HEADER), "1700000000");
-        assert_eq!(get(IDS_HEADER), "site=site+a%26b");
+        assert_eq!(get(IDS_HEADER), "site=site+a%26b&team=team+a");
+        // Types in order, ids as the key lists them, one pair per id.
+        assert_eq!(
+            get(RESOURCES_HEADER),
+            "site=site+a%26b&team=team_b&team=team+a"
+        );
+        assert_eq!(get(OWNER_HEADER), "ada@example.com");
         let message = format!(
-            "v2\nGET\n/base/api/x?y=1\n1700000000\n0123456789abcdef0123456789abcdef\nkey_a1\nacme\nread,employees:read\nsite=site+a%26b\n{}",
+            "v3\nGET\n/base/api/x?y=1\n1700000000\n0123456789abcdef0123456789abcdef\nkey_a1\nacme\nread,employees:read\nsite=site+a%26b&team=team+a\n{}\nsite=site+a%26b&team=team_b&team=team+a\nada@example.com",
             get(META_HEADER)
         );
         assert_eq!(get(SIGNATURE_HEADER), sign("s3cret", &message));
         // RFC 4231 test case 2: the HMAC itself is standard.
         assert_eq!(
             sign("Jefe", "what do ya want for nothing?"),
-            "v2=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            "v3=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         let unsigned = identity_headers(&key, &identity, None);
         assert!(unsigned.iter().all(|(k, _)| *k != SIGNATURE_HEADER));
+        // An unrestricted key without an owner: both headers present, empty, and signed so.
+        let plain = KeyRecord::from_json(
+            r#"{"id":"key_a1","org":"acme","name":"n","created_at":0,"scopes":["read"]}"#,
+        )
+        .unwrap();
+        let open = Route {
+            resource: "*",
+            action: Action::Read,
+            requires: &[],
+            write: Default::default(),
+            ids: Vec::new(),
+            parents: Vec::new(),
+            envelope: None,
+        };
+        let identity = Identity {
+            route: &open,
+            ..identity
+        };
+        let key = authorize(check_status(plain, UnixMillis(0)).unwrap(), &open).unwrap();
+        let headers = identity_headers(&key, &identity, Some("s3cret"));
+        let get = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            (get(RESOURCES_HEADER), get(OWNER_HEADER)),
+            (Some(""), Some(""))
+        );
+        let message = "v3\nGET\n/base/api/x?y=1\n1700000000\n0123456789abcdef0123456789abcdef\nkey_a1\nacme\nread\n\nnull\n\n";
+        assert_eq!(
+            get(SIGNATURE_HEADER),
+            Some(sign("s3cret", message).as_str())
+        );
     }
 
     #[test]
@@ -293,6 +382,14 @@ mod tests {
         assert!(keeps_header("authorization", &header, false));
         assert!(!keeps_header("x-keygate-key-id", &header, false));
         assert!(!keeps_header("x-keygate-anything", &header, false));
+        for spoofed in [
+            "x-keygate-resources",
+            "X-Keygate-Owner",
+            "x_keygate_resources",
+            "x.keygate.owner",
+        ] {
+            assert!(!keeps_header(spoofed, &header, false), "{spoofed}");
+        }
         assert!(!keeps_header("x_keygate_org", &header, false));
         assert!(!keeps_header("X_Keygate_Key_Id", &header, false));
         assert!(!keeps_header("x_api_key", &header, false));

@@ -242,8 +242,8 @@ fn percent_bytes(segment: &str) -> Vec<u8> {
     out
 }
 
-/// A canonical segment, percent-decoded.
-fn decode(segment: &str) -> Cow<'_, str> {
+/// A canonical segment, percent-decoded (as rules read path parameters).
+pub fn decode(segment: &str) -> Cow<'_, str> {
     if segment.contains('%') {
         Cow::Owned(String::from_utf8_lossy(&percent_bytes(segment)).into_owned())
     } else {

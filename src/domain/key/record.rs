@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use sha2::Digest as _;
 
+use crate::domain::authz::resource::Reach;
 use crate::domain::authz::scope::Scope;
 use crate::domain::limits::window::RateLimit;
 use crate::domain::time::UnixMillis;
@@ -109,6 +110,36 @@ impl fmt::Display for OrgId {
     }
 }
 
+/// Who a key belongs to: the person its requests are attributed to, an email address or a
+/// user id. 1–254 printable ASCII characters, no space or control character: 254 is the
+/// longest email address, and the value reaches the origin as one header line, unchanged.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct KeyOwner(String);
+
+impl KeyOwner {
+    /// Longest owner, in bytes.
+    pub const MAX_LEN: usize = 254;
+
+    /// Parses an owner as given at creation.
+    pub fn parse(s: &str) -> Option<KeyOwner> {
+        let valid =
+            !s.is_empty() && s.len() <= Self::MAX_LEN && s.bytes().all(|b| b.is_ascii_graphic());
+        valid.then(|| KeyOwner(s.to_owned()))
+    }
+
+    /// The owner as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyOwner {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        KeyOwner::parse(&s).ok_or_else(|| D::Error::custom(format!("invalid owner {s:?}")))
+    }
+}
+
 /// The record of one key: what the verification path reads from KV (by hash) and from the
 /// key's guard, and what the management API shows.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -126,9 +157,14 @@ pub struct KeyRecord {
     #[serde(default)]
     pub scopes: Vec<Scope>,
     /// Resource restrictions: resource type → the ids the key may reach. A type not listed
-    /// is unrestricted.
+    /// is unrestricted (unless its parent type is, see `reach`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, Vec<String>>,
+    /// What the key reaches through its restrictions on parent types: child type → the child
+    /// ids registered under its parents. Written by the catalog from the organization's
+    /// registry ([`reach`](crate::domain::authz::resource::reach)), never set through the API.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reach: BTreeMap<String, Reach>,
     /// Field restrictions: resource → the fields the key may see. A resource not listed
     /// shows every field.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -160,6 +196,9 @@ pub struct KeyRecord {
     /// Who created it: `admin` (the admin token) or the id of an admin-scoped key.
     #[serde(default)]
     pub created_by: String,
+    /// Whom its requests are attributed to; fixed at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<KeyOwner>,
     /// Last change through the management API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<UnixMillis>,
@@ -221,6 +260,14 @@ impl KeyRecord {
             (true, false) => &self.rate_limits,
             (true, true) => &self.plan_limits,
         }
+    }
+
+    /// Whether the key reaches `id` of type `kind` through its restriction on `parent` (the
+    /// parent type the policy declares now; a reach computed for another reaches nothing).
+    pub fn reaches(&self, kind: &str, parent: &str, id: &str) -> bool {
+        self.reach
+            .get(kind)
+            .is_some_and(|reach| reach.parent == parent && reach.ids.contains(id))
     }
 
     /// Decodes a record read from storage.
@@ -331,6 +378,42 @@ mod tests {
         );
         let again = KeyRecord::from_json(&record.to_json().unwrap()).unwrap();
         assert_eq!(again.to_json().unwrap(), record.to_json().unwrap());
+    }
+
+    #[test]
+    fn owners_are_printable_ascii_without_spaces() {
+        for good in ["ada@example.com", "user_42", "a", &"x".repeat(254)] {
+            assert_eq!(KeyOwner::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "",
+            "ada lovelace",
+            "tab\there",
+            "line\n",
+            "josé@x",
+            &"x".repeat(255),
+        ] {
+            assert!(KeyOwner::parse(bad).is_none(), "{bad:?}");
+        }
+        let old = r#"{"id":"key_a1","org":"acme","name":"Old","created_at":1}"#;
+        assert!(
+            KeyRecord::from_json(old).unwrap().owner.is_none(),
+            "old records have none"
+        );
+        let owned = r#"{"id":"key_a1","org":"acme","name":"Mine","created_at":1,"owner":"ada@example.com"}"#;
+        let record = KeyRecord::from_json(owned).unwrap();
+        assert_eq!(
+            record.owner.as_ref().map(KeyOwner::as_str),
+            Some("ada@example.com")
+        );
+        assert!(
+            record
+                .to_json()
+                .unwrap()
+                .contains(r#""owner":"ada@example.com""#)
+        );
+        let forged = r#"{"id":"key_a1","org":"acme","name":"Bad","created_at":1,"owner":"a b"}"#;
+        assert!(KeyRecord::from_json(forged).is_err());
     }
 
     #[test]

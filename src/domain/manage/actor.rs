@@ -9,7 +9,10 @@
 //!   - never `rate_limiting: false` (no limit at all) or `on_limiter_error: allow` (requests
 //!     uncounted while the key's guard is unreachable);
 //!   - never `meta`: the origin receives it signed by keygate and may base authorization on
-//!     it, so only the operator vouches for it.
+//!     it, so only the operator vouches for it;
+//!   - never an `owner` other than its own key's: the origin attributes requests to the owner,
+//!     so an organization admin cannot make keys in another person's name. A key it creates
+//!     without an owner belongs to its own key's owner (none if that has none).
 //!
 //! The rules judge the fields a request *sets*, not the key as it ends up: an organization
 //! admin may rename a key the operator gave limits beyond the plan, and the key keeps them.
@@ -20,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::config::RevocationBound;
 use crate::domain::error::GateError;
-use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, OrgId};
+use crate::domain::key::record::{GuardFallback, KeyId, KeyOwner, KeyRecord, OrgId};
 use crate::domain::limits::plan::PlanTerms;
 use crate::domain::limits::window::RateLimit;
 use crate::domain::manage::body::{KeyPatch, NewKey};
@@ -40,6 +43,9 @@ pub enum Actor {
         key: KeyId,
         /// Its organization.
         org: OrgId,
+        /// Its owner: the person acting through it.
+        #[serde(default)]
+        owner: Option<KeyOwner>,
     },
 }
 
@@ -51,6 +57,8 @@ struct Settings<'a> {
     on_limiter_error: Option<GuardFallback>,
     revocation_bound_ms: Option<u32>,
     meta: bool,
+    /// The owner a new key is given, when the request names one.
+    owner: Option<&'a KeyOwner>,
 }
 
 impl Actor {
@@ -59,6 +67,15 @@ impl Actor {
         match self {
             Actor::Operator => "admin".to_owned(),
             Actor::OrgAdmin { key, .. } => key.to_string(),
+        }
+    }
+
+    /// The owner of the acting admin-scoped key: a key it creates without an owner gets it.
+    /// `None` for the operator, who acts for nobody in particular.
+    pub fn owner(&self) -> Option<&KeyOwner> {
+        match self {
+            Actor::Operator => None,
+            Actor::OrgAdmin { owner, .. } => owner.as_ref(),
         }
     }
 
@@ -91,6 +108,7 @@ impl Actor {
                 on_limiter_error: Some(key.on_limiter_error),
                 revocation_bound_ms: key.revocation_bound_ms,
                 meta: key.meta.is_some(),
+                owner: key.owner.as_ref(),
             },
             plan,
             deployment.as_millis(),
@@ -122,6 +140,7 @@ impl Actor {
                 on_limiter_error: patch.on_limiter_error,
                 revocation_bound_ms: patch.revocation_bound_ms,
                 meta: patch.meta.is_some(),
+                owner: None,
             },
             plan,
             ceiling,
@@ -173,6 +192,11 @@ impl Actor {
             Refusal::LongRevocationBound { ceiling }
         } else if settings.meta {
             Refusal::Meta
+        } else if settings
+            .owner
+            .is_some_and(|owner| Some(owner) != self.owner())
+        {
+            Refusal::Owner
         } else {
             return Ok(());
         };

@@ -63,11 +63,18 @@ pub enum AuditKind {
     /// Requests with one of the organization's keys were refused (details: reason, the
     /// presented key's prefix); at most one event per prefix and reason per minute.
     AuthFailed,
+    /// A resource was registered under a parent (details: type, id, parent).
+    ResourceCreated,
+    /// A registered resource moved to another parent (details: type, id, parent, the
+    /// previous parent's id).
+    ResourceUpdated,
+    /// A registration was removed (details: type, id, the parent it had).
+    ResourceDeleted,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 21] = [
+    pub const ALL: [AuditKind; 24] = [
         AuditKind::OrgCreated,
         AuditKind::OrgUpdated,
         AuditKind::KeyCreated,
@@ -89,6 +96,9 @@ impl AuditKind {
         AuditKind::KeyLeaked,
         AuditKind::AuthSucceeded,
         AuditKind::AuthFailed,
+        AuditKind::ResourceCreated,
+        AuditKind::ResourceUpdated,
+        AuditKind::ResourceDeleted,
     ];
 
     /// The kind as the API and the log's `type` column spell it.
@@ -115,6 +125,9 @@ impl AuditKind {
             AuditKind::KeyLeaked => "key_leaked",
             AuditKind::AuthSucceeded => "auth_succeeded",
             AuditKind::AuthFailed => "auth_failed",
+            AuditKind::ResourceCreated => "resource_created",
+            AuditKind::ResourceUpdated => "resource_updated",
+            AuditKind::ResourceDeleted => "resource_deleted",
         }
     }
 

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use crate::domain::authz::policy::Policy;
 use crate::domain::authz::scope::Scope;
 use crate::domain::error::GateError;
-use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, OrgId};
+use crate::domain::key::record::{GuardFallback, KeyId, KeyOwner, KeyRecord, OrgId};
 use crate::domain::limits::bounds::{LimitBounds, WindowSpec};
 use crate::domain::limits::plan::Plans;
 use crate::domain::limits::window::RateLimit;
@@ -21,8 +21,8 @@ use crate::domain::manage::org::OrgTerms;
 pub use crate::domain::manage::org::PutOrg;
 pub use crate::domain::manage::rules::MAX_META_BYTES;
 use crate::domain::manage::rules::{
-    invalid, is_resource_id, valid_fields, valid_meta, valid_name, valid_rate_limits,
-    valid_restrictions, valid_revocation_bound, valid_scopes,
+    invalid, valid_fields, valid_meta, valid_name, valid_owner, valid_rate_limits, valid_resources,
+    valid_revocation_bound, valid_scopes,
 };
 pub use crate::domain::manage::view::{KeyView, OrgView};
 use crate::domain::time::UnixMillis;
@@ -100,6 +100,7 @@ pub struct CreateKey {
     revocation_bound_ms: Option<u32>,
     meta: Option<Box<RawValue>>,
     enabled: Option<bool>,
+    owner: Option<String>,
 }
 
 /// A validated create request: everything of the record but what the catalog assigns.
@@ -127,6 +128,9 @@ pub struct NewKey {
     pub meta: Option<Box<RawValue>>,
     /// Starts enabled?
     pub enabled: bool,
+    /// Whom its requests are attributed to, if the request says.
+    #[serde(default)]
+    pub owner: Option<KeyOwner>,
 }
 
 /// What the catalog assigns a new key: its ids, the visible start of its secret, who made it
@@ -141,6 +145,9 @@ pub struct Assigned {
     pub start: String,
     /// Who created it (the actor's name).
     pub created_by: String,
+    /// The owner of the admin-scoped key that created it, if any: the key's owner when the
+    /// request names none (a key made through someone's admin key is theirs).
+    pub creator_owner: Option<KeyOwner>,
     /// When.
     pub now: UnixMillis,
 }
@@ -154,6 +161,7 @@ impl NewKey {
             org,
             start,
             created_by,
+            creator_owner,
             now,
         } = assigned;
         let mut record = KeyRecord {
@@ -163,6 +171,7 @@ impl NewKey {
             start,
             scopes: self.scopes,
             resources: self.resources,
+            reach: BTreeMap::new(),
             fields: self.fields,
             rate_limits: self.rate_limits,
             rate_limiting: self.rate_limiting,
@@ -173,6 +182,7 @@ impl NewKey {
             expires_at: self.expires_at,
             created_at: now,
             created_by,
+            owner: self.owner.or(creator_owner),
             updated_at: None,
             rotated_at: None,
             meta: self.meta,
@@ -233,7 +243,7 @@ impl CreateKey {
             name,
             scopes,
             expires_at,
-            resources: valid_restrictions("resources", self.resources, is_resource_id)?,
+            resources: valid_resources(self.resources)?,
             fields: valid_fields(self.fields, policy)?,
             rate_limits: valid_rate_limits(self.rate_limits.unwrap_or_default(), bounds)?,
             rate_limiting: self.rate_limiting.unwrap_or(true),
@@ -244,11 +254,12 @@ impl CreateKey {
                 .transpose()?,
             meta: self.meta.map(valid_meta).transpose()?,
             enabled: self.enabled.unwrap_or(true),
+            owner: self.owner.as_deref().map(valid_owner).transpose()?,
         })
     }
 }
 
-/// `PATCH /orgs/{org}/keys/{id}`: every field optional; expiry cannot change.
+/// `PATCH /orgs/{org}/keys/{id}`: every field optional; expiry and owner cannot change.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKey {
@@ -267,6 +278,8 @@ pub struct UpdateKey {
     expires_at: bool,
     #[serde(default, deserialize_with = "present")]
     expires_in_days: bool,
+    #[serde(default, deserialize_with = "present")]
+    owner: bool,
 }
 
 /// True whenever the field appears, whatever its value.
@@ -314,13 +327,17 @@ impl UpdateKey {
                 "expires_at cannot be changed after creation; create a new key for a different expiry",
             ));
         }
+        // Requests already made stay attributed to whom they were made for: another person
+        // gets a key of their own.
+        if self.owner {
+            return Err(invalid(
+                "owner cannot be changed after creation; create a key for the new owner and revoke this one",
+            ));
+        }
         let patch = KeyPatch {
             name: self.name.as_deref().map(valid_name).transpose()?,
             scopes: self.scopes.map(|s| valid_scopes(s, policy)).transpose()?,
-            resources: self
-                .resources
-                .map(|r| valid_restrictions("resources", r, is_resource_id))
-                .transpose()?,
+            resources: self.resources.map(valid_resources).transpose()?,
             fields: self.fields.map(|f| valid_fields(f, policy)).transpose()?,
             rate_limits: self
                 .rate_limits

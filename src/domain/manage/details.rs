@@ -5,8 +5,9 @@
 
 use serde::Serialize;
 
+use crate::domain::authz::resource::ResourceRef;
 use crate::domain::authz::scope::Scope;
-use crate::domain::key::record::KeyRecord;
+use crate::domain::key::record::{KeyOwner, KeyRecord};
 use crate::domain::key::secret::Secret;
 use crate::domain::limits::plan::Plan;
 use crate::domain::manage::audit::AuditKind;
@@ -23,12 +24,15 @@ pub enum AuditDetails {
         /// Its plan.
         plan: Plan,
     },
-    /// `key_created`.
+    /// `key_created`: also the owner, when the key has one.
     KeyCreated {
         /// The expiry, RFC 3339, or `null`.
         expires_at: Option<String>,
         /// The key's name.
         name: String,
+        /// Whom its requests are attributed to (absent when nobody).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        owner: Option<KeyOwner>,
         /// Its scopes.
         scopes: Vec<Scope>,
     },
@@ -113,6 +117,21 @@ pub enum AuditDetails {
         /// The presented key's visible start.
         start: String,
     },
+    /// `resource_created`, `resource_updated`, `resource_deleted`.
+    Resource {
+        /// The resource's id.
+        id: String,
+        /// Its parent's id (for a deletion: the parent it had).
+        parent_id: String,
+        /// Its parent's type.
+        parent_type: String,
+        /// For a move: the parent's id before it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        previous_parent_id: Option<String>,
+        /// The resource's type.
+        #[serde(rename = "type")]
+        kind: String,
+    },
     /// Events with nothing to add: `{}`.
     None {},
 }
@@ -131,6 +150,7 @@ impl AuditDetails {
         AuditDetails::KeyCreated {
             expires_at: record.expires_at.map(|t| t.to_string()),
             name: record.name.clone(),
+            owner: record.owner.clone(),
             scopes: record.scopes.clone(),
         }
     }
@@ -151,6 +171,21 @@ impl AuditDetails {
                 .iter()
                 .find_map(|s| s.until)
                 .map(|t| t.to_string()),
+        }
+    }
+
+    /// The details of a registration of `child` under `parent` (moved from `previous`).
+    pub fn resource(
+        child: &ResourceRef,
+        parent: &ResourceRef,
+        previous: Option<&ResourceRef>,
+    ) -> AuditDetails {
+        AuditDetails::Resource {
+            id: child.id().to_owned(),
+            parent_id: parent.id().to_owned(),
+            parent_type: parent.kind().to_owned(),
+            previous_parent_id: previous.map(|p| p.id().to_owned()),
+            kind: child.kind().to_owned(),
         }
     }
 
@@ -213,11 +248,22 @@ mod tests {
             let details = AuditDetails::KeyCreated {
                 expires_at: expires_at.map(|t| t.to_string()),
                 name: "Reporting".into(),
+                owner: None,
                 scopes: scopes.clone(),
             };
             let old = json!({"name": "Reporting", "scopes": scopes, "expires_at": expires_at.map(|t| t.to_string())});
             assert_eq!(text(details), old.to_string());
         }
+        let owned = AuditDetails::KeyCreated {
+            expires_at: None,
+            name: "Mine".into(),
+            owner: KeyOwner::parse("ada@example.com"),
+            scopes: scopes.clone(),
+        };
+        assert_eq!(
+            text(owned),
+            r#"{"expires_at":null,"name":"Mine","owner":"ada@example.com","scopes":["read","employees:write"]}"#
+        );
         assert_eq!(
             text(AuditDetails::KeyUpdated {
                 changed: vec!["name", "meta"]
@@ -255,6 +301,19 @@ mod tests {
             json!({"reason": "revoked", "start": "kg_live_ab…"}).to_string()
         );
         assert_eq!(text(AuditDetails::None {}), "{}");
+        let website = ResourceRef::parse("website", "w_1").unwrap();
+        let (a, b) = (
+            ResourceRef::parse("team", "team_a").unwrap(),
+            ResourceRef::parse("team", "team_b").unwrap(),
+        );
+        assert_eq!(
+            text(AuditDetails::resource(&website, &b, Some(&a))),
+            r#"{"id":"w_1","parent_id":"team_b","parent_type":"team","previous_parent_id":"team_a","type":"website"}"#
+        );
+        assert_eq!(
+            text(AuditDetails::resource(&website, &a, None)),
+            r#"{"id":"w_1","parent_id":"team_a","parent_type":"team","type":"website"}"#
+        );
     }
 
     fn kinds(events: &[(AuditKind, AuditDetails)]) -> Vec<AuditKind> {

@@ -1,5 +1,6 @@
-//! Listing keys and organizations: the filters and order of `GET /orgs/{org}/keys`, the page
-//! of `GET /orgs`, and the selection itself (pure: the catalog hands in every live key with
+//! Listing keys, organizations and registered resources: the filters and order of
+//! `GET /orgs/{org}/keys`, the pages of `GET /orgs` and `GET /orgs/{org}/resources/{type}`,
+//! and the key selection itself (pure: the catalog hands in every live key with
 //! the usage its guard last reported, and gets back one page).
 //!
 //! Cursors are positions in the chosen order (`<sort>.<value>.<seq>`), not offsets: keys
@@ -7,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::authz::resource::is_resource_id;
 use crate::domain::authz::scope::Scope;
 use crate::domain::error::GateError;
 use crate::domain::key::record::{KeyRecord, KeyStatus, OrgId};
@@ -322,6 +324,43 @@ impl OrgPage {
                             .ok_or_else(|| bad(name, "use next_cursor from the previous page"))?,
                     )
                 }
+                other => return Err(bad(other, "unknown parameter")),
+            }
+        }
+        Ok(page)
+    }
+}
+
+/// The page of `GET /orgs/{org}/resources/{type}`: registrations of one type in id order,
+/// after `after`, only those under the parent id `parent` when it is given.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ResourcePage {
+    /// Items per page.
+    pub limit: u32,
+    /// Continue after this id (the previous page's `next_cursor`).
+    pub after: Option<String>,
+    /// Only the children of this parent id.
+    pub parent: Option<String>,
+}
+
+impl ResourcePage {
+    /// Reads `limit`, `cursor` and `parent`; anything else is a 400 naming it.
+    pub fn parse(pairs: &[(String, String)]) -> Result<ResourcePage, GateError> {
+        let mut page = ResourcePage {
+            limit: DEFAULT_LIMIT,
+            after: None,
+            parent: None,
+        };
+        for (name, value) in pairs {
+            let id = || {
+                is_resource_id(value)
+                    .then(|| value.clone())
+                    .ok_or_else(|| bad(name, "must be a resource id"))
+            };
+            match name.as_str() {
+                "limit" => page.limit = parse_limit(value)?,
+                "cursor" => page.after = Some(id()?),
+                "parent" => page.parent = Some(id()?),
                 other => return Err(bad(other, "unknown parameter")),
             }
         }

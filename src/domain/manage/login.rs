@@ -19,6 +19,7 @@ pub fn key_actor(record: &KeyRecord) -> Result<Actor, GateError> {
     Ok(Actor::OrgAdmin {
         key: record.id.clone(),
         org: record.org.clone(),
+        owner: record.owner.clone(),
     })
 }
 

@@ -1,5 +1,5 @@
 //! The management API: its routes, who may call what, request bodies and their rules, the
-//! views it answers with, and the audit log.
+//! views it answers with, the resource registry, and the audit log.
 
 pub mod actor;
 pub mod audit;
@@ -9,6 +9,7 @@ pub mod listing;
 pub mod login;
 pub mod org;
 pub mod refusal;
+pub mod registry;
 pub mod route;
 pub mod rules;
 pub mod view;

@@ -10,6 +10,9 @@ use crate::domain::limits::window::RateLimit;
 pub enum Refusal {
     /// `meta`: the origin trusts it as keygate's word.
     Meta,
+    /// An `owner` other than the acting key's own: the origin attributes the key's requests
+    /// to its owner.
+    Owner,
     /// `rate_limiting: false`.
     RateLimitingOff,
     /// `on_limiter_error: allow`.
@@ -37,6 +40,9 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Refusal::Meta => f.write_str("Only the admin token can set meta"),
+            Refusal::Owner => f.write_str(
+                "Only the admin token can give a key another owner: a key created with an admin-scoped key belongs to that key's owner",
+            ),
             Refusal::RateLimitingOff => {
                 f.write_str("Only the admin token can set rate_limiting to false")
             }

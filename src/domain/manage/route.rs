@@ -1,7 +1,9 @@
 //! The management routes under `ADMIN_PREFIX`: method + path → [`Endpoint`], or the 404/405
 //! that says why not.
 
+use crate::domain::authz::resource::{ResourceRef, is_resource_type};
 use crate::domain::error::GateError;
+use crate::domain::http::target;
 use crate::domain::key::record::{KeyId, OrgId};
 use crate::domain::webhook::WebhookRoute;
 
@@ -44,6 +46,14 @@ pub enum Endpoint {
     LeakReport,
     /// `/v1/orgs/{org}/webhooks…`.
     Webhooks(OrgId, WebhookRoute),
+    /// `GET /v1/orgs/{org}/resources/{type}`: the registrations of one type.
+    ListResources(OrgId, String),
+    /// `GET /v1/orgs/{org}/resources/{type}/{id}`.
+    GetResource(OrgId, ResourceRef),
+    /// `PUT /v1/orgs/{org}/resources/{type}/{id}`: register or move.
+    PutResource(OrgId, ResourceRef),
+    /// `DELETE /v1/orgs/{org}/resources/{type}/{id}`.
+    DeleteResource(OrgId, ResourceRef),
 }
 
 impl Endpoint {
@@ -58,6 +68,18 @@ impl Endpoint {
             })
         };
         let key = |s: &str| KeyId::parse(s).ok_or(GateError::KeyNotFound);
+        let kind = |t: &str| {
+            is_resource_type(t).then(|| t.to_owned()).ok_or_else(|| {
+                GateError::InvalidRequest(format!(
+                    "Invalid resource type {t:?}: use lower-case letters, digits, '_' or '-'"
+                ))
+            })
+        };
+        // The id as rules read it from a path: percent-decoded.
+        let resource = |t: &str, i: &str| {
+            ResourceRef::parse(t, &target::decode(i))
+                .map_err(|why| GateError::InvalidRequest(format!("Invalid resource: {why}")))
+        };
         let (allow, endpoint): (&'static str, Option<Endpoint>) = match segments.as_slice() {
             ["health"] => (
                 "GET, HEAD",
@@ -123,6 +145,22 @@ impl Endpoint {
                     .transpose()?
                     .map(Endpoint::Audit),
             ),
+            ["v1", "orgs", o, "resources", t] => (
+                "GET",
+                match method {
+                    "GET" => Some(Endpoint::ListResources(org(o)?, kind(t)?)),
+                    _ => None,
+                },
+            ),
+            ["v1", "orgs", o, "resources", t, i] => (
+                "GET, PUT, DELETE",
+                match method {
+                    "GET" => Some(Endpoint::GetResource(org(o)?, resource(t, i)?)),
+                    "PUT" => Some(Endpoint::PutResource(org(o)?, resource(t, i)?)),
+                    "DELETE" => Some(Endpoint::DeleteResource(org(o)?, resource(t, i)?)),
+                    _ => None,
+                },
+            ),
             ["v1", "orgs", o, "webhooks", rest @ ..] => {
                 let route = WebhookRoute::resolve(method, rest)?;
                 return Ok(Endpoint::Webhooks(org(o)?, route));
@@ -152,7 +190,11 @@ impl Endpoint {
             | Endpoint::KeyUsage(o, _)
             | Endpoint::RevokeAll(o)
             | Endpoint::Audit(o)
-            | Endpoint::Webhooks(o, _) => Some(o),
+            | Endpoint::Webhooks(o, _)
+            | Endpoint::ListResources(o, _)
+            | Endpoint::GetResource(o, _)
+            | Endpoint::PutResource(o, _)
+            | Endpoint::DeleteResource(o, _) => Some(o),
         }
     }
 
@@ -203,7 +245,22 @@ mod tests {
         );
         assert_eq!(
             Endpoint::resolve("DELETE", "/v1/orgs/acme/keys/key_abc").unwrap(),
-            Endpoint::RevokeKey(acme, key)
+            Endpoint::RevokeKey(acme.clone(), key)
+        );
+        assert_eq!(
+            Endpoint::resolve("GET", "/v1/orgs/acme/resources/website").unwrap(),
+            Endpoint::ListResources(acme.clone(), "website".into())
+        );
+        // The id is percent-decoded, as a rule reads a path parameter.
+        assert_eq!(
+            Endpoint::resolve("PUT", "/v1/orgs/acme/resources/website/w%201%C3%A9")
+                .map_err(|e| e.code()),
+            Err("invalid_request"),
+            "a space or non-ASCII is no resource id"
+        );
+        assert_eq!(
+            Endpoint::resolve("DELETE", "/v1/orgs/acme/resources/website/w%3A1").unwrap(),
+            Endpoint::DeleteResource(acme, ResourceRef::parse("website", "w:1").unwrap())
         );
     }
 
@@ -225,6 +282,26 @@ mod tests {
         );
         assert_eq!(code("GET", "/v1/orgs/Acme"), "invalid_request");
         assert_eq!(code("GET", "/v1/orgs/acme/keys/nope"), "key_not_found");
+        assert_eq!(
+            code("POST", "/v1/orgs/acme/resources/website"),
+            "method_not_allowed"
+        );
+        assert_eq!(
+            code("PATCH", "/v1/orgs/acme/resources/website/w_1"),
+            "method_not_allowed"
+        );
+        assert_eq!(
+            code("GET", "/v1/orgs/acme/resources/Website"),
+            "invalid_request"
+        );
+        assert_eq!(
+            code("PUT", "/v1/orgs/acme/resources/website/a,b"),
+            "invalid_request"
+        );
+        assert_eq!(
+            code("GET", "/v1/orgs/acme/resources/website/w/x"),
+            "not_found"
+        );
         let Err(GateError::MethodNotAllowed(allow)) =
             Endpoint::resolve("POST", "/v1/orgs/acme/keys/key_a")
         else {

@@ -7,9 +7,13 @@ use serde_json::value::RawValue;
 
 use crate::domain::authz::fields::is_field_path;
 use crate::domain::authz::policy::Policy;
+pub(super) use crate::domain::authz::resource::is_resource_id;
+use crate::domain::authz::resource::is_resource_type;
 use crate::domain::authz::scope::Scope;
 use crate::domain::config::RevocationBound;
 use crate::domain::error::GateError;
+use crate::domain::http::forward::{MAX_RESOURCES_HEADER_BYTES, resources_header};
+use crate::domain::key::record::KeyOwner;
 use crate::domain::limits::bounds::{LimitBounds, WindowSpec, check_windows};
 use crate::domain::limits::window::RateLimit;
 
@@ -58,10 +62,6 @@ pub(super) fn valid_scopes(scopes: Vec<Scope>, policy: &Policy) -> Result<Vec<Sc
     Ok(unique)
 }
 
-pub(super) fn is_resource_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic() && b != b',')
-}
-
 pub(super) fn valid_restrictions(
     field: &str,
     map: BTreeMap<String, Vec<String>>,
@@ -73,7 +73,7 @@ pub(super) fn valid_restrictions(
         )));
     }
     for (resource, entries) in &map {
-        if Scope::parse(&format!("{resource}:read")).is_none() || resource == "*" {
+        if !is_resource_type(resource) {
             return Err(invalid(format!(
                 "{field}: invalid resource name {resource:?}"
             )));
@@ -113,6 +113,31 @@ pub(super) fn valid_fields(
         }
     }
     Ok(map)
+}
+
+/// A key's resource restrictions: valid as any restriction, and short enough, encoded, for
+/// the header that carries them to the origin.
+pub(super) fn valid_resources(
+    map: BTreeMap<String, Vec<String>>,
+) -> Result<BTreeMap<String, Vec<String>>, GateError> {
+    let map = valid_restrictions("resources", map, is_resource_id)?;
+    let encoded = resources_header(&map).len();
+    if encoded > MAX_RESOURCES_HEADER_BYTES {
+        return Err(invalid(format!(
+            "resources must encode to at most {MAX_RESOURCES_HEADER_BYTES} bytes (got {encoded}): the origin receives them in the X-Keygate-Resources header"
+        )));
+    }
+    Ok(map)
+}
+
+/// A key's owner: an email address or a user id (see [`KeyOwner`]).
+pub(super) fn valid_owner(owner: &str) -> Result<KeyOwner, GateError> {
+    KeyOwner::parse(owner).ok_or_else(|| {
+        invalid(format!(
+            "owner must be 1-{} printable ASCII characters without spaces (an email address or a user id)",
+            KeyOwner::MAX_LEN
+        ))
+    })
 }
 
 /// A key's own revocation bound: 0 to [`RevocationBound::MAX_MS`].

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::domain::authz::scope::Scope;
-use crate::domain::key::record::{GuardFallback, KeyId, KeyRecord, KeyStatus, OrgId};
+use crate::domain::key::record::{GuardFallback, KeyId, KeyOwner, KeyRecord, KeyStatus, OrgId};
 use crate::domain::limits::plan::Plan;
 use crate::domain::limits::window::RateLimit;
 use crate::domain::time::{self, UnixMillis};
@@ -80,6 +80,8 @@ pub struct KeyView {
     pub created_at: UnixMillis,
     /// Creator.
     pub created_by: String,
+    /// Whom its requests are attributed to; `None` = nobody in particular.
+    pub owner: Option<KeyOwner>,
     /// Last update.
     #[serde(serialize_with = "time::serialize_rfc3339_opt")]
     pub updated_at: Option<UnixMillis>,
@@ -121,6 +123,7 @@ impl KeyView {
             expires_at: r.expires_at,
             created_at: r.created_at,
             created_by: r.created_by,
+            owner: r.owner,
             updated_at: r.updated_at,
             rotated_at: r.rotated_at,
             revoked_at: r.revoked_at,

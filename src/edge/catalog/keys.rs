@@ -71,7 +71,6 @@ impl OrgCatalog {
         let terms = self.org_terms()?.ok_or(GateError::OrgNotFound)?;
         terms.issues_keys()?;
         actor.may_create(&new, config.plans.get(terms.plan), config.revocation_bound)?;
-        let actor = &actor.name();
         // Checked under the writer lock, so concurrent creates cannot both pass it.
         terms.admits_another_key(&config.plans, self.live_count()?)?;
         let secret = self.new_secret()?;
@@ -79,10 +78,12 @@ impl OrgCatalog {
             id: KeyId::generate().map_err(internal)?,
             org: org.clone(),
             start: secret.start(),
-            created_by: actor.to_owned(),
+            created_by: actor.name(),
+            creator_owner: actor.owner().cloned(),
             now,
         };
-        let record = new.into_record(assigned, terms, &config.plans);
+        let mut record = new.into_record(assigned, terms, &config.plans);
+        record.reach = self.reach_of(&record.resources)?;
         let secrets = vec![Secret {
             hash: KeyHash::of(&secret),
             until: None,
@@ -101,7 +102,7 @@ impl OrgCatalog {
         self.record_event(
             now,
             AuditKind::KeyCreated,
-            actor,
+            &actor.name(),
             Some(&record.id),
             &details,
         )?;
@@ -134,6 +135,9 @@ impl OrgCatalog {
         let changed = patch.apply(&mut record);
         if changed.is_empty() {
             return respond::json(200, &KeyView::of(&record, now));
+        }
+        if changed.contains(&"resources") {
+            record.reach = self.reach_of(&record.resources)?;
         }
         record.updated_at = Some(now);
         self.publish(&record, &secrets).await?;

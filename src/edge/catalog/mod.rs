@@ -7,6 +7,7 @@
 //! that can fail (validation, limits, guard, KV) first, then the SQL rows and the audit event
 //! in one synchronous section, so a failed request leaves no half-written key.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -21,6 +22,7 @@ use super::respond::{self, internal};
 use super::sql;
 use super::webhooks::{self, Webhooks};
 use super::{clock, directory, rpc, state};
+use crate::domain::authz::resource::{Reach, Registration, ResourceRef, reach};
 use crate::domain::key::secret::{self, Secret};
 use crate::domain::leak::{self, FoundSecret, LeakAction, OnLeak, Owner};
 use crate::domain::limits::usage::UsageSummary;
@@ -28,8 +30,9 @@ use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{AuditEvent, AuditKind, AuditQuery};
 use crate::domain::manage::body::{Assigned, KeyPatch, KeyView, NewKey, OrgView, PutOrg};
 use crate::domain::manage::details::{self, AuditDetails};
-use crate::domain::manage::listing::{KeyQuery, Listed};
+use crate::domain::manage::listing::{KeyQuery, Listed, ResourcePage};
 use crate::domain::manage::org::{OrgPut, OrgTerms};
+use crate::domain::manage::registry::{RegistryPut, ResourceView};
 use crate::domain::protocol::{
     DirectoryCommand, GuardCommand, OrgChange, OrgCommand, OrgNotice, OrgQuery,
 };
@@ -42,6 +45,7 @@ mod keys;
 mod leaks;
 mod org;
 mod publish;
+mod resources;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS org (
@@ -77,6 +81,7 @@ impl DurableObject for OrgCatalog {
         let schema = sql
             .exec(SCHEMA, None)
             .and_then(|_| sql.exec(webhooks::SCHEMA, None))
+            .and_then(|_| sql.exec(resources::SCHEMA, None))
             .map(drop)
             .map_err(|e| format!("SQL schema: {e}"));
         OrgCatalog {
@@ -246,6 +251,8 @@ impl OrgCatalog {
                 respond::json(200, &view)
             }
             OrgQuery::Audit { query, .. } => self.audit(&query),
+            OrgQuery::GetResource { resource, .. } => self.get_resource(&resource),
+            OrgQuery::ListResources { kind, page, .. } => self.list_resources(&kind, &page),
             OrgQuery::KeyUsage { id, series, .. } => {
                 self.live_key(&id)?;
                 let guard = rpc::stub(&self.env, state::GUARDS_BINDING, id.as_str())?;
@@ -291,6 +298,15 @@ impl OrgCatalog {
                 ..
             } => self.rotate_key(&id, grace_hours, &actor, now).await,
             OrgChange::RevokeAll { actor, .. } => self.revoke_all(&actor.name(), now).await,
+            OrgChange::PutResource {
+                resource,
+                parent,
+                actor,
+                ..
+            } => self.put_resource(resource, parent, &actor, now).await,
+            OrgChange::DeleteResource {
+                resource, actor, ..
+            } => self.delete_resource(resource, &actor, now).await,
         }
     }
 
@@ -417,13 +433,15 @@ fn terms_of(row: &OrgRow) -> Result<OrgTerms, GateError> {
     })
 }
 
-/// What a key event tells a receiver about the key (never its secret).
+/// What a key event tells a receiver about the key (never its secret); `owner` is whom to
+/// notify, as Z Shield tells a key's creator that it expires.
 fn key_data(record: &KeyRecord, notice: Option<Notice>) -> serde_json::Value {
     let mut data = serde_json::json!({
         "key_id": record.id.as_str(),
         "name": record.name,
         "start": record.start,
         "expires_at": record.expires_at.map(|t| t.to_string()),
+        "owner": record.owner.as_ref().map(|o| o.as_str()),
     });
     match notice {
         Some(Notice::Expiring { days, .. }) => data["days_left"] = days.into(),

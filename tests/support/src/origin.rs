@@ -24,6 +24,28 @@ impl Seen {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The `X-Keygate-Signature` this request should carry under `secret`, recomputed from the
+    /// identity headers it arrived with and `target` (what the origin received): the README's
+    /// `v3` lines, in their order.
+    pub fn expected_signature(&self, secret: &str, target: &str) -> String {
+        let h = |n: &str| self.header(&format!("x-keygate-{n}")).unwrap_or_default();
+        let mut lines = vec!["v3", self.method.as_str(), target, h("timestamp")];
+        lines.extend(
+            [
+                "request-id",
+                "key-id",
+                "org",
+                "scopes",
+                "ids",
+                "meta",
+                "resources",
+                "owner",
+            ]
+            .map(h),
+        );
+        keygate::domain::forward::sign(secret, &lines.join("\n"))
+    }
 }
 
 /// An HTTP origin that records every request and answers with a JSON echo of it.

@@ -1,5 +1,5 @@
 //! Reading `[vars.POLICY]`: its JSON form, what `write` includes, each rule's method, path,
-//! resource, action, required scopes, ids and filterable fields.
+//! resource, action, required scopes, ids and filterable fields, and the parent types of ids.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{IdSource, Policy, Reading, Rule, Segment, push_new};
 use crate::domain::authz::fields::is_field_path;
+use crate::domain::authz::resource::Parents;
 use crate::domain::authz::scope::{Action, Scope, WriteMeaning};
 use crate::domain::config_error::ConfigError;
 use crate::domain::http::request::{MatrixParams, Method, Target};
@@ -26,6 +27,9 @@ struct PolicySpec {
     write: Option<Vec<String>>,
     #[serde(default)]
     rules: Vec<RuleSpec>,
+    /// Child id type → parent id type.
+    #[serde(default)]
+    parents: BTreeMap<String, String>,
 }
 
 /// A setting written as one name or a list of names (`method`, `requires`).
@@ -122,6 +126,7 @@ impl Policy {
             matrix,
             write,
             rules_fold,
+            parents: Parents::parse(spec.parents).map_err(bad)?,
         })
     }
 }

@@ -389,6 +389,7 @@ fn the_view_shows_settings_rules_and_what_each_resource_uses() {
             "trailing_slash": "ignore",
             "matrix_params": "refuse",
             "write": ["create", "update"],
+            "parents": {},
             "resources": [
                 {"name": "documents", "actions": ["download", "read", "create", "update", "delete"], "id_types": [], "fields": []},
                 {"name": "employees", "actions": ["read", "create", "delete"], "id_types": [], "fields": []},
@@ -420,7 +421,7 @@ fn the_view_shows_settings_rules_and_what_each_resource_uses() {
     assert_eq!(
         none,
         serde_json::json!({"default": "allow", "case": "sensitive", "trailing_slash": "strict",
-                           "matrix_params": "refuse", "write": ["create", "update", "delete"],
+                           "matrix_params": "refuse", "write": ["create", "update", "delete"], "parents": {},
                            "resources": [], "rules": []})
     );
 }
@@ -537,4 +538,54 @@ fn write_follows_the_policy_on_every_route() {
     let everything =
         Policy::parse(r#"{"rules":[{"method":"*","path":"/a","resource":"a"}]}"#).unwrap();
     assert_eq!(everything.write(), WriteMeaning::ALL);
+}
+
+#[test]
+fn parents_reach_the_routes_whose_ids_they_name() {
+    let p = Policy::parse(
+        r#"{"default":"deny","parents":{"website":"team"},"rules":[
+            {"method":"GET","path":"/api/external/v1/analytics/:websiteId","resource":"analytics","ids":{"website":"path:websiteId"}},
+            {"method":"GET","path":"/api/external/v1/usage","resource":"usage"}
+        ]}"#,
+    )
+    .unwrap();
+    assert_eq!(p.parents().of("website"), Some("team"));
+    let headers = Headers::new(Vec::new());
+    let parents_of = |path: &str| {
+        let target = p.target(path, None).unwrap();
+        let request = Request {
+            method: Method::Get,
+            target: &target,
+            headers: &headers,
+            form: None,
+        };
+        let route = p.route(&request).unwrap();
+        let parents: Vec<(String, String)> = route
+            .parents
+            .iter()
+            .map(|(c, p)| ((*c).to_owned(), (*p).to_owned()))
+            .collect();
+        (parents, route.parent_of("website").map(str::to_owned))
+    };
+    assert_eq!(
+        parents_of("/api/external/v1/analytics/w_1"),
+        (
+            vec![("website".to_owned(), "team".to_owned())],
+            Some("team".to_owned())
+        )
+    );
+    assert_eq!(parents_of("/api/external/v1/usage"), (vec![], None));
+    for (parents, wrong) in [
+        (r#"{"page":"website","website":"team"}"#, "two levels"),
+        (r#"{"team":"team"}"#, "own parent"),
+        (r#"{"website":"Team"}"#, "invalid resource type"),
+        (r#"["website"]"#, "invalid type"),
+    ] {
+        let err = Policy::parse(&format!(r#"{{"parents":{parents},"rules":[]}}"#)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("POLICY: ") && text.contains(wrong),
+            "{parents}: {text}"
+        );
+    }
 }

@@ -25,6 +25,9 @@ pub struct PolicyView<'p> {
     pub matrix_params: &'static str,
     /// What `write` includes, plain or as `resource:write`: some of create, update, delete.
     pub write: WriteMeaning,
+    /// Child id type → parent id type (`website` → `team`): a key restricted on the parent
+    /// reaches the children registered under it (`PUT /orgs/{org}/resources/{type}/{id}`).
+    pub parents: &'p BTreeMap<String, String>,
     /// Every resource the rules name, by name.
     pub resources: Vec<ResourceView<'p>>,
     /// The rules, in the order they are tried.
@@ -81,6 +84,7 @@ impl Policy {
             trailing_slash: pick(self.reading.ignore_trailing_slash, "strict", "ignore"),
             matrix_params: pick(self.matrix == MatrixParams::Strip, "refuse", "strip"),
             write: self.write,
+            parents: self.parents.all(),
             resources: self
                 .resources()
                 .into_iter()

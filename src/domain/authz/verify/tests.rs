@@ -56,6 +56,7 @@ fn read_route() -> Route<'static> {
         requires: &[],
         write: Default::default(),
         ids: vec![("site", Some("site_1".to_owned()))],
+        parents: Vec::new(),
         envelope: None,
     }
 }
@@ -252,6 +253,7 @@ fn the_guards_borrowed_check_agrees_with_the_stages() {
         requires: &[],
         write: Default::default(),
         ids: vec![("site", Some(site.to_owned()))],
+        parents: Vec::new(),
         envelope: None,
     };
     for record in &records {
@@ -304,6 +306,7 @@ fn authorize_code(
             .into_iter()
             .map(|(k, v)| (k, v.map(str::to_owned)))
             .collect(),
+        parents: Vec::new(),
         envelope: Some("data"),
     };
     authorize(key, &route)
@@ -378,6 +381,7 @@ fn required_scopes_are_checked_before_resources_and_all_reported() {
         requires: &requires,
         write: Default::default(),
         ids: vec![("site", Some("site_2".to_owned()))],
+        parents: Vec::new(),
         envelope: None,
     };
     let json = format!(r#"{{{BASE},"scopes":["reports:read"],"resources":{{"site":["site_1"]}}}}"#);
@@ -427,4 +431,81 @@ fn a_bad_key_fails_before_any_lookup() {
     let (cred, parsed) = parse_credential(Some(&auth), None).unwrap();
     assert!(cred.in_authorization);
     assert_eq!(parsed, key);
+}
+
+/// Zenovay's team access: a key restricted to teams reaches the websites registered under
+/// them, and nothing else, when the route's website id belongs to the `team` parent type.
+#[test]
+fn a_key_restricted_on_the_parent_reaches_only_its_registered_children() {
+    let team_a = format!(
+        r#"{{{BASE},"scopes":["read"],"resources":{{"team":["team_a"]}},
+            "reach":{{"website":{{"parent":"team","ids":["w_a1","w_a2"]}}}}}}"#
+    );
+    let website = |id: Option<&'static str>| {
+        move |json: &str| {
+            let record = KeyRecord::from_json(json).unwrap();
+            let route = Route {
+                resource: "analytics",
+                action: Action::Read,
+                requires: &[],
+                write: Default::default(),
+                ids: vec![("website", id.map(str::to_owned))],
+                parents: vec![("website", "team")],
+                envelope: None,
+            };
+            let staged = check_status(record.clone(), UnixMillis(0))
+                .and_then(|k| authorize(k, &route))
+                .map(drop)
+                .map_err(|e| (e.code().to_owned(), e.public_message()));
+            // The guard's borrowed check says the same.
+            let borrowed = permits(&record, UnixMillis(0), &route)
+                .map_err(|e| (e.code().to_owned(), e.public_message()));
+            assert_eq!(staged, borrowed);
+            staged
+        }
+    };
+    assert!(website(Some("w_a1"))(&team_a).is_ok());
+    assert!(website(Some("w_a2"))(&team_a).is_ok());
+    // Another team's website, an unregistered one, a case variant, none at all: the refusal
+    // every resource restriction gives.
+    for other in ["w_b1", "w_unknown", "W_A1", "w_a1 "] {
+        assert_eq!(
+            website(Some(other))(&team_a).unwrap_err(),
+            (
+                "resource_forbidden".into(),
+                format!("This API key cannot access {other}")
+            ),
+            "{other}"
+        );
+    }
+    assert_eq!(website(None)(&team_a).unwrap_err().0, "resource_forbidden");
+    // Restricted on team with no website registered under it: no website passes.
+    let lonely = format!(r#"{{{BASE},"scopes":["read"],"resources":{{"team":["team_c"]}}}}"#);
+    assert!(website(Some("w_a1"))(&lonely).is_err());
+    // A reach computed for another parent type reaches nothing.
+    let stale = format!(
+        r#"{{{BASE},"scopes":["read"],"resources":{{"team":["team_a"]}},
+            "reach":{{"website":{{"parent":"org","ids":["w_a1"]}}}}}}"#
+    );
+    assert!(website(Some("w_a1"))(&stale).is_err());
+    // Restricted on website itself: the direct list decides, whatever the teams.
+    let direct = format!(
+        r#"{{{BASE},"scopes":["read"],"resources":{{"team":["team_a"],"website":["w_b1"]}},
+            "reach":{{"website":{{"parent":"team","ids":["w_a1"]}}}}}}"#
+    );
+    assert!(website(Some("w_b1"))(&direct).is_ok());
+    assert!(website(Some("w_a1"))(&direct).is_err());
+    // Not restricted on team: unaffected, as before.
+    let open = format!(r#"{{{BASE},"scopes":["read"]}}"#);
+    let sites = format!(r#"{{{BASE},"scopes":["read"],"resources":{{"site":["s_1"]}}}}"#);
+    assert!(website(Some("w_b1"))(&open).is_ok());
+    assert!(website(Some("w_b1"))(&sites).is_ok());
+    // A route whose website has no declared parent type ignores the reach.
+    let undeclared = authorize_code(
+        &team_a,
+        "analytics",
+        Action::Read,
+        vec![("website", Some("w_b1"))],
+    );
+    assert!(undeclared.is_ok());
 }

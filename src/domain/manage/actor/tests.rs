@@ -14,7 +14,36 @@ fn org_admin() -> Actor {
     Actor::OrgAdmin {
         key: KeyId::parse("key_admin1").unwrap(),
         org: OrgId::parse("acme").unwrap(),
+        owner: None,
     }
+}
+
+#[test]
+fn an_org_admin_makes_keys_for_its_own_owner_only() {
+    let ada = Actor::OrgAdmin {
+        key: KeyId::parse("key_admin1").unwrap(),
+        org: OrgId::parse("acme").unwrap(),
+        owner: KeyOwner::parse("ada@example.com"),
+    };
+    let named = |owner: &str| format!(r#"{{"name":"Mine","scopes":["read"],"owner":"{owner}"}}"#);
+    assert_eq!(create(&ada, Plan::Pro, &named("ada@example.com")), Ok(()));
+    assert_eq!(
+        create(&ada, Plan::Pro, r#"{"name":"Mine","scopes":["read"]}"#),
+        Ok(())
+    );
+    let other = create(&ada, Plan::Pro, &named("bob@example.com")).unwrap_err();
+    assert!(
+        other.starts_with("Only the admin token can give a key another owner"),
+        "{other}"
+    );
+    // An admin key without an owner cannot name one either.
+    assert!(create(&org_admin(), Plan::Pro, &named("ada@example.com")).is_err());
+    assert_eq!(
+        create(&Actor::Operator, Plan::Pro, &named("bob@example.com")),
+        Ok(())
+    );
+    assert_eq!(ada.owner().map(KeyOwner::as_str), Some("ada@example.com"));
+    assert_eq!(Actor::Operator.owner(), None);
 }
 
 fn create(actor: &Actor, plan: Plan, body: &str) -> Result<(), String> {

@@ -38,6 +38,7 @@ fn a_new_key_record_has_what_was_asked_assigned_and_the_org_terms() {
         org: OrgId::parse("acme").unwrap(),
         start: "kg_live_ab12…".into(),
         created_by: "admin".into(),
+        creator_owner: None,
         now: NOW,
     };
     let terms = OrgTerms {
@@ -45,7 +46,8 @@ fn a_new_key_record_has_what_was_asked_assigned_and_the_org_terms() {
         api_access: false,
     };
     let plans = Plans::default();
-    let r = new.into_record(assigned, terms, &plans);
+    let r = new.into_record(assigned.clone(), terms, &plans);
+    assert!(r.owner.is_none() && r.reach.is_empty());
     assert_eq!((r.id.as_str(), r.org.as_str()), ("key_abc123", "acme"));
     assert_eq!(
         (r.name.as_str(), r.start.as_str()),
@@ -57,6 +59,70 @@ fn a_new_key_record_has_what_was_asked_assigned_and_the_org_terms() {
     assert!(!r.api_access, "the organization's access, not the default");
     assert_eq!(r.plan_limits, plans.get(Plan::Free).rate_limits);
     assert!(r.rate_limits.is_empty());
+    // The owner asked for; else the creating admin key's owner.
+    let through = |body: &str, creator: Option<&str>| {
+        let assigned = Assigned {
+            creator_owner: creator.and_then(KeyOwner::parse),
+            ..assigned.clone()
+        };
+        let record = create(body)
+            .unwrap()
+            .into_record(assigned, terms, &Plans::default());
+        record.owner.map(|o| o.as_str().to_owned())
+    };
+    let plain = r#"{"name":"Reporting","scopes":["read"]}"#;
+    let owned = r#"{"name":"Reporting","scopes":["read"],"owner":"ada@example.com"}"#;
+    assert_eq!(through(plain, None), None);
+    assert_eq!(through(plain, Some("bob")), Some("bob".to_owned()));
+    assert_eq!(through(owned, None), Some("ada@example.com".to_owned()));
+}
+
+#[test]
+fn owners_are_checked_at_creation_and_fixed_after() {
+    let long = format!(r#""{}""#, "x".repeat(255));
+    for bad in [
+        "\"\"",
+        "\"ada lovelace\"",
+        "\"josé\"",
+        "\"a\\tb\"",
+        "12",
+        &long,
+    ] {
+        let body = format!(r#"{{"name":"Owned","scopes":["read"],"owner":{bad}}}"#);
+        let err = create(&body).unwrap_err();
+        assert!(err.contains("owner"), "{bad}: {err}");
+    }
+    let err = parse_body::<UpdateKey>(br#"{"owner":"bob@example.com"}"#)
+        .and_then(|u| u.validate(&Policy::allow_all(), Default::default()))
+        .unwrap_err();
+    assert!(
+        err.public_message().starts_with("owner cannot be changed"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn resources_must_fit_the_header_that_carries_them() {
+    let ids = |n: usize, len: usize| {
+        (0..n)
+            .map(|i| format!("\"{i:0len$}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let body = |ids: String| {
+        format!(r#"{{"name":"Wide","scopes":["read"],"resources":{{"team":[{ids}]}}}}"#)
+    };
+    // 100 ids of 100 characters: valid restrictions, but over 8 KiB once encoded.
+    let err = create(&body(ids(100, 100))).unwrap_err();
+    assert!(
+        err.starts_with("resources must encode to at most 8192 bytes"),
+        "{err}"
+    );
+    assert!(create(&body(ids(100, 40))).is_ok());
+    let patch = format!(r#"{{"resources":{{"team":[{}]}}}}"#, ids(100, 100));
+    let refused = parse_body::<UpdateKey>(patch.as_bytes())
+        .and_then(|u| u.validate(&Policy::allow_all(), Default::default()));
+    assert!(refused.is_err());
 }
 
 #[test]

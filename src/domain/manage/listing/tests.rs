@@ -44,11 +44,15 @@ fn listed(keys: &[Key]) -> Vec<Listed<'_>> {
         .collect()
 }
 
+/// A query string's decoded pairs, as the edge hands them over.
+fn pairs(text: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect()
+}
+
 fn query(text: &str) -> Result<KeyQuery, GateError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    KeyQuery::parse(&pairs)
+    KeyQuery::parse(&pairs(text))
 }
 
 fn names(keys: &[Key], q: &str) -> (Vec<String>, Option<String>) {
@@ -211,11 +215,6 @@ fn bad_parameters_are_refused_by_name() {
 
 #[test]
 fn org_pages_read_limit_and_cursor_only() {
-    let pairs = |s: &str| -> Vec<(String, String)> {
-        url::form_urlencoded::parse(s.as_bytes())
-            .into_owned()
-            .collect()
-    };
     let page = OrgPage::parse(&pairs("limit=2&cursor=acme")).unwrap();
     assert_eq!((page.limit, page.after.unwrap().as_str()), (2, "acme"));
     for bad in ["limit=500", "cursor=Not_An-Id!", "plan=pro"] {
@@ -223,6 +222,24 @@ fn org_pages_read_limit_and_cursor_only() {
             OrgPage::parse(&pairs(bad)).unwrap_err().code(),
             "invalid_request"
         );
+    }
+}
+
+#[test]
+fn resource_pages_read_limit_cursor_and_parent() {
+    let page = ResourcePage::parse(&pairs("limit=2&cursor=w_1&parent=team_a")).unwrap();
+    assert_eq!(
+        page,
+        ResourcePage {
+            limit: 2,
+            after: Some("w_1".into()),
+            parent: Some("team_a".into())
+        }
+    );
+    assert_eq!(ResourcePage::parse(&[]).unwrap().limit, DEFAULT_LIMIT);
+    for bad in ["limit=0", "cursor=a,b", "parent=", "team=team_a"] {
+        let err = ResourcePage::parse(&pairs(bad)).unwrap_err();
+        assert_eq!(err.code(), "invalid_request", "{bad}");
     }
 }
 
