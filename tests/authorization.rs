@@ -438,6 +438,12 @@ const CASES: &[Case<World>] = &[
             401,
             "unauthorized",
         )?;
+        let m = refusal(
+            &Admin::operator(&w.gateway).call("GET", "/policy?limit=0", None),
+            400,
+            "invalid_request",
+        )?;
+        check(m.contains("limit: unknown parameter"), &m)?;
         let r = Admin::operator(&w.gateway).call("GET", "/policy", None);
         eq(r.status, 200, "status")?;
         let policy = r.json();
@@ -513,6 +519,20 @@ const CASES: &[Case<World>] = &[
             typo.to_owned(),
             "create",
         )?;
+        eq(
+            admin.call("GET", "/orgs/auth-q", None).json()["key_count"].as_u64(),
+            Some(1),
+            "nothing was created",
+        )?;
+        // A resource no rule names: the restriction would never apply, and the key would
+        // receive every field.
+        let r = admin.call(
+            "POST",
+            "/orgs/auth-q/keys",
+            Some(r#"{"name":"Typo","scopes":["read"],"fields":{"employee":["name"]}}"#),
+        );
+        let m = refusal(&r, 400, "invalid_request")?;
+        check(m.starts_with("fields: unknown resource \"employee\""), &m)?;
         eq(
             admin.call("GET", "/orgs/auth-q", None).json()["key_count"].as_u64(),
             Some(1),

@@ -1215,6 +1215,12 @@ fn keys_are_filtered_sorted_and_paged(w: &World) -> Result<(), Failed> {
         ("stauts=active", "stauts"),
         ("cursor=42", "cursor"),
         (&format!("sort=created&cursor={cursor}"), "cursor"),
+        // The other direction's cursor would repeat keys; a repeated filter would be a guess.
+        (
+            &format!("sort=requests&order=asc&cursor={cursor}"),
+            "cursor",
+        ),
+        ("status=active&status=disabled", "status"),
     ] {
         let m = refusal(
             &admin.call("GET", &format!("/orgs/{org}/keys?{bad}"), None),
@@ -1223,6 +1229,11 @@ fn keys_are_filtered_sorted_and_paged(w: &World) -> Result<(), Failed> {
         )?;
         check(m.contains(name), &format!("{bad}: {m}"))?;
     }
+    refusal(
+        &admin.call("GET", "/orgs/nobody/keys/key_x/usage", None),
+        404,
+        "org_not_found",
+    )?;
     Ok(())
 }
 

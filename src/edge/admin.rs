@@ -17,7 +17,7 @@ use crate::domain::http::client::ClientId;
 use crate::domain::key::credential::{self, is_admin_token};
 use crate::domain::manage::actor::Actor;
 use crate::domain::manage::audit::{self, Throttle};
-use crate::domain::manage::listing::{KeyQuery, OrgPage, ResourcePage};
+use crate::domain::manage::listing::{self, KeyQuery, OrgPage, ResourcePage};
 use crate::domain::manage::login;
 use crate::domain::manage::registry::PutResource;
 use crate::domain::manage::route::Endpoint;
@@ -67,7 +67,10 @@ pub async fn handle(
     actor.may_call(&endpoint)?;
     let org = match (&endpoint, endpoint.org()) {
         // The deployment's, not an organization's: answered here, no catalog involved.
-        (Endpoint::Policy, _) => return respond::json(200, &state::config(env)?.policy.view()),
+        (Endpoint::Policy, _) => {
+            listing::no_params(&query_pairs(&req)?)?;
+            return respond::json(200, &state::config(env)?.policy.view());
+        }
         // The one route over every organization (the operator's, checked above).
         (Endpoint::ListOrgs, _) => {
             return list_orgs(OrgPage::parse(&query_pairs(&req)?)?, env).await;

@@ -205,7 +205,10 @@ impl Page {
 
     /// The sequence number the page continues below (everything without a cursor).
     pub fn below(&self) -> i64 {
-        self.cursor.map_or(i64::MAX, |c| c as i64)
+        // Without a cursor: past any sequence number, and within JavaScript's safe integers
+        // (the runtime warns about, and rounds, a larger binding).
+        const PAST_ANY: i64 = (1 << 53) - 1;
+        self.cursor.map_or(PAST_ANY, |c| c as i64)
     }
 
     /// Cuts rows fetched newest first with [`rows_to_fetch`](Page::rows_to_fetch) to this page;
@@ -226,6 +229,7 @@ pub fn parse_query(pairs: &[(String, String)]) -> Result<AuditQuery, GateError> 
     let time = |name: &str, value: &str| {
         UnixMillis::parse_rfc3339(value).ok_or_else(|| bad(name, "must be RFC 3339"))
     };
+    listing::once_each(pairs)?;
     let mut q = AuditQuery::default();
     for (name, value) in pairs {
         match name.as_str() {
@@ -255,14 +259,14 @@ pub fn parse_query(pairs: &[(String, String)]) -> Result<AuditQuery, GateError> 
 /// Reads the usage route's one parameter, `series` (`hour` or `day`; none: the summary). An
 /// unknown value, a repeated `series` or any other parameter is refused, naming it.
 pub fn parse_usage_query(pairs: &[(String, String)]) -> Result<Option<Series>, GateError> {
+    listing::once_each(pairs)?;
     let mut series = None;
     for (name, value) in pairs {
         match name.as_str() {
-            "series" if series.is_none() => {
+            "series" => {
                 series =
                     Some(Series::parse(value).ok_or_else(|| bad("series", "must be hour or day"))?)
             }
-            "series" => return Err(bad("series", "given more than once")),
             other => return Err(bad(other, "unknown parameter")),
         }
     }

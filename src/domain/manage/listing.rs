@@ -19,8 +19,8 @@ use crate::domain::time::UnixMillis;
 pub const DEFAULT_LIMIT: u32 = 50;
 /// Most items per page.
 pub const MAX_LIMIT: u32 = 200;
-/// Longest `q` (name search) accepted, in bytes.
-const MAX_SEARCH_BYTES: usize = 200;
+/// Longest `q` (name search) accepted, in characters (a name is at most 100).
+const MAX_SEARCH_CHARS: usize = 200;
 
 /// The refusal of query parameter `name`, saying `why`.
 pub fn invalid_param(name: &str, why: &str) -> GateError {
@@ -28,6 +28,25 @@ pub fn invalid_param(name: &str, why: &str) -> GateError {
 }
 
 use invalid_param as bad;
+
+/// Refuses a parameter given twice: which of two filters applies must never be a guess (a
+/// cache or proxy in front may read the first where keygate would read the last).
+pub fn once_each(pairs: &[(String, String)]) -> Result<(), GateError> {
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(seen, _)| seen == name) {
+            return Err(bad(name, "given more than once"));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses any parameter, for routes that take none.
+pub fn no_params(pairs: &[(String, String)]) -> Result<(), GateError> {
+    match pairs.first() {
+        Some((name, _)) => Err(bad(name, "unknown parameter")),
+        None => Ok(()),
+    }
+}
 
 /// `limit`: 1 to [`MAX_LIMIT`].
 pub fn parse_limit(value: &str) -> Result<u32, GateError> {
@@ -52,7 +71,7 @@ pub enum StatusFilter {
     Disabled,
     /// Past its expiry.
     Expired,
-    /// Its previous secret still works (a rotation's grace period).
+    /// Active, and its previous secret still works (a rotation's grace period).
     Rotating,
 }
 
@@ -143,6 +162,7 @@ impl KeyQuery {
     /// Reads the query string's pairs; an unknown parameter or a bad value is a 400 naming it,
     /// so a misspelt filter never silently lists everything.
     pub fn parse(pairs: &[(String, String)]) -> Result<KeyQuery, GateError> {
+        once_each(pairs)?;
         let mut q = KeyQuery::default();
         let mut cursor = None;
         for (name, value) in pairs {
@@ -161,8 +181,8 @@ impl KeyQuery {
                 "expires_before" => q.expires_before = Some(parse_time(name, value)?),
                 "unused_since" => q.unused_since = Some(parse_time(name, value)?),
                 "q" => {
-                    if value.is_empty() || value.len() > MAX_SEARCH_BYTES {
-                        return Err(bad(name, "must be 1 to 200 bytes"));
+                    if value.is_empty() || value.chars().count() > MAX_SEARCH_CHARS {
+                        return Err(bad(name, "must be 1 to 200 characters"));
                     }
                     q.search = Some(value.to_lowercase());
                 }
@@ -188,11 +208,18 @@ impl KeyQuery {
             q.after = Some(q.parse_cursor(cursor).ok_or_else(|| {
                 bad(
                     "cursor",
-                    "use next_cursor from the previous page, with the same sort",
+                    "use next_cursor from the previous page, with the same sort and order",
                 )
             })?);
         }
         Ok(q)
+    }
+
+    /// The mark of this query's cursors: its sort and direction (`cd`, `ua`, …), so a cursor
+    /// is refused under another order rather than repeating or skipping keys.
+    fn mark(&self) -> String {
+        let direction = if self.descending { 'd' } else { 'a' };
+        format!("{}{direction}", self.sort.mark())
     }
 
     fn parse_cursor(&self, text: &str) -> Option<Position> {
@@ -200,13 +227,11 @@ impl KeyQuery {
         let mark = parts.next()?;
         let value = parts.next()?.parse().ok()?;
         let seq = parts.next()?.parse().ok()?;
-        let mut expected = [0u8; 4];
-        (parts.next().is_none() && mark == self.sort.mark().encode_utf8(&mut expected))
-            .then_some(Position { value, seq })
+        (parts.next().is_none() && mark == self.mark()).then_some(Position { value, seq })
     }
 
     fn cursor(&self, at: Position) -> String {
-        format!("{}.{}.{}", self.sort.mark(), at.value, at.seq)
+        format!("{}.{}.{}", self.mark(), at.value, at.seq)
     }
 
     /// Whether `key` passes the filters at `now`.
@@ -217,10 +242,14 @@ impl KeyQuery {
             StatusFilter::Active => status == KeyStatus::Active,
             StatusFilter::Disabled => status == KeyStatus::Disabled,
             StatusFilter::Expired => status == KeyStatus::Expired,
-            StatusFilter::Rotating => key
-                .secrets
-                .iter()
-                .any(|s| s.until.is_some_and(|until| now < until)),
+            // Only a usable key's previous secret works: a disabled key is not rotating.
+            StatusFilter::Rotating => {
+                status == KeyStatus::Active
+                    && key
+                        .secrets
+                        .iter()
+                        .any(|s| s.until.is_some_and(|until| now < until))
+            }
         });
         status_ok
             && self
@@ -311,6 +340,7 @@ pub struct OrgPage {
 impl OrgPage {
     /// Reads `limit` and `cursor`; anything else is a 400 naming it.
     pub fn parse(pairs: &[(String, String)]) -> Result<OrgPage, GateError> {
+        once_each(pairs)?;
         let mut page = OrgPage {
             limit: DEFAULT_LIMIT,
             after: None,
@@ -346,6 +376,7 @@ pub struct ResourcePage {
 impl ResourcePage {
     /// Reads `limit`, `cursor` and `parent`; anything else is a 400 naming it.
     pub fn parse(pairs: &[(String, String)]) -> Result<ResourcePage, GateError> {
+        once_each(pairs)?;
         let mut page = ResourcePage {
             limit: DEFAULT_LIMIT,
             after: None,

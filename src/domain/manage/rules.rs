@@ -100,7 +100,16 @@ pub(super) fn valid_fields(
     policy: &Policy,
 ) -> Result<BTreeMap<String, Vec<String>>, GateError> {
     let map = valid_restrictions("fields", map, is_field_path)?;
+    let known = policy.resources();
     for (resource, paths) in &map {
+        // A restriction on a resource no rule names never applies: the key would get every
+        // field (a typo such as "employee" must not silently unfilter the response).
+        if !known.is_empty() && !known.contains(&resource.as_str()) {
+            return Err(invalid(format!(
+                "fields: unknown resource {resource:?} (the API policy knows the resources {})",
+                known.join(", ")
+            )));
+        }
         let declared = policy.filterable(resource);
         if declared.is_empty() {
             continue;

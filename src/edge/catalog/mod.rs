@@ -239,6 +239,8 @@ impl OrgCatalog {
     }
 
     async fn read(&self, query: OrgQuery, now: UnixMillis) -> Result<Response, GateError> {
+        // An unknown organization says so, whatever was asked of it.
+        self.org_row()?.ok_or(GateError::OrgNotFound)?;
         match query {
             OrgQuery::GetOrg { org } => {
                 respond::json(200, &self.org_view(&org)?.ok_or(GateError::OrgNotFound)?)

@@ -286,9 +286,18 @@ fn fields_must_be_declared_when_the_policy_declares_any_for_the_resource() {
     // Declared by either rule of the resource.
     assert!(create(r#"{"stats":["visitors","referrers"]}"#).is_ok());
     assert!(update(r#"{"stats":["pages.path"]}"#).is_ok());
-    // Resources whose rules declare no fields, or that no rule names, accept any path.
+    // Resources whose rules declare no fields accept any path.
     assert!(create(r#"{"employees":["name","address.city"]}"#).is_ok());
-    assert!(update(r#"{"payroll":["salary"]}"#).is_ok());
+    // A resource no rule names is a typo: its restriction would never apply.
+    let unknown = "fields: unknown resource \"employee\" (the API policy knows the resources employees, stats)";
+    assert_eq!(create(r#"{"employee":["name"]}"#).unwrap_err(), unknown);
+    assert_eq!(update(r#"{"employee":["name"]}"#).unwrap_err(), unknown);
+    // Without rules, any resource is accepted.
+    let open = parse_body::<CreateKey>(
+        br#"{"name":"abc","scopes":["read"],"fields":{"payroll":["salary"]}}"#,
+    )
+    .and_then(|c| c.validate(NOW, &Policy::allow_all(), Default::default()));
+    assert!(open.is_ok());
     let typo = "fields.stats: unknown field \"vistors\" for resource stats (the API policy allows visitors, pages.path, referrers)";
     assert_eq!(create(r#"{"stats":["vistors"]}"#).unwrap_err(), typo);
     assert_eq!(

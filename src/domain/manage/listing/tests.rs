@@ -82,6 +82,11 @@ fn fleet() -> Vec<Key> {
     keys[3].requests = 7;
     keys[4].last_used_at = Some(UnixMillis(999_000_000));
     keys[4].requests = 300;
+    // Rotated, then disabled: its previous secret no longer works, so it is not rotating.
+    keys[1].secrets = vec![Secret {
+        hash: hash(),
+        until: Some(NOW.plus_millis(1)),
+    }];
     keys[4].secrets = vec![
         Secret {
             hash: hash(),
@@ -201,16 +206,27 @@ fn bad_parameters_are_refused_by_name() {
         ("q=", "q"),
         ("stauts=active", "stauts"),
         ("cursor=12", "cursor"),
-        ("cursor=r.1.2", "cursor"),
-        ("sort=requests&cursor=c.1.2", "cursor"),
-        ("cursor=c.1.2.3", "cursor"),
+        ("cursor=rd.1.2", "cursor"),
+        ("sort=requests&cursor=cd.1.2", "cursor"),
+        // A cursor of the other direction would repeat keys.
+        ("sort=requests&order=asc&cursor=rd.1.2", "cursor"),
+        ("cursor=cd.1.2.3", "cursor"),
+        ("cursor=c.1.2", "cursor"),
+        // Each parameter once: which of two would apply must not be a guess.
+        ("status=active&status=disabled", "status"),
+        ("limit=2&limit=3", "limit"),
+        ("q=a&q=b", "q"),
     ] {
         let err = query(q).unwrap_err();
         assert_eq!(err.code(), "invalid_request", "{q}");
         assert!(format!("{err:?}").contains(named), "{q}: {err:?}");
     }
-    // The cursor's sort is checked wherever `sort` stands.
-    assert!(query("cursor=r.1.2&sort=requests").is_ok());
+    // The cursor's sort and order are checked wherever they stand.
+    assert!(query("cursor=rd.1.2&sort=requests").is_ok());
+    assert!(query("cursor=ra.1.2&sort=requests&order=asc").is_ok());
+    // 200 characters, not bytes: a name search in any script.
+    assert!(query(&format!("q={}", "é".repeat(200))).is_ok());
+    assert!(query(&format!("q={}", "é".repeat(201))).is_err());
 }
 
 #[test]
