@@ -247,6 +247,8 @@ fn a_key_is_created_with_every_setting_and_printed_once(w: &World) -> Result<(),
         r#"{"team":"ci"}"#,
         "--revocation-bound-ms",
         "0",
+        "--owner",
+        "ada@example.com",
     ]);
     run.ok("create")?;
     let key = run.stdout.trim_end_matches('\n');
@@ -288,6 +290,16 @@ fn a_key_is_created_with_every_setting_and_printed_once(w: &World) -> Result<(),
         "meta",
     )?;
     eq(view["revocation_bound_ms"].as_u64(), Some(0), "bound")?;
+    eq(view["owner"].as_str(), Some("ada@example.com"), "owner")?;
+    let shown = w.run(&format!("keys get cli-create {id}"));
+    check(
+        shown
+            .ok("get")?
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("owner") && l.ends_with("ada@example.com")),
+        &shown.stdout,
+    )?;
     let expires = UnixMillis::parse_rfc3339(view["expires_at"].as_str().unwrap_or("")).unwrap();
     let days = (expires.0 - now_ms()) as f64 / UnixMillis::DAY as f64;
     check((29.9..30.1).contains(&days), "expires in 30 days")?;

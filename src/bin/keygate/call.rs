@@ -103,6 +103,8 @@ struct KeyBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     expires_in_days: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<String>,
@@ -214,8 +216,10 @@ impl Call {
                 expires_in,
                 expires_at,
                 disabled,
+                owner,
             } => {
                 let mut body = KeyBody::of(Some(name), settings);
+                body.owner = owner.as_deref();
                 // Whole days go as days, counted by keygate's clock; anything else as an instant.
                 match expires_in.map(|span| (span, span.whole_days())) {
                     Some((_, Some(days))) => body.expires_in_days = Some(days),
@@ -438,11 +442,13 @@ mod tests {
             r#"keys create acme --name CI-deploy --scope read --scope employees:read
                --resource site=s1,s2 --resource site=s3 --field employees=name,start_date
                --rate-limit minute=100/60 --rate-limiting true --on-limiter-error allow
-               --revocation-bound-ms 0 --meta {"team":"ci"} --expires-in 30d --disabled"#,
+               --revocation-bound-ms 0 --meta {"team":"ci"} --expires-in 30d --disabled
+               --owner ada@example.com"#,
         );
         assert_eq!(
             body(&c),
             json!({
+                "owner": "ada@example.com",
                 "name": "CI-deploy",
                 "scopes": ["read", "employees:read"],
                 "resources": {"site": ["s1", "s2", "s3"]},

@@ -142,6 +142,10 @@ pub enum KeysCommand {
         /// Create it disabled
         #[arg(long)]
         disabled: bool,
+        /// Who the key acts for: an email address or a user id, sent to the origin with every
+        /// request (cannot be changed later)
+        #[arg(long, value_name = "EMAIL|ID")]
+        owner: Option<String>,
     },
     /// List keys, newest first (masked)
     List {

@@ -201,6 +201,8 @@ struct Key {
     id: String,
     org: String,
     name: String,
+    #[serde(default)]
+    owner: Option<String>,
     start: String,
     status: String,
     scopes: Vec<String>,
@@ -430,6 +432,7 @@ impl Shown {
                 "created",
                 format!("{} by {}", self.when(k.created_at), k.created_by),
             ),
+            ("owner", k.owner.clone().unwrap_or_else(|| "none".into())),
         ];
         rows.extend(k.updated_at.map(|at| ("updated", self.when(at))));
         rows.extend(k.rotated_at.map(|at| ("rotated", self.when(at))));
@@ -867,13 +870,21 @@ mod tests {
             print(Answer::Orgs, orgs, NOW).unwrap().stdout,
             "ID    PLAN  API  KEYS  ON LEAK  CREATED\nacme  pro   yes  3/10  revoke   2 days ago\n"
         );
-        let policy = br#"{"default":"deny","resources":[{"name":"stats","actions":["read"],"id_types":["site"],"fields":[]}],
-            "rules":[{"methods":["GET","HEAD"],"path":"/api/sites/:siteId/stats","resource":"stats","action":"read","ids":{"site":"path:siteId"}}]}"#;
+        let policy = br#"{"default":"deny","write":["create","update"],"resources":[{"name":"stats","actions":["read"],"id_types":["site"],"fields":[]}],
+            "rules":[{"methods":["GET","HEAD"],"path":"/api/sites/:siteId/stats","resource":"stats","actions":["read"],"requires":[],"ids":{"site":"path:siteId"}},
+                     {"methods":["POST"],"path":"/api/sites","resource":"sites","actions":["create"],"requires":["admin"]}]}"#;
         let text = print(Answer::Policy, policy, NOW).unwrap().stdout;
-        assert!(text.starts_with("default: deny\n"), "{text}");
+        assert!(
+            text.starts_with("default: deny\nwrite means: create, update\n"),
+            "{text}"
+        );
         assert!(text.contains("stats     read     site      -\n"), "{text}");
         assert!(
-            text.contains("GET,HEAD  /api/sites/:siteId/stats  stats     read\n"),
+            text.contains("GET,HEAD  /api/sites/:siteId/stats  stats:read\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("POST      /api/sites                admin\n"),
             "{text}"
         );
     }
