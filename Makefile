@@ -46,7 +46,7 @@ lint:
 
 # One table: native stage costs (criterion), then workerd end to end with wrk beside a
 # pass-through worker, bundle size, restart, and counted cost per request. Numbers go in the
-# README with the machine they ran on. BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen it.
+# README (headline) and docs/performance.md (every line) with the machine they ran on. BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen it.
 bench: tools build
 	@scripts/tools.sh bench
 	cargo bench --bench core

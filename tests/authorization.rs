@@ -1,6 +1,6 @@
 //! Authorization at the edge on workerd: the route policy, scopes, resource and field
 //! restrictions, plan access, and the signed identity as the origin receives it (checked with
-//! the README's own Python and Node snippets).
+//! docs/identity.md's own Python and Node snippets).
 
 use std::io::Write;
 use std::process::{Command, ExitCode, Stdio};
@@ -76,7 +76,7 @@ fn refused(reply: &Reply, status: u16, code: &str, message: &str) -> Result<(), 
     eq(refusal(reply, status, code)?.as_str(), message, "message")
 }
 
-/// Runs a README snippet (`marker` names the block) with `driver` appended, feeding `input`.
+/// Runs a snippet of docs/identity.md (`marker` names the block) with `driver` appended, feeding `input`.
 fn run_snippet(
     marker: &str,
     program: &str,
@@ -84,12 +84,12 @@ fn run_snippet(
     driver: &str,
     input: &str,
 ) -> Result<String, Failed> {
-    let readme =
-        std::fs::read_to_string(project_dir().join("README.md")).map_err(|e| e.to_string())?;
+    let readme = std::fs::read_to_string(project_dir().join("docs/identity.md"))
+        .map_err(|e| e.to_string())?;
     let after = readme
         .split(marker)
         .nth(1)
-        .ok_or(format!("README has no {marker}"))?;
+        .ok_or(format!("docs/identity.md has no {marker}"))?;
     let code = after.split("```").nth(1).ok_or("no code block")?;
     let code = code.split_once('\n').map(|(_, rest)| rest).unwrap_or(code);
     let mut child = Command::new(program)

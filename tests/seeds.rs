@@ -1,6 +1,6 @@
 //! The seed products' promises that keygate once could not express (issue 16), each tested on
 //! workerd from the seed's own example: the request it shows, the answer it promises. One
-//! gateway per product, configured as the README's table says:
+//! gateway per product, configured as docs/configuration.md's table says:
 //!
 //! - **Z8**: write means create + update, an operation that needs two scopes, limits of at most
 //!   10 000 requests per window of 1 s to 1 h, keys `z8_…`;

@@ -1,7 +1,7 @@
 //! Webhooks end to end on workerd, with the recording origin as the receiver on 127.0.0.1:
 //! expiry notices on a schedule (Durable Object alarms), `key.expired` at the instant, retries
 //! with the same id, a restart between tries, a revoked key's notices not sent, the signature
-//! checked by the README's own snippet, and the management routes.
+//! checked by docs/webhooks.md's own snippet, and the management routes.
 
 use std::process::{Command, ExitCode, Stdio};
 use std::thread;
@@ -322,13 +322,13 @@ fn the_signature_verifies_with_the_readme_snippet(w: &World) -> Result<(), Faile
     admin.call("POST", &format!("/orgs/wh-sign/webhooks/{id}/test"), None);
     let seen = deliveries(&w.origin, "/hooks/sign", 1, 15);
     eq(seen.len(), 1, "deliveries")?;
-    let readme = std::fs::read_to_string(support::project_dir().join("README.md"))?;
+    let readme = std::fs::read_to_string(support::project_dir().join("docs/webhooks.md"))?;
     let snippet = readme
         .split("<!-- webhook-verify -->")
         .nth(1)
         .and_then(|after| after.split("```js").nth(1))
         .and_then(|code| code.split("```").next())
-        .ok_or("README has no ```js block after <!-- webhook-verify -->")?;
+        .ok_or("docs/webhooks.md has no ```js block after <!-- webhook-verify -->")?;
     let headers: serde_json::Map<String, Value> =
         ["webhook-id", "webhook-timestamp", "webhook-signature"]
             .iter()

@@ -1,5 +1,5 @@
 //! Why a command failed, the line it prints, and its exit code. The codes are documented in
-//! `keygate --help` and the README, and scripts rely on them:
+//! `keygate --help` and docs/cli.md, and scripts rely on them:
 //!
 //! | code | meaning |
 //! |---|---|
