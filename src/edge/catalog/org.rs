@@ -27,6 +27,7 @@ impl OrgCatalog {
             api_access: terms.api_access,
             key_limit: terms.plan.key_limit(),
             key_count: self.live_count()?,
+            default_rate_limits: terms.plan.default_limits(),
             on_leak: self.on_leak()?,
             created_at: UnixMillis(row.created_at as u64),
             updated_at: UnixMillis(row.updated_at as u64),
