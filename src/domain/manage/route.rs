@@ -3,6 +3,7 @@
 
 use crate::domain::error::GateError;
 use crate::domain::key::record::{KeyId, OrgId};
+use crate::domain::manage::console::ConsoleRoute;
 use crate::domain::webhook::WebhookRoute;
 
 /// One management operation, with the ids from its path.
@@ -12,6 +13,8 @@ pub enum Endpoint {
     Health,
     /// `GET /v1/openapi.json`: the API description, no auth.
     OpenApi,
+    /// `GET /console/…`: the admin console's static files, no auth (they hold no data).
+    Console(ConsoleRoute),
     /// `GET /v1/orgs`: every organization (the admin token only).
     ListOrgs,
     /// `PUT /v1/orgs/{org}`.
@@ -62,6 +65,9 @@ impl Endpoint {
                 matches!(method, "GET" | "HEAD").then_some(Endpoint::Health),
             ),
             ["v1", "openapi.json"] => ("GET", (method == "GET").then_some(Endpoint::OpenApi)),
+            ["console", rest @ ..] => {
+                return ConsoleRoute::resolve(method, rest).map(Endpoint::Console);
+            }
             ["v1", "secret-scanning", "github"] => {
                 ("POST", (method == "POST").then_some(Endpoint::GithubReport))
             }
@@ -134,6 +140,7 @@ impl Endpoint {
         match self {
             Endpoint::Health
             | Endpoint::OpenApi
+            | Endpoint::Console(_)
             | Endpoint::GithubReport
             | Endpoint::LeakReport
             | Endpoint::ListOrgs => None,
@@ -162,6 +169,7 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::manage::console::ConsoleFile;
 
     fn code(method: &str, path: &str) -> &'static str {
         Endpoint::resolve(method, path)
@@ -197,6 +205,16 @@ mod tests {
             Endpoint::resolve("DELETE", "/v1/orgs/acme/keys/key_abc").unwrap(),
             Endpoint::RevokeKey(acme, key)
         );
+        assert_eq!(
+            Endpoint::resolve("GET", "/console").unwrap(),
+            Endpoint::Console(ConsoleRoute::Redirect)
+        );
+        assert_eq!(
+            Endpoint::resolve("GET", "/console/").unwrap(),
+            Endpoint::Console(ConsoleRoute::File(ConsoleFile::Index))
+        );
+        assert_eq!(code("GET", "/console/app.js/x"), "not_found");
+        assert_eq!(code("DELETE", "/console/"), "method_not_allowed");
     }
 
     #[test]
