@@ -21,6 +21,7 @@ dev: tools build
 	scripts/dev.sh
 
 test: tools build check
+	@scripts/tools.sh browser
 	cargo test --lib --tests
 
 tools:
