@@ -365,6 +365,18 @@ fn an_admin_creates_a_key_copies_it_and_uses_it_through_the_gateway(
         "scopes on the key's page",
     )?;
 
+    // Edit: only what changed is sent; the page shows it.
+    b.button("Edit")?.click()?;
+    b.control("Name")?.fill("Reporting (EU)")?;
+    b.button("Save changes")?.click()?;
+    b.wait_text("Changes saved.")?;
+    b.find_text("h1", "Reporting (EU)")?;
+    eq(
+        key_named(w, org, "Reporting (EU)")?["scopes"].clone(),
+        json!(["reports:read"]),
+        "the scopes stay",
+    )?;
+
     // Disable: the gateway refuses it; enable: it works again.
     b.button("Disable")?.click()?;
     b.wait_text("is disabled: the gateway refuses it")?;
@@ -417,6 +429,19 @@ fn revoke_all_needs_the_organizations_name_typed(w: &World) -> Result<(), Failed
     sign_in(w, &b, ADMIN_TOKEN, None)?;
     b.goto(&format!("{}#/orgs/{org}/keys", w.console()))?;
     b.find_text("a", "Bulk 1")?;
+    // The search narrows the list as it is typed, and the address keeps it.
+    b.control("Search by name")?.type_text("bulk 1")?;
+    b.wait("the search to narrow the list", || {
+        let names = b.script(
+            "const list = document.querySelector('.list'); return list.getAttribute('aria-busy') ? null : [...list.querySelectorAll('.key-name')].map(a => a.textContent)",
+            vec![],
+        )?;
+        Ok((names == json!(["Bulk 1"])).then_some(()))
+    })?;
+    check(
+        b.url()?.contains("q=bulk+1"),
+        "the filter is in the address",
+    )?;
     b.button("Revoke ALL keys")?.click()?;
     b.wait_text("This process cannot be reversed")?;
     let confirm = b.button("Revoke ALL keys")?;
@@ -446,7 +471,8 @@ fn revoke_all_needs_the_organizations_name_typed(w: &World) -> Result<(), Failed
     for key in &keys {
         eq(w.use_key(key), 401, "revoked")?;
     }
-    b.wait_text("No keys yet.")?;
+    // The list comes back with the search it had.
+    b.wait_text("No key matches.")?;
     console_clean(&b)
 }
 
@@ -596,6 +622,14 @@ fn every_page_is_readable_at_1280_and_390_px(w: &World) -> Result<(), Failed> {
         b.wait_text("key_created")?;
         fits(&b, "audit")?;
         shoot(&b, "audit")?;
+        b.control("Event")?.select("webhook_created")?;
+        b.wait("only webhook_created events", || {
+            let events = b.script(
+                "return [...document.querySelectorAll('.list tbody td.title')].map(td => td.textContent)",
+                vec![],
+            )?;
+            Ok((events == json!(["webhook_created"])).then_some(()))
+        })?;
         // A test event, delivered to the origin, in the endpoint's deliveries.
         b.find_text(".tabs a", "Webhooks")?.click()?;
         b.button("Send test event")?.click()?;

@@ -108,7 +108,8 @@ let generation = 0;
 async function showKeys(app: App, org: Org, query: URLSearchParams, list: HTMLElement): Promise<void> {
   const mine = ++generation;
   list.setAttribute("aria-busy", "true");
-  replace(list, loading("keys"));
+  // The list shown stays (dimmed) until the new one is there: nothing jumps under the pointer.
+  if (!list.firstChild) replace(list, loading("keys"));
   const rows: Key[] = [];
   const more = h("button", { type: "button", class: "secondary" }, "Load more");
   const load = async (cursor: string | null) => {
@@ -132,7 +133,10 @@ async function showKeys(app: App, org: Org, query: URLSearchParams, list: HTMLEl
   try {
     await load(null);
   } catch (e) {
-    if (mine === generation) replace(list, errorBox(e));
+    if (mine === generation) {
+      list.removeAttribute("aria-busy");
+      replace(list, errorBox(e));
+    }
   }
 }
 
