@@ -26,6 +26,10 @@ const POLICY: &str = r#"{"default":"deny","rules":[
   {"method":["GET","POST"],"path":"/api/sites/:siteId/stats","resource":"stats","ids":{"site":"path:siteId"}}
 ]}"#;
 
+/// WebDriver's Enter and Escape keys.
+const ENTER: &str = "\u{E007}";
+const ESCAPE: &str = "\u{E00C}";
+
 /// The widths every page is shown at: a laptop and a phone.
 const WIDTHS: [(u32, u32); 2] = [(1280, 900), (390, 844)];
 
@@ -38,6 +42,13 @@ struct World {
 impl World {
     fn admin(&self) -> Admin<'_> {
         Admin::operator(&self.gateway)
+    }
+
+    /// The operator's client, with organization `org` put on the pro plan.
+    fn org(&self, org: &str) -> Admin<'_> {
+        let admin = self.admin();
+        admin.put_org(org, r#"{"plan":"pro"}"#);
+        admin
     }
 
     fn console(&self) -> String {
@@ -125,6 +136,15 @@ fn console_clean(b: &Browser) -> Result<(), Failed> {
     )
 }
 
+/// The titles of the rows the page lists (key names, event types), once it is not loading.
+fn listed(b: &Browser) -> Result<Value, String> {
+    b.script(
+        "const list = document.querySelector('.list');
+         return !list || list.getAttribute('aria-busy') ? null : [...list.querySelectorAll('tbody td.title')].map(td => td.textContent)",
+        vec![],
+    )
+}
+
 /// The key `name` of `org`, as the API shows it.
 fn key_named(w: &World, org: &str, name: &str) -> Result<Value, Failed> {
     let keys = w
@@ -162,6 +182,7 @@ fn copy_secret(b: &Browser) -> Result<String, Failed> {
 const CASES: &[Case<World>] = support::cases![
     the_console_is_served_with_strict_headers_and_no_credential,
     a_wrong_credential_shows_the_apis_message,
+    a_refused_key_is_told_in_the_dialog_by_keyboard_alone,
     an_admin_creates_a_key_copies_it_and_uses_it_through_the_gateway,
     revoke_all_needs_the_organizations_name_typed,
     an_organization_admin_key_manages_its_own_organization,
@@ -293,11 +314,45 @@ fn a_wrong_credential_shows_the_apis_message(w: &World) -> Result<(), Failed> {
     console_clean(&b)
 }
 
+fn a_refused_key_is_told_in_the_dialog_by_keyboard_alone(w: &World) -> Result<(), Failed> {
+    let org = "console-keys";
+    let admin = w.org(org);
+    // What the API says to a two-letter name without scopes, word for word.
+    let body = r#"{"name":"ab","scopes":[],"expires_in_days":90}"#;
+    let refused = admin.call("POST", &format!("/orgs/{org}/keys"), Some(body));
+    let message = refusal(&refused, 400, "invalid_request")?;
+    let b = w.browser();
+    sign_in(w, &b, ADMIN_TOKEN, None)?;
+    b.goto(&format!("{}#/orgs/{org}/keys", w.console()))?;
+    b.wait_text("No keys yet.")?;
+    // Enter in the name field submits the dialog; Esc closes it and gives the focus back.
+    b.button("Create key")?.click()?;
+    b.control("Name")?.type_text(&format!("ab{ENTER}"))?;
+    b.find_text("dialog [role=alert]", &message)?;
+    b.control("Name")?.type_text(ESCAPE)?;
+    b.wait("the dialog to close", || {
+        let open = b.script("return !!document.querySelector('dialog')", vec![])?;
+        Ok((open == json!(false)).then_some(()))
+    })?;
+    let focused = b.script("return document.activeElement.textContent", vec![])?;
+    eq(
+        focused,
+        json!("Create key"),
+        "the focus is back on the opener",
+    )?;
+    eq(
+        admin.call("GET", &format!("/orgs/{org}/keys"), None).json()["keys"].clone(),
+        json!([]),
+        "nothing was created",
+    )?;
+    console_clean(&b)
+}
+
 fn an_admin_creates_a_key_copies_it_and_uses_it_through_the_gateway(
     w: &World,
 ) -> Result<(), Failed> {
     let org = "console-flow";
-    w.admin().put_org(org, r#"{"plan":"pro"}"#);
+    w.org(org);
     let b = w.browser();
     sign_in(w, &b, ADMIN_TOKEN, None)?;
     let stored = b.script(
@@ -413,8 +468,7 @@ fn an_admin_creates_a_key_copies_it_and_uses_it_through_the_gateway(
 
 fn revoke_all_needs_the_organizations_name_typed(w: &World) -> Result<(), Failed> {
     let org = "console-bulk";
-    let admin = w.admin();
-    admin.put_org(org, r#"{"plan":"pro"}"#);
+    let admin = w.org(org);
     let keys: Vec<String> = (0..2)
         .map(|i| {
             admin
@@ -432,11 +486,7 @@ fn revoke_all_needs_the_organizations_name_typed(w: &World) -> Result<(), Failed
     // The search narrows the list as it is typed, and the address keeps it.
     b.control("Search by name")?.type_text("bulk 1")?;
     b.wait("the search to narrow the list", || {
-        let names = b.script(
-            "const list = document.querySelector('.list'); return list.getAttribute('aria-busy') ? null : [...list.querySelectorAll('.key-name')].map(a => a.textContent)",
-            vec![],
-        )?;
-        Ok((names == json!(["Bulk 1"])).then_some(()))
+        Ok((listed(&b)? == json!(["Bulk 1"])).then_some(()))
     })?;
     check(
         b.url()?.contains("q=bulk+1"),
@@ -478,8 +528,7 @@ fn revoke_all_needs_the_organizations_name_typed(w: &World) -> Result<(), Failed
 
 fn an_organization_admin_key_manages_its_own_organization(w: &World) -> Result<(), Failed> {
     let org = "console-self";
-    let admin = w.admin();
-    admin.put_org(org, r#"{"plan":"pro"}"#);
+    let admin = w.org(org);
     let (own, _) = admin.create_key(org, r#"{"name":"Org admin","scopes":["admin"]}"#);
     let b = w.browser();
     fresh(w, &b, WIDTHS[0])?;
@@ -520,8 +569,7 @@ fn an_organization_admin_key_manages_its_own_organization(w: &World) -> Result<(
 /// An organization as an admin knows it: keys of every status with use, an audit log, a
 /// webhook. Returns the id of the busiest key.
 fn seed(w: &World, org: &str) -> Result<String, Failed> {
-    let admin = w.admin();
-    admin.put_org(org, r#"{"plan":"pro"}"#);
+    let admin = w.org(org);
     let soon = UnixMillis(now_ms() + 12 * 86_400_000).to_string();
     let (reporting, reporting_id) = admin.create_key(
         org,
@@ -599,6 +647,8 @@ fn every_page_is_readable_at_1280_and_390_px(w: &World) -> Result<(), Failed> {
         b.wait_text("Please copy it now.")?;
         shoot(&b, "secret")?;
         b.button("Done")?.click()?;
+        // Done opens the new key's page: only then elsewhere.
+        b.find_text("h1", "Billing export")?;
 
         b.goto(&format!("{}#/orgs/{org}/keys/{busiest}", w.console()))?;
         b.wait_text("GET /api/sites/site_tokyo/stats")?;
@@ -624,11 +674,7 @@ fn every_page_is_readable_at_1280_and_390_px(w: &World) -> Result<(), Failed> {
         shoot(&b, "audit")?;
         b.control("Event")?.select("webhook_created")?;
         b.wait("only webhook_created events", || {
-            let events = b.script(
-                "return [...document.querySelectorAll('.list tbody td.title')].map(td => td.textContent)",
-                vec![],
-            )?;
-            Ok((events == json!(["webhook_created"])).then_some(()))
+            Ok((listed(&b)? == json!(["webhook_created"])).then_some(()))
         })?;
         // A test event, delivered to the origin, in the endpoint's deliveries.
         b.find_text(".tabs a", "Webhooks")?.click()?;

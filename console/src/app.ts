@@ -87,7 +87,7 @@ export function start(root: HTMLElement): void {
     if (flash) main.append(h("p", { class: "flash", role: "status" }, flash));
     const body = h("div", { class: "page" });
     main.append(body);
-    void route_(current, route, body)
+    void show(current, route, body)
       .catch((error: unknown) => {
         const lost = error instanceof ApiError && error.status === 401;
         replace(
@@ -108,7 +108,8 @@ export function start(root: HTMLElement): void {
     });
   }
 
-  async function route_(a: App, route: Route, body: HTMLElement): Promise<void> {
+  /** Draws `route`'s page into `body`. */
+  async function show(a: App, route: Route, body: HTMLElement): Promise<void> {
     const s = a.session;
     switch (route.page) {
       case "home":

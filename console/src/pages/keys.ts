@@ -3,8 +3,7 @@
 // "Revoke ALL keys" with the organization's name typed to confirm.
 
 import type { App } from "../app";
-import type { Key, Org, Policy } from "../api";
-import type { Api } from "../api";
+import type { Api, Key, Org, Policy } from "../api";
 import { h, replace } from "../dom";
 import { ago, count, dateTime, expires, masked } from "../format";
 import { createBody } from "../keydraft";

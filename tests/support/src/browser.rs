@@ -255,56 +255,57 @@ impl Browser {
         }
     }
 
+    /// The element `script` returns (given `args`), once it returns one; `what` names it in
+    /// the error.
+    fn lookup(&self, what: String, script: &str, args: Vec<Value>) -> Result<Element<'_>, String> {
+        self.wait(&what, || {
+            Ok(self.element_of(&self.script(script, args.clone())?))
+        })
+    }
+
     /// The first element `css` selects that is shown, once there is one.
     pub fn find(&self, css: &str) -> Result<Element<'_>, String> {
-        self.wait(&format!("an element {css}"), || {
-            let found = self.script(
-                "return [...document.querySelectorAll(arguments[0])].find(e => e.checkVisibility()) ?? null",
-                vec![json!(css)],
-            )?;
-            Ok(self.element_of(&found))
-        })
+        self.lookup(
+            format!("an element {css}"),
+            "return [...document.querySelectorAll(arguments[0])].find(e => e.checkVisibility()) ?? null",
+            vec![json!(css)],
+        )
     }
 
     /// The shown element `css` selects whose text contains `text`.
     pub fn find_text(&self, css: &str, text: &str) -> Result<Element<'_>, String> {
-        self.wait(&format!("{css} reading {text:?}"), || {
-            let found = self.script(
-                "return [...document.querySelectorAll(arguments[0])].find(e => e.checkVisibility() && e.textContent.includes(arguments[1])) ?? null",
-                vec![json!(css), json!(text)],
-            )?;
-            Ok(self.element_of(&found))
-        })
+        self.lookup(
+            format!("{css} reading {text:?}"),
+            "return [...document.querySelectorAll(arguments[0])].find(e => e.checkVisibility() && e.textContent.includes(arguments[1])) ?? null",
+            vec![json!(css), json!(text)],
+        )
     }
 
     /// The shown button whose label is `label`: in the open dialog when there is one.
     pub fn button(&self, label: &str) -> Result<Element<'_>, String> {
-        self.wait(&format!("a button {label:?}"), || {
-            let found = self.script(
-                "const scope = document.querySelector('dialog[open]:last-of-type') ?? document;
-                 return [...scope.querySelectorAll('button')].find(b => b.checkVisibility() && b.textContent.trim() === arguments[0]) ?? null",
-                vec![json!(label)],
-            )?;
-            Ok(self.element_of(&found))
-        })
+        self.lookup(
+            format!("a button {label:?}"),
+            "const scope = document.querySelector('dialog[open]:last-of-type') ?? document;
+             return [...scope.querySelectorAll('button')].find(b => b.checkVisibility() && b.textContent.trim() === arguments[0]) ?? null",
+            vec![json!(label)],
+        )
     }
 
-    /// The control labelled `label` (its `<label>`'s text starts so): a control nobody can
-    /// name is not found, which is the point.
+    /// The control labelled `label` (its `<label>`'s text starts so, or its `aria-label` is
+    /// it), in the open dialog when there is one: a control nobody can name is not found,
+    /// which is the point.
     pub fn control(&self, label: &str) -> Result<Element<'_>, String> {
-        self.wait(&format!("a control labelled {label:?}"), || {
-            let found = self.script(
-                "const scope = document.querySelector('dialog[open]:last-of-type') ?? document;
-                 const byLabel = [...scope.querySelectorAll('label')]
-                   .filter(l => l.control && l.control.checkVisibility() && l.textContent.trim().startsWith(arguments[0]))
-                   .map(l => l.control);
-                 const byAria = [...scope.querySelectorAll('[aria-label]')]
-                   .filter(e => e.checkVisibility() && e.getAttribute('aria-label') === arguments[0]);
-                 return byLabel[0] ?? byAria[0] ?? null",
-                vec![json!(label)],
-            )?;
-            Ok(self.element_of(&found))
-        })
+        self.lookup(
+            format!("a control labelled {label:?}"),
+            "const scope = document.querySelector('dialog[open]:last-of-type') ?? document;
+             const byLabel = [...scope.querySelectorAll('label')]
+               .filter(l => l.control && l.control.checkVisibility() && l.textContent.trim().startsWith(arguments[0]))
+               .map(l => l.control);
+             const byAria = [...scope.querySelectorAll('[aria-label]')]
+               .filter(e => e.checkVisibility() && e.getAttribute('aria-label') === arguments[0]);
+             return byLabel[0] ?? byAria[0] ?? null",
+            vec![json!(label)],
+        )
     }
 
     /// The text of the page (`document.body.innerText`), for messages and `contains` checks.
