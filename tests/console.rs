@@ -184,6 +184,7 @@ const CASES: &[Case<World>] = support::cases![
     a_wrong_credential_shows_the_apis_message,
     a_refused_key_is_told_in_the_dialog_by_keyboard_alone,
     an_admin_creates_a_key_copies_it_and_uses_it_through_the_gateway,
+    the_policy_offers_scopes_resource_ids_and_fields,
     revoke_all_needs_the_organizations_name_typed,
     an_organization_admin_key_manages_its_own_organization,
     every_page_is_readable_at_1280_and_390_px,
@@ -463,6 +464,69 @@ fn an_admin_creates_a_key_copies_it_and_uses_it_through_the_gateway(
     b.wait_text("API key revoked successfully")?;
     eq(w.use_key(&rotated), 401, "revoked")?;
     b.wait_text("No keys yet.")?;
+    console_clean(&b)
+}
+
+/// `GET /v1/policy` as keygate answers it once it describes its policy (another branch of
+/// this work); until then the page is given that answer, and everything else is real.
+const DESCRIBED_POLICY: &str = r#"{"default":"deny","resources":[
+  {"name":"reports","actions":["read"],"id_types":[],"fields":[]},
+  {"name":"stats","actions":["read","create"],"id_types":["site"],"fields":["visitors","pages.path"]}
+],"rules":[]}"#;
+
+fn the_policy_offers_scopes_resource_ids_and_fields(w: &World) -> Result<(), Failed> {
+    let org = "console-policy";
+    w.org(org);
+    let b = w.browser();
+    sign_in(w, &b, ADMIN_TOKEN, None)?;
+    b.goto(&format!("{}#/orgs/{org}/keys", w.console()))?;
+    b.wait_text("No keys yet.")?;
+    b.script(
+        "const policy = arguments[0], real = window.fetch;
+         window.fetch = (url, init) => String(url).endsWith('/v1/policy')
+           ? Promise.resolve(new Response(policy, {headers: {'content-type': 'application/json'}}))
+           : real(url, init);",
+        vec![json!(DESCRIBED_POLICY.replace('\n', ""))],
+    )?;
+    b.button("Create key")?.click()?;
+    b.control("Name")?.fill("Berlin stats")?;
+    b.find("[aria-label='stats scopes'] input[value='stats:read']")?
+        .click()?;
+    b.find_text("summary", "Resources and fields")?.click()?;
+    b.control("site ids")?.fill("site_berlin")?;
+    b.find("input[value='visitors']")?.click()?;
+    b.control("7 days")?.click()?;
+    shoot(&b, "create-key-policy")?;
+    b.button("Create key")?.click()?;
+    let key = copy_secret(&b)?;
+    b.button("Done")?.click()?;
+    b.find_text("h1", "Berlin stats")?;
+    let created = key_named(w, org, "Berlin stats")?;
+    eq(
+        (
+            created["scopes"].clone(),
+            created["resources"].clone(),
+            created["fields"].clone(),
+        ),
+        (
+            json!(["stats:read"]),
+            json!({"site": ["site_berlin"]}),
+            json!({"stats": ["visitors"]}),
+        ),
+        "what the dialog offered is what the key holds",
+    )?;
+    let stats = |site: &str| {
+        send_with_key(
+            &w.gateway,
+            &key,
+            "GET",
+            &format!("/api/sites/{site}/stats"),
+            &[],
+            None,
+        )
+    };
+    eq(stats("site_berlin").status, 200, "its site")?;
+    refusal(&stats("site_paris"), 403, "resource_forbidden")?;
     console_clean(&b)
 }
 

@@ -29,13 +29,11 @@ export interface App {
   now(): number;
 }
 
-export type Page<R extends Route = Route> = (app: App, route: R, main: HTMLElement) => Promise<void>;
-
 export function start(root: HTMLElement): void {
-  let session = loadSession();
   let pending: string | null = null;
   const rootPath = apiRoot(location.pathname);
 
+  // One client per sign-in, so what it asked once (the policy) is asked once.
   const app = (s: Session): App => ({
     api: new Api(rootPath, s.credential),
     session: s,
@@ -50,10 +48,12 @@ export function start(root: HTMLElement): void {
     },
     now: () => Date.now(),
   });
+  const saved = loadSession();
+  let current: App | null = saved ? app(saved) : null;
 
   const signOut = () => {
     forgetSession();
-    session = null;
+    current = null;
     location.hash = "#/";
     draw();
   };
@@ -71,19 +71,18 @@ export function start(root: HTMLElement): void {
 
   function draw(): void {
     const main = h("main", { id: "main", tabindex: -1 });
-    if (!session) {
+    if (!current) {
       replace(root, main);
       void signInPage(main, rootPath, (s) => {
-        session = s;
+        current = app(s);
         draw();
       });
       return;
     }
-    const current = app(session);
     const route = parse(location.hash);
     const flash = pending;
     pending = null;
-    replace(root, topBar(session), main);
+    replace(root, topBar(current.session), main);
     if (flash) main.append(h("p", { class: "flash", role: "status" }, flash));
     const body = h("div", { class: "page" });
     main.append(body);
