@@ -184,7 +184,7 @@ const CASES: &[Case<World>] = support::cases![
     a_wrong_credential_shows_the_apis_message,
     a_refused_key_is_told_in_the_dialog_by_keyboard_alone,
     an_admin_creates_a_key_copies_it_and_uses_it_through_the_gateway,
-    the_policy_offers_scopes_resource_ids_and_fields,
+    the_policy_and_usage_series_shape_the_dialog_and_the_charts,
     revoke_all_needs_the_organizations_name_typed,
     an_organization_admin_key_manages_its_own_organization,
     every_page_is_readable_at_1280_and_390_px,
@@ -474,7 +474,7 @@ const DESCRIBED_POLICY: &str = r#"{"default":"deny","resources":[
   {"name":"stats","actions":["read","create"],"id_types":["site"],"fields":["visitors","pages.path"]}
 ],"rules":[]}"#;
 
-fn the_policy_offers_scopes_resource_ids_and_fields(w: &World) -> Result<(), Failed> {
+fn the_policy_and_usage_series_shape_the_dialog_and_the_charts(w: &World) -> Result<(), Failed> {
     let org = "console-policy";
     w.org(org);
     let b = w.browser();
@@ -527,6 +527,36 @@ fn the_policy_offers_scopes_resource_ids_and_fields(w: &World) -> Result<(), Fai
     };
     eq(stats("site_berlin").status, 200, "its site")?;
     refusal(&stats("site_paris"), 403, "resource_forbidden")?;
+    // The charts, with the series keygate keeps once it counts per hour and per day (the same
+    // other branch): a bar per bucket, the refused on top.
+    b.script(
+        "const real = window.fetch;
+         const series = (kind, n, step) => ({series: kind, buckets: Array.from({length: n}, (_, i) => ({
+           start: new Date(Date.now() - (n - 1 - i) * step).toISOString(),
+           admitted: Math.round(40 + 30 * Math.sin(i / 3) + i), refused: i % 7 === 0 ? 6 : 0}))});
+         window.fetch = (url, init) => {
+           const m = String(url).match(/usage[?]series=(hour|day)$/);
+           if (!m) return real(url, init);
+           const body = m[1] === 'hour' ? series('hour', 48, 3600e3) : series('day', 30, 86400e3);
+           return Promise.resolve(new Response(JSON.stringify(body), {headers: {'content-type': 'application/json'}}));
+         };",
+        vec![],
+    )?;
+    b.button("Disable")?.click()?;
+    b.wait_text("is disabled")?;
+    let bars = b.script(
+        "return [...document.querySelectorAll('figure.chart svg')].map(s => [s.querySelectorAll('rect.admitted').length, s.getAttribute('aria-label')])",
+        vec![],
+    )?;
+    eq(bars[0][0].clone(), json!(48), "a bar per hour")?;
+    eq(bars[1][0].clone(), json!(30), "a bar per day")?;
+    check(
+        bars[0][1]
+            .as_str()
+            .is_some_and(|l| l.contains("admitted and")),
+        "each chart says what it shows",
+    )?;
+    shoot(&b, "key-charts")?;
     console_clean(&b)
 }
 

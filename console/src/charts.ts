@@ -1,7 +1,8 @@
 // Usage charts: stacked bars (admitted, refused) drawn as inline SVG by this script, no chart
 // library. Each bar has a <title> (hover, screen readers); the chart as a whole has a summary.
-// The SVG stretches to the width it is given; its tick labels are HTML, so they stay readable
-// on a phone.
+// The SVG stretches to the width it is given; its tick labels are HTML placed under their
+// bars, so they stay readable on a phone (set through the CSSOM, which the CSP allows: no
+// style attribute).
 
 import type { Bucket } from "./api";
 import { h, svg } from "./dom";
@@ -20,15 +21,16 @@ export function scaleMax(buckets: Bucket[]): number {
   return 10 * magnitude;
 }
 
-/** Which buckets get a tick label: about `labels` of them, evenly spread, first and last. */
-export function ticks(length: number, labels: number): number[] {
-  if (length <= 1) return length === 1 ? [0] : [];
-  const n = Math.min(labels, length);
-  return [...new Set(Array.from({ length: n }, (_, i) => Math.round((i * (length - 1)) / (n - 1))))];
+/** Which buckets get a tick label: the last (now), and every `step` before it. */
+export function ticks(length: number, step: number): number[] {
+  const out: number[] = [];
+  for (let i = length - 1; i >= 0; i -= Math.max(1, step)) out.unshift(i);
+  return out;
 }
 
-/** A bar chart of `buckets`; `label` names one bucket's start ("10:00", "Nov 24"). */
-export function barChart(title: string, buckets: Bucket[], label: (start: Date) => string): HTMLElement {
+/** A bar chart of `buckets`; `label` names one bucket's start ("10:00", "Nov 24"), shown
+ *  under every `step`-th bar counting back from the last. */
+export function barChart(title: string, buckets: Bucket[], label: (start: Date) => string, step: number): HTMLElement {
   const max = scaleMax(buckets);
   const slot = WIDTH / Math.max(1, buckets.length);
   const bar = Math.max(1, slot * 0.7);
@@ -70,7 +72,12 @@ export function barChart(title: string, buckets: Bucket[], label: (start: Date) 
     h(
       "div",
       { class: "ticks", "aria-hidden": "true" },
-      ticks(buckets.length, 5).map((i) => h("span", {}, label(new Date(buckets[i]?.start ?? 0)))),
+      ticks(buckets.length, step).map((i) => {
+        const last = i === buckets.length - 1;
+        const tick = h("span", { class: last ? "end" : null }, label(new Date(buckets[i]?.start ?? 0)));
+        tick.style.left = last ? "100%" : `${((i + 0.5) / buckets.length) * 100}%`;
+        return tick;
+      }),
     ),
     h(
       "p",

@@ -17,14 +17,15 @@ export function ago(iso: string | null, now: number): string {
   return `${Math.floor(ms / (365 * DAY))}y ago`;
 }
 
-/** When a key expires: "never", "expired", "in 40 minutes", "in 5 hours", "in 29 days". */
+/** When a key expires: "never", "expired", "in 40 minutes", "in 5 hours", "in 29 days".
+ *  Rounded: a 7-day key made a moment ago expires "in 7 days", not 6 and some hours. */
 export function expires(iso: string | null, now: number): string {
   if (!iso) return "never";
   const ms = Date.parse(iso) - now;
   if (ms <= 0) return "expired";
   if (ms < HOUR) return `in ${plural(Math.max(1, Math.round(ms / MINUTE)), "minute")}`;
-  if (ms < 2 * DAY) return `in ${plural(Math.floor(ms / HOUR), "hour")}`;
-  return `in ${plural(Math.floor(ms / DAY), "day")}`;
+  if (ms < 2 * DAY) return `in ${plural(Math.round(ms / HOUR), "hour")}`;
+  return `in ${plural(Math.round(ms / DAY), "day")}`;
 }
 
 /** "1 key", "3 keys". */

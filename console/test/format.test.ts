@@ -27,6 +27,8 @@ test("expiry reads as a countdown", () => {
   assert.equal(expires(after(5 * HOUR), NOW), "in 5 hours");
   assert.equal(expires(after(29 * DAY + HOUR), NOW), "in 29 days");
   assert.equal(expires(after(2 * DAY), NOW), "in 2 days");
+  assert.equal(expires(after(7 * DAY - 5_000), NOW), "in 7 days");
+  assert.equal(expires(after(HOUR + 50 * MIN), NOW), "in 2 hours");
 });
 
 test("windows are named by their length", () => {

@@ -132,8 +132,8 @@ function charts(hours: Series | null, days: Series | null): HTMLElement {
   return h(
     "div",
     { class: "charts" },
-    hours ? barChart("Requests per hour, last 48 hours", hours.buckets, hourLabel) : h("p", { class: "muted" }, "No hourly chart data."),
-    days ? barChart("Requests per day, last 30 days", days.buckets, dayLabel) : h("p", { class: "muted" }, "No daily chart data."),
+    hours ? barChart("Requests per hour, last 48 hours", hours.buckets, hourLabel, 12) : h("p", { class: "muted" }, "No hourly chart data."),
+    days ? barChart("Requests per day, last 30 days", days.buckets, dayLabel, 7) : h("p", { class: "muted" }, "No daily chart data."),
   );
 }
 
