@@ -161,7 +161,7 @@ fn key_named(w: &World, org: &str, name: &str) -> Result<Value, Failed> {
 /// the clipboard; it must be the text the dialog shows.
 fn copy_secret(b: &Browser) -> Result<String, Failed> {
     b.wait_text("This API key will not be visible in the future. Please copy it now.")?;
-    let shown = b.find("dialog[open] input.secret")?.property("value")?;
+    let shown = b.find("dialog[open] .secret")?.property("value")?;
     b.button("Copy")?.click()?;
     b.wait_text("Copied to the clipboard.")?;
     // As a user who allowed this page to read the clipboard (a permission of its origin).

@@ -112,9 +112,9 @@ export function start(root: HTMLElement): void {
     const s = a.session;
     switch (route.page) {
       case "home":
-        return s.kind === "operator" ? orgsPage(a, { page: "orgs" }, body) : a.go({ page: "keys", org: s.org, query: new URLSearchParams() });
+        return s.kind === "operator" ? orgsPage(a, body) : a.go({ page: "keys", org: s.org, query: new URLSearchParams() });
       case "orgs":
-        return s.kind === "operator" ? orgsPage(a, route, body) : a.go({ page: "home" });
+        return s.kind === "operator" ? orgsPage(a, body) : a.go({ page: "home" });
       case "keys":
         return keysPage(a, route, body);
       case "key":

@@ -11,18 +11,17 @@ import { keyUse } from "./org";
 
 const PLANS: Plan[] = ["free", "pro", "business", "enterprise"];
 
-export async function orgsPage(app: App, _route: unknown, body: HTMLElement): Promise<void> {
+export async function orgsPage(app: App, body: HTMLElement): Promise<void> {
   const list = h("div", { class: "list" }, loading("organizations"));
-  const add = h("button", { type: "button", class: "primary", onclick: () => void newOrg(app) }, "New organization");
-  body.append(h("div", { class: "page-head" }, h("h1", {}, "Organizations"), add), list);
+  const add = () => h("button", { type: "button", class: "primary", onclick: () => void newOrg(app) }, "New organization");
+  body.append(h("div", { class: "page-head" }, h("h1", {}, "Organizations"), add()), list);
   const rows: Org[] = [];
   const more = h("button", { type: "button", class: "secondary" }, "Load more");
   const load = async (cursor: string | null) => {
     const page = await app.api.orgs(cursor);
     rows.push(...page.items);
     if (!rows.length) {
-      replace(list, empty("No organizations yet.", "An organization holds keys under one plan.", add.cloneNode(true)));
-      list.querySelector("button")?.addEventListener("click", () => void newOrg(app));
+      replace(list, empty("No organizations yet.", "An organization holds keys under one plan.", add()));
       return;
     }
     replace(

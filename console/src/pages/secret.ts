@@ -6,7 +6,8 @@ import { h } from "../dom";
 import { dialog } from "../ui";
 
 export async function showSecret(title: string, secret: string, what: string, note?: string): Promise<void> {
-  const value = h("input", { type: "text", readonly: true, value: secret, class: "secret", spellcheck: "false", "aria-label": what, onfocus: (e: Event) => (e.target as HTMLInputElement).select() });
+  // A text area: the whole secret shows, wrapped, on a phone too.
+  const value = h("textarea", { readonly: true, rows: 1, class: "secret", spellcheck: "false", "aria-label": what, onfocus: (e: Event) => (e.target as HTMLTextAreaElement).select() }, secret);
   const status = h("p", { class: "copy-status", role: "status", "aria-live": "polite" });
   const copy = h("button", { type: "button", class: "primary" }, "Copy");
   copy.addEventListener("click", () => {
