@@ -56,11 +56,13 @@ export function empty(title: string, text: string, action?: Child): HTMLElement 
 export interface Column<T> {
   label: string;
   cell: (row: T) => Child;
-  /** A class for the column (alignment, width). */
+  /** Classes of the column: `num` (right-aligned), `nowrap`, and how a phone's card shows
+   *  it: `title` (first line), `aside` (first line, at the right), `wide` (a line of its
+   *  own), `bare` (without its label); others are labelled in small type. */
   class?: string;
 }
 
-/** A table; below 700 px each row reads as a card, each cell labelled by its column. */
+/** A table; below 700 px each row reads as a card (see `Column.class`). */
 export function table<T>(caption: string, columns: Column<T>[], rows: T[]): HTMLElement {
   return h(
     "div",
