@@ -12,13 +12,17 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 # The Worker's sources: not the CLI (src/bin), which the wasm build never compiles.
 SOURCES := $(shell find src -type f -not -path 'src/bin/*') Cargo.toml Cargo.lock
+CONSOLE_SOURCES := $(shell find console -type f) scripts/console.sh
+# What src/edge/console.rs embeds: built before any Rust build of the worker.
+CONSOLE := build/console/index.html
 
-.PHONY: dev test unit tools build check lint bench soak fuzz clean
+.PHONY: dev test unit tools build console check lint bench soak fuzz clean screenshots
 
 dev: tools build
 	scripts/dev.sh
 
 test: tools build check
+	@scripts/tools.sh browser
 	cargo test --lib --tests
 
 tools:
@@ -26,17 +30,31 @@ tools:
 
 build: build/index.js
 
-build/index.js: $(SOURCES)
+build/index.js: $(SOURCES) $(CONSOLE)
 	$(TOOLS)/bin/worker-build --release
 	@touch $@
+
+# The admin console's files (console/ bundled by esbuild), which the worker embeds.
+console: $(CONSOLE)
+
+$(CONSOLE): $(CONSOLE_SOURCES)
+	scripts/console.sh
+
+# The console's pictures in docs/console/ (README, Console), taken again by its browser suite.
+screenshots: tools build
+	@scripts/tools.sh browser
+	CONSOLE_SCREENSHOTS=docs/console cargo test --test console
 
 # The inner loop: format, native lints, the native unit and property tests. No worker build,
 # no workerd, no tools to install; `make test` runs all of it and more.
 unit: lint
 	cargo test --quiet --lib --bins
 
-# The Worker target must compile too, lint-free: the native tests do not build the glue.
-check: lint
+# The Worker target must compile too, lint-free: the native tests do not build the glue
+# (which embeds the console, so it is built first). The console is type-checked and its unit
+# tests run on Node.
+check: lint $(CONSOLE)
+	scripts/console.sh check
 	cargo clippy --quiet --target wasm32-unknown-unknown --lib -- -D warnings
 
 # Formatting and native clippy over keygate and its test support crate (tests/support).

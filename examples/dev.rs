@@ -95,6 +95,10 @@ fn print_banner(key: &str, token: &str, gateway: &Gateway) {
     println!("  demo origin:  http://127.0.0.1:{ORIGIN_PORT}/");
     println!("  demo key:     {key}   (organization \"demo\")");
     println!("  admin token:  {token}   (from .dev.vars)");
+    println!(
+        "  console:      {}   (sign in with the admin token)",
+        gateway.url("/_keygate/console/")
+    );
     println!("  local state:  {}", gateway.state_dir.display());
     println!();
     println!("Try it:");

@@ -38,6 +38,16 @@ if [ "${1:-}" = bench ] && ! command -v wrk >/dev/null; then
   }
 fi
 
+# `tools.sh browser`: headless Chromium and its matching ChromeDriver for the console's browser
+# tests (tests/console.rs), from Debian's packages: no browser download from elsewhere.
+if [ "${1:-}" = browser ] && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
+  echo "keygate: installing chromium and chromium-driver (apt-get)" >&2
+  { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; } >/dev/null || {
+    echo "keygate: cannot install chromium and chromium-driver; install them and run make test again" >&2
+    exit 1
+  }
+fi
+
 # npm ci only when package-lock.json changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "keygate: npm ci" >&2

@@ -107,6 +107,15 @@ fn organizations_are_created_updated_and_read(w: &World) -> Result<(), Failed> {
     let org = admin.call("GET", "/orgs/org-a", None).json();
     eq(org["plan"].as_str(), Some("pro"), "plan")?;
     eq(org["key_limit"].as_u64(), Some(10), "pro limit")?;
+    eq(
+        org["default_rate_limits"].clone(),
+        serde_json::json!([
+            {"name": "burst", "limit": 50, "window_seconds": 1},
+            {"name": "minute", "limit": 300, "window_seconds": 60},
+            {"name": "day", "limit": 100000, "window_seconds": 86400}
+        ]),
+        "the plan's windows",
+    )?;
     refusal(
         &admin.call("GET", "/orgs/Org-A", None),
         400,

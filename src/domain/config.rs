@@ -311,6 +311,11 @@ impl AdminPrefix {
         }
     }
 
+    /// The prefix as configured, e.g. `/_keygate`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The rest of `path` after the prefix (`""` or starting with `/`), if it is under it.
     pub fn strip<'p>(&self, path: &'p str) -> Option<&'p str> {
         path.strip_prefix(self.0.as_str())

@@ -12,7 +12,7 @@ use worker::{Env, Request, Response, console_log};
 use super::log::Trace;
 use futures_util::future::join_all;
 
-use super::{body, clock, directory, leaks, respond, rpc, state, verify};
+use super::{body, clock, console, directory, leaks, respond, rpc, state, verify};
 use crate::domain::http::client::ClientId;
 use crate::domain::key::credential::{self, is_admin_token};
 use crate::domain::manage::actor::Actor;
@@ -58,6 +58,9 @@ pub async fn handle(
     match endpoint {
         Endpoint::Health => return respond::json(200, &Health { status: "ok" }),
         Endpoint::OpenApi => return Ok(respond::raw_json(200, OPENAPI)),
+        Endpoint::Console(route) => {
+            return Ok(console::serve(route, &state::config(env)?.admin_prefix));
+        }
         // Authenticated by GitHub's signature, or by holding the key: no admin credential.
         Endpoint::GithubReport => return leaks::github(&mut req, env).await,
         Endpoint::LeakReport => return leaks::report(&mut req, env, &trace.client).await,
@@ -249,6 +252,7 @@ async fn command(
         Endpoint::Health
         | Endpoint::OpenApi
         | Endpoint::Policy
+        | Endpoint::Console(_)
         | Endpoint::GithubReport
         | Endpoint::LeakReport
         | Endpoint::ListOrgs => return Err(GateError::NotFound),

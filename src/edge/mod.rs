@@ -6,6 +6,7 @@ mod admin;
 mod body;
 mod catalog;
 mod clock;
+mod console;
 mod directory;
 mod gateway;
 

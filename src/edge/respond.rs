@@ -24,7 +24,11 @@ pub fn error(err: &GateError, problem_json: bool) -> Response {
         );
     }
     let rendered = err.render(problem_json);
-    with_body(rendered.status, &rendered.headers, rendered.body)
+    with_body(
+        rendered.status,
+        &rendered.headers,
+        rendered.body.into_bytes(),
+    )
 }
 
 /// A JSON response with `status`; a body that fails to serialize is a 500, never an empty
@@ -34,7 +38,7 @@ pub fn json(status: u16, body: &impl Serialize) -> Result<Response, GateError> {
     Ok(with_body(
         status,
         &[("content-type", "application/json".to_owned())],
-        text,
+        text.into_bytes(),
     ))
 }
 
@@ -43,7 +47,7 @@ pub fn raw_json(status: u16, body: &str) -> Response {
     with_body(
         status,
         &[("content-type", "application/json".to_owned())],
-        body.to_owned(),
+        body.as_bytes().to_vec(),
     )
 }
 
@@ -73,7 +77,12 @@ pub fn with_extra_headers(
 
 /// A response without a body.
 pub fn empty(status: u16, headers: &[(&str, String)]) -> Response {
-    with_body(status, headers, String::new())
+    with_body(status, headers, Vec::new())
+}
+
+/// A response with `body` as it is (a static file).
+pub fn bytes(status: u16, headers: &[(&str, String)], body: &[u8]) -> Response {
+    with_body(status, headers, body.to_vec())
 }
 
 /// Wraps a runtime error as an internal one (its text goes to the log, not the client).
@@ -81,7 +90,7 @@ pub fn internal(e: impl Display) -> GateError {
     GateError::Internal(e.to_string())
 }
 
-fn with_body(status: u16, headers: &[(&str, String)], body: String) -> Response {
+fn with_body(status: u16, headers: &[(&str, String)], body: Vec<u8>) -> Response {
     let out = Headers::new();
     for (name, value) in headers {
         // Names and values are ours and valid; a failure here would only drop a header.
@@ -90,5 +99,5 @@ fn with_body(status: u16, headers: &[(&str, String)], body: String) -> Response 
     Response::builder()
         .with_status(status)
         .with_headers(out)
-        .fixed(body.into_bytes())
+        .fixed(body)
 }

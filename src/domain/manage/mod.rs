@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod audit;
 pub mod body;
+pub mod console;
 pub mod details;
 pub mod listing;
 pub mod login;

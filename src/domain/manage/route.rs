@@ -5,6 +5,7 @@ use crate::domain::authz::resource::{ResourceRef, is_resource_type};
 use crate::domain::error::GateError;
 use crate::domain::http::target;
 use crate::domain::key::record::{KeyId, OrgId};
+use crate::domain::manage::console::ConsoleRoute;
 use crate::domain::webhook::WebhookRoute;
 
 /// One management operation, with the ids from its path.
@@ -14,6 +15,8 @@ pub enum Endpoint {
     Health,
     /// `GET /v1/openapi.json`: the API description, no auth.
     OpenApi,
+    /// `GET /console/…`: the admin console's static files, no auth (they hold no data).
+    Console(ConsoleRoute),
     /// `GET /v1/orgs`: every organization (the admin token only).
     ListOrgs,
     /// `GET /v1/policy`: the deployment's route policy; any organization's admin may read it.
@@ -87,6 +90,9 @@ impl Endpoint {
             ),
             ["v1", "openapi.json"] => ("GET", (method == "GET").then_some(Endpoint::OpenApi)),
             ["v1", "policy"] => ("GET", (method == "GET").then_some(Endpoint::Policy)),
+            ["console", rest @ ..] => {
+                return ConsoleRoute::resolve(method, rest).map(Endpoint::Console);
+            }
             ["v1", "secret-scanning", "github"] => {
                 ("POST", (method == "POST").then_some(Endpoint::GithubReport))
             }
@@ -176,6 +182,7 @@ impl Endpoint {
             Endpoint::Health
             | Endpoint::OpenApi
             | Endpoint::Policy
+            | Endpoint::Console(_)
             | Endpoint::GithubReport
             | Endpoint::LeakReport
             | Endpoint::ListOrgs => None,
@@ -208,6 +215,7 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::manage::console::ConsoleFile;
 
     fn code(method: &str, path: &str) -> &'static str {
         Endpoint::resolve(method, path)
@@ -262,6 +270,16 @@ mod tests {
             Endpoint::resolve("DELETE", "/v1/orgs/acme/resources/website/w%3A1").unwrap(),
             Endpoint::DeleteResource(acme, ResourceRef::parse("website", "w:1").unwrap())
         );
+        assert_eq!(
+            Endpoint::resolve("GET", "/console").unwrap(),
+            Endpoint::Console(ConsoleRoute::Redirect)
+        );
+        assert_eq!(
+            Endpoint::resolve("GET", "/console/").unwrap(),
+            Endpoint::Console(ConsoleRoute::File(ConsoleFile::Index))
+        );
+        assert_eq!(code("GET", "/console/app.js/x"), "not_found");
+        assert_eq!(code("DELETE", "/console/"), "method_not_allowed");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct OrgView {
     pub key_limit: Option<u32>,
     /// Live (not revoked) keys.
     pub key_count: u32,
+    /// The plan's windows: the limits of every key that sets none of its own, and the bounds
+    /// an organization admin's own windows must keep within.
+    pub default_rate_limits: Vec<RateLimit>,
     /// What a key found in public becomes.
     pub on_leak: crate::domain::leak::OnLeak,
     /// Creation time.

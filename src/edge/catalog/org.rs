@@ -28,6 +28,7 @@ impl OrgCatalog {
             api_access: terms.api_access,
             key_limit: plans.get(terms.plan).key_limit,
             key_count: self.live_count()?,
+            default_rate_limits: plans.get(terms.plan).rate_limits.clone(),
             on_leak: self.on_leak()?,
             created_at: UnixMillis(row.created_at as u64),
             updated_at: UnixMillis(row.updated_at as u64),
