@@ -24,7 +24,8 @@ use support::{
 /// Reports at `/api/reports` need `reports:read`; everything else is refused (default deny).
 const POLICY: &str = r#"{"default":"deny","rules":[
   {"method":"GET","path":"/api/reports","resource":"reports"},
-  {"method":["GET","POST"],"path":"/api/sites/:siteId/stats","resource":"stats","ids":{"site":"path:siteId"}}
+  {"method":["GET","POST"],"path":"/api/sites/:siteId/stats","resource":"stats","ids":{"site":"path:siteId"},
+   "fields":["visitors","pages.path"]}
 ]}"#;
 
 /// WebDriver's Enter and Escape keys.
@@ -472,13 +473,6 @@ fn an_admin_creates_a_key_copies_it_and_uses_it_through_the_gateway(
     console_clean(&b)
 }
 
-/// `GET /v1/policy` as keygate answers it once it describes its policy (another branch of
-/// this work); until then the page is given that answer, and everything else is real.
-const DESCRIBED_POLICY: &str = r#"{"default":"deny","resources":[
-  {"name":"reports","actions":["read"],"id_types":[],"fields":[]},
-  {"name":"stats","actions":["read","create"],"id_types":["site"],"fields":["visitors","pages.path"]}
-],"rules":[]}"#;
-
 fn the_policy_and_usage_series_shape_the_dialog_and_the_charts(w: &World) -> Result<(), Failed> {
     let org = "console-policy";
     w.org(org);
@@ -486,13 +480,7 @@ fn the_policy_and_usage_series_shape_the_dialog_and_the_charts(w: &World) -> Res
     sign_in(w, &b, ADMIN_TOKEN, None)?;
     b.goto(&format!("{}#/orgs/{org}/keys", w.console()))?;
     b.wait_text("No keys yet.")?;
-    b.script(
-        "const policy = arguments[0], real = window.fetch;
-         window.fetch = (url, init) => String(url).endsWith('/v1/policy')
-           ? Promise.resolve(new Response(policy, {headers: {'content-type': 'application/json'}}))
-           : real(url, init);",
-        vec![json!(DESCRIBED_POLICY.replace('\n', ""))],
-    )?;
+    // The dialog offers what GET /v1/policy describes: the suite's POLICY.
     b.button("Create key")?.click()?;
     b.control("Name")?.fill("Berlin stats")?;
     b.find("[aria-label='stats scopes'] input[value='stats:read']")?
@@ -532,21 +520,7 @@ fn the_policy_and_usage_series_shape_the_dialog_and_the_charts(w: &World) -> Res
     };
     eq(stats("site_berlin").status, 200, "its site")?;
     refusal(&stats("site_paris"), 403, "resource_forbidden")?;
-    // The charts, with the series keygate keeps once it counts per hour and per day (the same
-    // other branch): a bar per bucket, the refused on top.
-    b.script(
-        "const real = window.fetch;
-         const series = (kind, n, step) => ({series: kind, buckets: Array.from({length: n}, (_, i) => ({
-           start: new Date(Date.now() - (n - 1 - i) * step).toISOString(),
-           admitted: Math.round(40 + 30 * Math.sin(i / 3) + i), refused: i % 7 === 0 ? 6 : 0}))});
-         window.fetch = (url, init) => {
-           const m = String(url).match(/usage[?]series=(hour|day)$/);
-           if (!m) return real(url, init);
-           const body = m[1] === 'hour' ? series('hour', 48, 3600e3) : series('day', 30, 86400e3);
-           return Promise.resolve(new Response(JSON.stringify(body), {headers: {'content-type': 'application/json'}}));
-         };",
-        vec![],
-    )?;
+    // The charts draw the series keygate keeps per hour and per day: a bar per bucket.
     b.button("Disable")?.click()?;
     b.wait_text("is disabled")?;
     let bars = b.script(
