@@ -167,6 +167,20 @@ fn a_team_key_works_only_for_its_teams_websites(w: &World) -> Result<(), Failed>
         0,
         "the origin saw the other team's website",
     )?;
+    // A typo in the type would leave the key unrestricted: refused, nothing created.
+    let m = refusal(
+        &admin.call(
+            "POST",
+            "/orgs/zen-a/keys",
+            Some(r#"{"name":"Typo","scopes":["read"],"resources":{"teams":["team_a"]}}"#),
+        ),
+        400,
+        "invalid_request",
+    )?;
+    check(
+        m.starts_with("resources: unknown resource type \"teams\""),
+        &m,
+    )?;
     eq(
         w.origin.seen(&analytics("w_nowhere")).len(),
         0,

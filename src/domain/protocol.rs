@@ -295,6 +295,9 @@ pub struct OwnedRoute {
     pub parents: Vec<(String, String)>,
     /// Field-filtering envelope.
     pub envelope: Option<String>,
+    /// The id types keys may be restricted on; `None`: the policy has no rules.
+    #[serde(default)]
+    pub known_types: Option<Vec<String>>,
 }
 
 impl OwnedRoute {
@@ -316,6 +319,7 @@ impl OwnedRoute {
                 .map(|(c, p)| ((*c).to_owned(), (*p).to_owned()))
                 .collect(),
             envelope: route.envelope.map(str::to_owned),
+            known_types: route.known_types.map(<[String]>::to_vec),
         }
     }
 
@@ -337,6 +341,7 @@ impl OwnedRoute {
                 .map(|(c, p)| (c.as_str(), p.as_str()))
                 .collect(),
             envelope: self.envelope.as_deref(),
+            known_types: self.known_types.as_deref(),
         }
     }
 }

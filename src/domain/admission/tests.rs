@@ -24,6 +24,7 @@ fn route() -> Route<'static> {
         ids: Vec::new(),
         parents: Vec::new(),
         envelope: None,
+        known_types: None,
     }
 }
 

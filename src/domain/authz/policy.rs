@@ -80,6 +80,8 @@ pub struct Policy {
     rules_fold: bool,
     /// Which id types belong to another (`website` → `team`).
     parents: Parents,
+    /// [`Policy::id_types`], owned, computed once: every route carries it.
+    known_types: Vec<String>,
 }
 
 /// How rule paths compare with request paths.
@@ -159,6 +161,10 @@ pub struct Route<'p> {
     pub parents: Vec<(&'p str, &'p str)>,
     /// Where field filtering applies in the response body.
     pub envelope: Option<&'p str>,
+    /// The id types a key may be restricted on ([`Policy::id_types`]); `None` when the policy
+    /// has no rules. A key restricted on another type is refused everywhere: its restriction
+    /// could never be checked (the policy renamed or dropped the type, or its parent).
+    pub known_types: Option<&'p [String]>,
 }
 
 impl Route<'_> {
@@ -187,6 +193,7 @@ impl Policy {
             write: WriteMeaning::ALL,
             rules_fold: false,
             parents: Parents::default(),
+            known_types: Vec::new(),
         }
     }
 
@@ -212,6 +219,20 @@ impl Policy {
         names.sort_unstable();
         names.dedup();
         names
+    }
+
+    /// The id types keys may be restricted on: every type a rule reads an id of, and every
+    /// declared parent type. Empty when the policy has no rules (then any type is accepted).
+    pub fn id_types(&self) -> Vec<&str> {
+        let mut types: Vec<&str> = self
+            .rules
+            .iter()
+            .flat_map(|r| r.ids.iter().map(|(kind, _)| kind.as_str()))
+            .chain(self.parents.all().values().map(String::as_str))
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        types
     }
 
     /// The field paths keys may be restricted to for `resource`: every path its rules declare,
@@ -273,6 +294,7 @@ impl Policy {
                     ids: Vec::new(),
                     parents: Vec::new(),
                     envelope: None,
+                    known_types: self.known_types(),
                 })
             } else {
                 Err(GateError::RouteNotAllowed)
@@ -304,7 +326,12 @@ impl Policy {
             ids,
             parents,
             envelope: rule.envelope.as_deref(),
+            known_types: self.known_types(),
         })
+    }
+
+    fn known_types(&self) -> Option<&[String]> {
+        (!self.rules.is_empty()).then_some(&self.known_types[..])
     }
 
     /// The first rule matching under `reading`, and its parameters.

@@ -130,6 +130,14 @@ fn authorization(record: &KeyRecord, route: &Route<'_>) -> Result<Option<FieldSc
             read_only,
         });
     }
+    if let Some(known) = route.known_types
+        && let Some(kind) = record.resources.keys().find(|k| !known.contains(k))
+    {
+        return Err(GateError::ResourceForbidden {
+            kind: kind.clone(),
+            id: None,
+        });
+    }
     for (kind, id) in &route.ids {
         let reached = match (record.resources.get(*kind), route.parent_of(kind)) {
             (Some(allowed), _) => id.as_ref().is_some_and(|id| allowed.contains(id)),

@@ -279,6 +279,7 @@ mod tests {
             ids: vec![("site", Some("site a&b".into())), ("team", None)],
             parents: Vec::new(),
             envelope: None,
+            known_types: None,
         };
         let route = Route {
             ids: vec![
@@ -342,6 +343,7 @@ mod tests {
             ids: Vec::new(),
             parents: Vec::new(),
             envelope: None,
+            known_types: None,
         };
         let identity = Identity {
             route: &open,

@@ -243,7 +243,7 @@ impl CreateKey {
             name,
             scopes,
             expires_at,
-            resources: valid_resources(self.resources)?,
+            resources: valid_resources(self.resources, policy)?,
             fields: valid_fields(self.fields, policy)?,
             rate_limits: valid_rate_limits(self.rate_limits.unwrap_or_default(), bounds)?,
             rate_limiting: self.rate_limiting.unwrap_or(true),
@@ -337,7 +337,10 @@ impl UpdateKey {
         let patch = KeyPatch {
             name: self.name.as_deref().map(valid_name).transpose()?,
             scopes: self.scopes.map(|s| valid_scopes(s, policy)).transpose()?,
-            resources: self.resources.map(valid_resources).transpose()?,
+            resources: self
+                .resources
+                .map(|r| valid_resources(r, policy))
+                .transpose()?,
             fields: self.fields.map(|f| valid_fields(f, policy)).transpose()?,
             rate_limits: self
                 .rate_limits

@@ -128,8 +128,24 @@ pub(super) fn valid_fields(
 /// the header that carries them to the origin.
 pub(super) fn valid_resources(
     map: BTreeMap<String, Vec<String>>,
+    policy: &Policy,
 ) -> Result<BTreeMap<String, Vec<String>>, GateError> {
     let map = valid_restrictions("resources", map, is_resource_id)?;
+    // A type no rule reads and no parent is would never be checked: a typo ("teams") must not
+    // make a key meant for one team reach every website.
+    let known = policy.id_types();
+    if !policy.resources().is_empty()
+        && let Some(unknown) = map.keys().find(|t| !known.contains(&t.as_str()))
+    {
+        return Err(invalid(format!(
+            "resources: unknown resource type {unknown:?} (the API policy knows the types {})",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
     let encoded = resources_header(&map).len();
     if encoded > MAX_RESOURCES_HEADER_BYTES {
         return Err(invalid(format!(

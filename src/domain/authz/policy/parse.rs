@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{IdSource, Policy, Reading, Rule, Segment, push_new};
 use crate::domain::authz::fields::is_field_path;
-use crate::domain::authz::resource::Parents;
+use crate::domain::authz::resource::{Parents, is_resource_type};
 use crate::domain::authz::scope::{Action, Scope, WriteMeaning};
 use crate::domain::config_error::ConfigError;
 use crate::domain::http::request::{MatrixParams, Method, Target};
@@ -119,7 +119,7 @@ impl Policy {
                 Segment::Param(_) | Segment::Rest => false,
             })
         });
-        Ok(Policy {
+        let mut policy = Policy {
             default_allow,
             rules,
             reading,
@@ -127,7 +127,10 @@ impl Policy {
             write,
             rules_fold,
             parents: Parents::parse(spec.parents).map_err(bad)?,
-        })
+            known_types: Vec::new(),
+        };
+        policy.known_types = policy.id_types().into_iter().map(str::to_owned).collect();
+        Ok(policy)
     }
 }
 
@@ -195,6 +198,13 @@ impl Rule {
         };
         let mut ids = Vec::with_capacity(spec.ids.len());
         for (kind, source) in spec.ids {
+            // Keys name it in their restrictions: a type no key could be restricted on (`Site`)
+            // would leave the route open to every key.
+            if !is_resource_type(&kind) {
+                return Err(format!(
+                    "ids.{kind}: invalid resource type (lower-case letters, digits, '_' and '-')"
+                ));
+            }
             let source = match source.split_once(':') {
                 Some(("path", name)) if segments.contains(&Segment::Param(name.to_owned())) => {
                     IdSource::Path(name.to_owned())

@@ -589,3 +589,16 @@ fn parents_reach_the_routes_whose_ids_they_name() {
         );
     }
 }
+
+#[test]
+fn id_types_are_type_names_keys_can_be_restricted_on() {
+    let err = Policy::parse(
+        r#"{"rules":[{"method":"GET","path":"/u/:w","resource":"u","ids":{"Website":"path:w"}}]}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ids.Website: invalid resource type"),
+        "{err}"
+    );
+}

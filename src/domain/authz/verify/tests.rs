@@ -58,6 +58,7 @@ fn read_route() -> Route<'static> {
         ids: vec![("site", Some("site_1".to_owned()))],
         parents: Vec::new(),
         envelope: None,
+        known_types: None,
     }
 }
 
@@ -255,6 +256,7 @@ fn the_guards_borrowed_check_agrees_with_the_stages() {
         ids: vec![("site", Some(site.to_owned()))],
         parents: Vec::new(),
         envelope: None,
+        known_types: None,
     };
     for record in &records {
         for now in [UnixMillis(0), UnixMillis(1_000)] {
@@ -308,6 +310,7 @@ fn authorize_code(
             .collect(),
         parents: Vec::new(),
         envelope: Some("data"),
+        known_types: None,
     };
     authorize(key, &route)
         .map(|a| a.fields().cloned())
@@ -383,6 +386,7 @@ fn required_scopes_are_checked_before_resources_and_all_reported() {
         ids: vec![("site", Some("site_2".to_owned()))],
         parents: Vec::new(),
         envelope: None,
+        known_types: None,
     };
     let json = format!(r#"{{{BASE},"scopes":["reports:read"],"resources":{{"site":["site_1"]}}}}"#);
     let key = check_status(KeyRecord::from_json(&json).unwrap(), UnixMillis(0)).unwrap();
@@ -452,6 +456,7 @@ fn a_key_restricted_on_the_parent_reaches_only_its_registered_children() {
                 ids: vec![("website", id.map(str::to_owned))],
                 parents: vec![("website", "team")],
                 envelope: None,
+                known_types: None,
             };
             let staged = check_status(record.clone(), UnixMillis(0))
                 .and_then(|k| authorize(k, &route))
@@ -508,4 +513,36 @@ fn a_key_restricted_on_the_parent_reaches_only_its_registered_children() {
         vec![("website", Some("w_b1"))],
     );
     assert!(undeclared.is_ok());
+}
+
+/// A key restricted on a type the policy no longer knows (its `parents` renamed or dropped) is
+/// refused everywhere: its restriction could never be checked, so it must not open every id.
+#[test]
+fn a_restriction_the_policy_cannot_check_refuses_everything() {
+    let record = KeyRecord::from_json(&format!(
+        r#"{{{BASE},"scopes":["read"],"resources":{{"team":["team_a"]}}}}"#
+    ))
+    .unwrap();
+    let known = ["website".to_owned()];
+    let route = |known_types| Route {
+        resource: "analytics",
+        action: Action::Read,
+        requires: &[],
+        write: Default::default(),
+        ids: vec![("website", Some("w_b1".to_owned()))],
+        parents: Vec::new(),
+        envelope: None,
+        known_types,
+    };
+    let refused = permits(&record, UnixMillis(0), &route(Some(&known[..]))).unwrap_err();
+    assert_eq!(refused.code(), "resource_forbidden");
+    let staged = check_status(record.clone(), UnixMillis(0))
+        .and_then(|k| authorize(k, &route(Some(&known[..]))))
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(staged.code(), "resource_forbidden");
+    // Once the policy reads `team` again (or has no rules at all), the key works as before.
+    let with_team = ["team".to_owned(), "website".to_owned()];
+    assert!(permits(&record, UnixMillis(0), &route(Some(&with_team[..]))).is_ok());
+    assert!(permits(&record, UnixMillis(0), &route(None)).is_ok());
 }

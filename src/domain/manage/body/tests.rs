@@ -401,3 +401,40 @@ fn the_deployments_bounds_apply_to_creates_and_patches() {
         );
     }
 }
+
+#[test]
+fn resources_must_name_a_type_the_policy_reads() {
+    let policy = Policy::parse(
+        r#"{"parents":{"website":"team"},"rules":[
+            {"method":"GET","path":"/a/:websiteId","resource":"analytics","ids":{"website":"path:websiteId"}},
+            {"method":"GET","path":"/s","resource":"stats","ids":{"site":"query:site"}}
+        ]}"#,
+    )
+    .unwrap();
+    let create = |resources: &str| {
+        parse_body::<CreateKey>(
+            format!(r#"{{"name":"abc","scopes":["read"],"resources":{resources}}}"#).as_bytes(),
+        )
+        .and_then(|c| c.validate(NOW, &policy, Default::default()))
+        .map(|k| k.resources)
+        .map_err(|e| e.public_message())
+    };
+    let update = |resources: &str| {
+        parse_body::<UpdateKey>(format!(r#"{{"resources":{resources}}}"#).as_bytes())
+            .and_then(|u| u.validate(&policy, Default::default()))
+            .map(|p| p.resources)
+            .map_err(|e| e.public_message())
+    };
+    // A type a rule reads, and a declared parent type.
+    assert!(create(r#"{"site":["s1"],"website":["w1"]}"#).is_ok());
+    assert!(create(r#"{"team":["team_a"]}"#).is_ok());
+    // A typo would leave the key unrestricted: refused, on create and on PATCH.
+    let unknown = "resources: unknown resource type \"teams\" (the API policy knows the types site, team, website)";
+    assert_eq!(create(r#"{"teams":["team_a"]}"#).unwrap_err(), unknown);
+    assert_eq!(update(r#"{"teams":["team_a"]}"#).unwrap_err(), unknown);
+    // Without rules, any type is accepted.
+    let open =
+        parse_body::<CreateKey>(br#"{"name":"abc","scopes":["read"],"resources":{"teams":["t"]}}"#)
+            .and_then(|c| c.validate(NOW, &Policy::allow_all(), Default::default()));
+    assert!(open.is_ok());
+}
