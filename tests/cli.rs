@@ -836,7 +836,8 @@ fn the_token_is_never_printed(w: &World) -> Result<(), Failed> {
 
 /// Two rules for `keygate policy` to show; everything else is allowed (to keys with the scope).
 const POLICY: &str = r#"{"default":"allow","write":["create","update"],"rules":[
-  {"method":"GET","path":"/api/employees","resource":"employees","fields":["name","start_date"]},
+  {"method":"GET","path":"/api/employees","resource":"employees","fields":["name","start_date"],
+   "ids":{"site":"header:X-Site"}},
   {"method":"GET","path":"/api/reports/:id","resource":"reports","requires":["reports:read","employees:read"]}]}"#;
 
 fn main() -> ExitCode {

@@ -297,6 +297,28 @@ fn the_console_is_served_with_strict_headers_and_no_credential(w: &World) -> Res
         405,
         "method_not_allowed",
     )?;
+    // Refusals under the console's path carry its headers too: a 404, a 405, and the 400 for a
+    // path keygate will not read.
+    for (method, path, status) in [
+        ("GET", "/_keygate/console/nope", 404),
+        ("DELETE", "/_keygate/console/", 405),
+        ("GET", "/_keygate/console//", 400),
+        ("GET", "/_keygate/console/;x", 400),
+    ] {
+        let r = send(&w.gateway, method, path, &[], None);
+        eq(r.status, status, path)?;
+        for name in [
+            "content-security-policy",
+            "x-frame-options",
+            "x-content-type-options",
+            "referrer-policy",
+        ] {
+            check(
+                r.header(name).is_some(),
+                &format!("{method} {path}: {name}"),
+            )?;
+        }
+    }
     Ok(())
 }
 

@@ -163,7 +163,15 @@ export function dialog<T = void>(options: DialogOptions<T>): OpenDialog<T> {
   const element = h("dialog", { "aria-labelledby": titleId, class: options.wide ? "wide" : null }, form);
   const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
   let result: T | null = null;
-  cancel.addEventListener("click", () => element.close());
+  // While the API works on the request, the dialog stays: its answer may hold a secret shown
+  // once (a created or rotated key), and a second submit would do the work twice.
+  let running = false;
+  cancel.addEventListener("click", () => {
+    if (!running) element.close();
+  });
+  element.addEventListener("cancel", (event) => {
+    if (running) event.preventDefault();
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const run = options.submit;
@@ -171,17 +179,26 @@ export function dialog<T = void>(options: DialogOptions<T>): OpenDialog<T> {
       element.close();
       return;
     }
+    if (running) return;
+    running = true;
+    cancel.disabled = true;
     replace(problems);
-    busy(submitButton, run).then(
-      (value) => {
-        result = value;
-        element.close();
-      },
-      (error: unknown) => {
-        append(problems, [errorBox(error)]);
-        problems.scrollIntoView({ block: "nearest" });
-      },
-    );
+    busy(submitButton, run)
+      .then(
+        (value) => {
+          result = value;
+          running = false;
+          element.close();
+        },
+        (error: unknown) => {
+          append(problems, [errorBox(error)]);
+          problems.scrollIntoView({ block: "nearest" });
+        },
+      )
+      .finally(() => {
+        running = false;
+        cancel.disabled = false;
+      });
   });
   const closed = new Promise<T | null>((resolve) => {
     element.addEventListener("close", () => {

@@ -36,6 +36,20 @@ pub fn serve(route: ConsoleRoute, prefix: &AdminPrefix) -> Response {
     respond::bytes(200, &headers, contents(file))
 }
 
+/// Every answer for a path under the console's, refusals included (a 404, a 405, a 400 for a
+/// path keygate will not read), carries the console's security headers.
+pub fn with_security_headers(response: Response, raw_path: &str, prefix: &AdminPrefix) -> Response {
+    let console = format!("{}/console", prefix.as_str());
+    if !raw_path.starts_with(&console) {
+        return response;
+    }
+    let headers = response.headers();
+    for (name, value) in SECURITY_HEADERS {
+        let _ = headers.set(name, value);
+    }
+    response
+}
+
 fn contents(file: ConsoleFile) -> &'static [u8] {
     match file {
         ConsoleFile::Index => built!("index.html"),

@@ -46,9 +46,12 @@ async fn fetch(raw: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         client: ClientId::from_header(incoming.headers.get(ClientId::HEADER)),
         ..Trace::default()
     };
-    let response = route(&incoming, path, query, &env, &ctx, &mut trace, problem_json)
+    let mut response = route(&incoming, path, query, &env, &ctx, &mut trace, problem_json)
         .await
         .unwrap_or_else(|err| respond::error(&err, problem_json));
+    if let Ok(config) = state::config(&env) {
+        response = console::with_security_headers(response, path, &config.admin_prefix);
+    }
     let ms = clock::now().0.saturating_sub(started.0);
     log::request(&incoming.method, path, response.status_code(), ms, &trace);
     Ok(response)

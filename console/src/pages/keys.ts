@@ -160,8 +160,21 @@ function keyTable(app: App, org: Org, keys: Key[]): HTMLElement {
   );
 }
 
+/** Whether a create dialog is opening or open: a double click opens one, not two. */
+let creating = false;
+
 /** The create dialog; on success, the one-time secret, then the list again. */
 export async function createKey(app: App, org: Org): Promise<void> {
+  if (creating) return;
+  creating = true;
+  try {
+    await createKeyOnce(app, org);
+  } finally {
+    creating = false;
+  }
+}
+
+async function createKeyOnce(app: App, org: Org): Promise<void> {
   const policy = await policyOf(app.api).catch(() => null);
   const form = keyForm({ org, policy, operator: app.session.kind === "operator" }, null);
   const { closed } = dialog({

@@ -2,11 +2,11 @@
 // dialog to add one.
 
 import type { App } from "../app";
-import type { Org, Plan } from "../api";
+import { ApiError, type Org, type Plan } from "../api";
 import { h, replace } from "../dom";
 import { ago, dateTime } from "../format";
 import { href, tab } from "../router";
-import { badge, dialog, empty, errorBox, field, loading, table } from "../ui";
+import { FormProblem, badge, dialog, empty, errorBox, field, loading, table } from "../ui";
 import { keyUse } from "./org";
 
 const PLANS: Plan[] = ["free", "pro", "business", "enterprise"];
@@ -45,7 +45,8 @@ export async function orgsPage(app: App, body: HTMLElement): Promise<void> {
   await load(null);
 }
 
-/** `PUT /orgs/{id}` with a plan: the organization is created (or its plan set). */
+/** `PUT /orgs/{id}` with a plan, for an id no organization has yet: `PUT` would also change an
+ *  existing organization's plan, which is the settings page's business, not this dialog's. */
 async function newOrg(app: App): Promise<void> {
   const id = h("input", { type: "text", required: true, autocomplete: "off", spellcheck: "false", maxlength: 64, placeholder: "e.g. acme" });
   const plan = h("select", {}, PLANS.map((p) => h("option", { value: p, selected: p === "pro" }, p)));
@@ -53,7 +54,18 @@ async function newOrg(app: App): Promise<void> {
     title: "New organization",
     body: [field("Organization id", id, "1 to 64 of a-z, 0-9, _ and -, starting with a letter or digit."), field("Plan", plan, "Free: 2 keys; pro: 10; business: 50; enterprise: no limit.")],
     submitLabel: "Create organization",
-    submit: () => app.api.putOrg(id.value.trim(), { plan: plan.value as Plan }),
+    submit: async () => {
+      const wanted = id.value.trim();
+      const existing = await app.api.org(wanted).then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof ApiError && error.code === "org_not_found") return false;
+          throw error;
+        },
+      );
+      if (existing) throw new FormProblem(`Organization ${wanted} already exists: change its plan on its Settings tab.`);
+      return app.api.putOrg(wanted, { plan: plan.value as Plan });
+    },
   });
   id.focus();
   const org = await closed;
