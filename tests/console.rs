@@ -796,7 +796,24 @@ fn every_page_is_readable_at_1280_and_390_px(w: &World) -> Result<(), Failed> {
             .call("DELETE", &format!("/orgs/{org}/keys/{id}"), None);
         console_clean(&b)?;
     }
-    Ok(())
+    // Removing an endpoint drops its pending deliveries: asked first, and Cancel keeps it.
+    let hooks = || {
+        w.admin()
+            .call("GET", &format!("/orgs/{org}/webhooks"), None)
+            .json()["webhooks"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    b.find_text(".tabs a", "Webhooks")?.click()?;
+    b.button("Remove")?.click()?;
+    b.wait_text("Remove this endpoint?")?;
+    b.button("Cancel")?.click()?;
+    eq(hooks(), 1, "Cancel keeps the endpoint")?;
+    b.button("Remove")?.click()?;
+    b.button("Remove endpoint")?.click()?;
+    b.wait_text("Endpoint removed, with its pending deliveries.")?;
+    eq(hooks(), 0, "removed once confirmed")?;
+    console_clean(&b)
 }
 
 fn main() -> ExitCode {

@@ -31,8 +31,9 @@ export async function keyPage(app: App, route: KeyRoute, body: HTMLElement): Pro
     audit,
   );
   await Promise.all([
-    showActivity(app, key, activity).catch((e: unknown) => activity.append(errorBox(e))),
-    showAudit(app, key, audit).catch((e: unknown) => audit.append(errorBox(e))),
+    // A failure replaces the panel's "Loading…", keeping its heading.
+    showActivity(app, key, activity).catch((e: unknown) => activity.lastElementChild?.replaceWith(errorBox(e))),
+    showAudit(app, key, audit).catch((e: unknown) => audit.lastElementChild?.replaceWith(errorBox(e))),
   ]);
 }
 

@@ -55,6 +55,11 @@ function card(app: App, org: Org, hook: Webhook): HTMLElement {
       (e: unknown) => replace(deliveries, errorBox(e)),
     );
   });
+  const remove = h("button", { type: "button", class: "danger small" }, "Remove");
+  remove.addEventListener("click", () => {
+    replace(problems);
+    void confirmRemove(app, org, hook).catch((e: unknown) => problems.append(errorBox(e)));
+  });
   const rotate = h("button", { type: "button", class: "secondary small" }, "Rotate secret");
   rotate.addEventListener("click", () => {
     replace(problems);
@@ -79,7 +84,7 @@ function card(app: App, org: Org, hook: Webhook): HTMLElement {
       act("Send test event", () => app.api.testWebhook(org.id, hook.id), "A webhook.test event is on its way."),
       act(hook.enabled ? "Pause" : "Resume", () => app.api.updateWebhook(org.id, hook.id, { enabled: !hook.enabled }), hook.enabled ? "Endpoint paused." : "Endpoint resumed."),
       rotate,
-      act("Remove", () => app.api.deleteWebhook(org.id, hook.id), "Endpoint removed, with its pending deliveries.", "danger small"),
+      remove,
     ),
     problems,
     show,
@@ -125,6 +130,21 @@ async function addWebhook(app: App, org: Org): Promise<void> {
   if (!hook?.secret) return;
   await showSecret("Webhook added: its signing secret", hook.secret, "signing secret", "Verify every delivery with it (webhook-signature header).");
   app.go(tab(org.id, "webhooks"));
+}
+
+/** Removing an endpoint drops its pending deliveries too: asked first, like a revoke. */
+async function confirmRemove(app: App, org: Org, hook: Webhook): Promise<void> {
+  const { closed } = dialog({
+    title: "Remove this endpoint?",
+    body: h("p", { class: "warning" }, `${hook.url} gets no more events, and its pending deliveries are dropped.`),
+    submitLabel: "Remove endpoint",
+    danger: true,
+    submit: () => app.api.deleteWebhook(org.id, hook.id).then(() => true),
+  });
+  if (await closed) {
+    app.flash("Endpoint removed, with its pending deliveries.");
+    app.refresh();
+  }
 }
 
 async function confirmRotate(app: App, org: Org, hook: Webhook): Promise<void> {
