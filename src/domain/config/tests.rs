@@ -168,3 +168,23 @@ fn plans_default_to_todays_or_come_from_the_variable() {
     let e = config(&[("ORIGIN", "http://x"), ("PLANS", r#"{"gold":{}}"#)]).unwrap_err();
     assert_eq!(e.var, "PLANS");
 }
+
+#[test]
+fn settings_of_the_wrong_shape_say_what_is_expected() {
+    let e = config(&[
+        ("ORIGIN", "http://x"),
+        ("PLANS", r#"{"free":{"key_limit":-1}}"#),
+    ])
+    .unwrap_err();
+    assert!(e.to_string().contains("a whole number of keys"), "{e}");
+    assert!(!e.to_string().contains("untagged"), "{e}");
+    let e = config(&[
+        ("ORIGIN", "http://x"),
+        (
+            "POLICY",
+            r#"{"rules":[{"method":5,"path":"/a","resource":"a"}]}"#,
+        ),
+    ])
+    .unwrap_err();
+    assert!(e.to_string().contains("a name or a list of names"), "{e}");
+}

@@ -126,7 +126,10 @@ struct PlanSpec {
 
 /// `key_limit = 10` or `key_limit = "unlimited"`.
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a whole number of keys (0 to 4294967295) or \"unlimited\""
+)]
 enum KeyLimitSpec {
     Count(u32),
     Word(String),

@@ -34,7 +34,7 @@ struct PolicySpec {
 
 /// A setting written as one name or a list of names (`method`, `requires`).
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a name or a list of names")]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
