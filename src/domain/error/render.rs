@@ -74,23 +74,21 @@ impl GateError {
             GateError::InsufficientScope { missing, .. } => Some(missing.as_slice()),
             _ => None,
         };
+        let fields = ErrorBody {
+            error: self.code(),
+            message: &message,
+            retry_after,
+            missing_scopes,
+        };
         let body = if problem_json {
             serde_json::to_string(&Problem {
                 kind: format!("urn:keygate:error:{}", self.code()),
                 title: &message,
                 status: self.status(),
-                error: self.code(),
-                message: &message,
-                retry_after,
-                missing_scopes,
+                fields,
             })
         } else {
-            serde_json::to_string(&ErrorBody {
-                error: self.code(),
-                message: &message,
-                retry_after,
-                missing_scopes,
-            })
+            serde_json::to_string(&fields)
         };
         let content_type = if problem_json {
             "application/problem+json"
@@ -159,12 +157,9 @@ struct Problem<'a> {
     kind: String,
     title: &'a str,
     status: u16,
-    error: &'static str,
-    message: &'a str,
-    #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
-    retry_after: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    missing_scopes: Option<&'a [Scope]>,
+    /// The same fields as the plain JSON body, after the problem's own.
+    #[serde(flatten)]
+    fields: ErrorBody<'a>,
 }
 
 #[cfg(test)]
