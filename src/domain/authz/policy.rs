@@ -80,7 +80,7 @@ pub struct Policy {
     rules_fold: bool,
     /// Which id types belong to another (`website` → `team`).
     parents: Parents,
-    /// [`Policy::id_types`], owned, computed once: every route carries it.
+    /// [`Policy::id_types`], computed once when parsed: every route carries it.
     known_types: Vec<String>,
 }
 
@@ -222,17 +222,16 @@ impl Policy {
     }
 
     /// The id types keys may be restricted on: every type a rule reads an id of, and every
-    /// declared parent type. Empty when the policy has no rules (then any type is accepted).
-    pub fn id_types(&self) -> Vec<&str> {
-        let mut types: Vec<&str> = self
-            .rules
-            .iter()
-            .flat_map(|r| r.ids.iter().map(|(kind, _)| kind.as_str()))
-            .chain(self.parents.all().values().map(String::as_str))
-            .collect();
-        types.sort_unstable();
-        types.dedup();
-        types
+    /// declared parent type, sorted. Empty when the policy has no rules (then any type is
+    /// accepted).
+    pub fn id_types(&self) -> &[String] {
+        &self.known_types
+    }
+
+    /// Whether the deployment wrote rules (without any, every route is allowed and any
+    /// resource, type or field name is accepted).
+    pub fn has_rules(&self) -> bool {
+        !self.rules.is_empty()
     }
 
     /// The field paths keys may be restricted to for `resource`: every path its rules declare,
@@ -331,7 +330,7 @@ impl Policy {
     }
 
     fn known_types(&self) -> Option<&[String]> {
-        (!self.rules.is_empty()).then_some(&self.known_types[..])
+        self.has_rules().then_some(&self.known_types[..])
     }
 
     /// The first rule matching under `reading`, and its parameters.

@@ -134,8 +134,8 @@ pub(super) fn valid_resources(
     // A type no rule reads and no parent is would never be checked: a typo ("teams") must not
     // make a key meant for one team reach every website.
     let known = policy.id_types();
-    if !policy.resources().is_empty()
-        && let Some(unknown) = map.keys().find(|t| !known.contains(&t.as_str()))
+    if policy.has_rules()
+        && let Some(unknown) = map.keys().find(|t| !known.contains(t))
     {
         return Err(invalid(format!(
             "resources: unknown resource type {unknown:?} (the API policy knows the types {})",

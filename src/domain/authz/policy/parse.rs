@@ -119,18 +119,24 @@ impl Policy {
                 Segment::Param(_) | Segment::Rest => false,
             })
         });
-        let mut policy = Policy {
+        let parents = Parents::parse(spec.parents).map_err(bad)?;
+        let mut known_types: Vec<String> = rules
+            .iter()
+            .flat_map(|r| r.ids.iter().map(|(kind, _)| kind.clone()))
+            .chain(parents.all().values().cloned())
+            .collect();
+        known_types.sort_unstable();
+        known_types.dedup();
+        Ok(Policy {
             default_allow,
             rules,
             reading,
             matrix,
             write,
             rules_fold,
-            parents: Parents::parse(spec.parents).map_err(bad)?,
-            known_types: Vec::new(),
-        };
-        policy.known_types = policy.id_types().into_iter().map(str::to_owned).collect();
-        Ok(policy)
+            parents,
+            known_types,
+        })
     }
 }
 
