@@ -39,8 +39,11 @@ pub fn serve(route: ConsoleRoute, prefix: &AdminPrefix) -> Response {
 /// Every answer for a path under the console's, refusals included (a 404, a 405, a 400 for a
 /// path keygate will not read), carries the console's security headers.
 pub fn with_security_headers(response: Response, raw_path: &str, prefix: &AdminPrefix) -> Response {
-    let console = format!("{}/console", prefix.as_str());
-    if !raw_path.starts_with(&console) {
+    // Every request passes here: a prefix test, no allocation.
+    let under_console = raw_path
+        .strip_prefix(prefix.as_str())
+        .is_some_and(|rest| rest.starts_with("/console"));
+    if !under_console {
         return response;
     }
     let headers = response.headers();
