@@ -313,6 +313,12 @@ impl Lease {
         }
     }
 
+    /// Whether the next request decided under the lease is kept among the sampled events
+    /// (`Tally::sample`), so its whole event is worth reading.
+    pub fn samples_next(&self) -> bool {
+        self.tally.samples_next()
+    }
+
     /// The windows as this isolate sees them: the guard's report, with the units this lease
     /// still holds counted as room (they are this isolate's to use).
     pub fn windows(&self) -> Vec<WindowReport> {

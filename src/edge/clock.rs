@@ -4,5 +4,5 @@ use crate::domain::UnixMillis;
 
 /// Now, from the runtime's clock.
 pub fn now() -> UnixMillis {
-    UnixMillis(worker::Date::now().as_millis())
+    UnixMillis(worker::js_sys::Date::now() as u64)
 }

@@ -49,6 +49,14 @@ pub async fn find(
     Ok(held)
 }
 
+/// The record under `hash` when the isolate cache holds it, fresh: no KV read needed.
+pub fn cached(hash: &KeyHash, now: UnixMillis) -> Option<Held> {
+    match CACHE.with_borrow_mut(|cache| cache.lookup(hash, now)) {
+        Lookup::Hit(held) => held,
+        _ => None,
+    }
+}
+
 /// Records what the guard said of `hash`, for a request sent at `asked_at` with the held
 /// record's digest `sent`: a current record replaces the held one, an unchanged one is
 /// confirmed, and a secret the guard does not accept is dropped from the cache.

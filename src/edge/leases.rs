@@ -129,6 +129,32 @@ impl Presence {
     }
 }
 
+/// Decides a request of `hash` to `route` at `now` under the lease held, if one holds and no
+/// call of the key is in flight; `None` otherwise, with nothing changed (the request then goes
+/// through [`Presence::step`]). `country` is asked only for an event the lease keeps.
+pub fn decide_now(
+    hash: &KeyHash,
+    route: &Route<'_>,
+    mut event: UsageEvent,
+    now: UnixMillis,
+    country: impl FnOnce() -> Option<String>,
+) -> Option<Local> {
+    LEASES.with_borrow_mut(|leases| {
+        let entry = leases.get_mut(hash)?;
+        if entry.strict || entry.asking.is_some() {
+            return None;
+        }
+        let lease = entry.lease.as_mut()?;
+        if lease.samples_next() {
+            event.country = country();
+        }
+        match lease.admit(route, event, now) {
+            Local::Over => None,
+            decided => Some(decided),
+        }
+    })
+}
+
 impl Drop for Presence {
     fn drop(&mut self) {
         LEASES.with_borrow_mut(|leases| {

@@ -6,6 +6,7 @@ use worker::console_log;
 
 use crate::domain::KeyId;
 use crate::domain::http::client::ClientId;
+use crate::domain::http::request::Headers;
 use crate::domain::limits::usage::Cost;
 
 /// What one request touched, filled in as it goes: the key it named (as soon as known) and,
@@ -22,33 +23,60 @@ pub struct Trace {
     pub cost: Cost,
 }
 
+impl Trace {
+    /// The trace of a request with `headers`, before anything is known of its key.
+    pub fn of(headers: &Headers) -> Trace {
+        Trace {
+            client: ClientId::from_header(headers.get(ClientId::HEADER)),
+            ..Trace::default()
+        }
+    }
+}
+
 /// One structured line per request. Never headers or the query: they may carry secrets. The
 /// cost fields (verification path only) are how `make bench` counts KV reads, object requests
 /// and rows written per request.
 #[derive(Serialize)]
 struct LogLine<'a> {
+    status: u16,
+    ms: u64,
+    #[serde(flatten)]
+    seen: Seen<'a>,
+}
+
+/// The line's fields known before the answer.
+#[derive(Serialize)]
+struct Seen<'a> {
     method: &'a str,
     path: &'a str,
-    status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<&'a str>,
-    ms: u64,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     cost: Option<Cost>,
 }
 
+impl<'a> Seen<'a> {
+    fn of(method: &'a str, path: &'a str, trace: &'a Trace) -> Seen<'a> {
+        Seen {
+            method,
+            path,
+            key_id: trace.key_id.as_ref().map(KeyId::as_str),
+            cost: trace.proxied.then_some(trace.cost),
+        }
+    }
+}
+
 /// Writes the line of one answered request that took `ms` milliseconds.
 pub fn request(method: &str, path: &str, status: u16, ms: u64, trace: &Trace) {
-    let line = LogLine {
-        method,
-        path,
-        status,
-        key_id: trace.key_id.as_ref().map(KeyId::as_str),
-        ms,
-        cost: trace.proxied.then_some(trace.cost),
-    };
-    match serde_json::to_string(&line) {
+    let seen = Seen::of(method, path, trace);
+    match serde_json::to_string(&LogLine { status, ms, seen }) {
         Ok(text) => console_log!("{text}"),
         Err(e) => console_log!("{{\"error\":\"log_line\",\"detail\":{:?}}}", e.to_string()),
     }
+}
+
+/// The line of a request answered by `fetch.js` before its status is known: a JSON object that
+/// `fetch.js` completes with `status` and `ms` (in front, as [`request`] writes them).
+pub fn pending(method: &str, path: &str, trace: &Trace) -> String {
+    serde_json::to_string(&Seen::of(method, path, trace)).unwrap_or_else(|_| "{}".to_owned())
 }

@@ -8,8 +8,8 @@ mod catalog;
 mod clock;
 mod console;
 mod directory;
+mod fetch;
 mod gateway;
-
 mod guard;
 mod incoming;
 mod keystore;
@@ -24,37 +24,65 @@ mod state;
 mod verify;
 mod webhooks;
 
-use worker::worker_sys::web_sys;
-use worker::{Context, Env, Request, Response, event};
+use worker::js_sys::Promise;
+use worker::wasm_bindgen::{self, prelude::wasm_bindgen};
+use worker::wasm_bindgen_futures::future_to_promise;
+use worker::worker_sys::{self, web_sys};
+use worker::{Context, Env, Request, Response};
 
-use crate::domain::http::client::ClientId;
 use crate::domain::http::request;
-use crate::domain::{GateError, error};
+use crate::domain::{GateError, UnixMillis, error};
 use incoming::Incoming;
 use log::Trace;
 
 // The runtime's request, not `worker::Request`: converting one reads and parses `cf` and the
-// URL on every request, which the verified path does not need.
-#[event(fetch)]
-async fn fetch(raw: web_sys::Request, env: Env, ctx: Context) -> worker::Result<Response> {
+// URL on every request, which the verified path does not need. Not `#[event(fetch)]` either: a
+// request decided without I/O is answered with no Rust future (`gateway::at_once`).
+#[wasm_bindgen]
+pub fn fetch(raw: web_sys::Request, env: Env, ctx: worker_sys::Context) -> Promise {
     let started = clock::now();
     let incoming = Incoming::read(raw);
-    let url = incoming.raw.url();
-    let (path, query) = request::split_url(&url);
+    if let Some(answer) = at_once(&incoming, &env, started) {
+        return answer;
+    }
+    let ctx = Context::new(ctx);
+    future_to_promise(async move {
+        let response = awaited(&incoming, &env, &ctx, started).await;
+        Ok(web_sys::Response::from(response).into())
+    })
+}
+
+/// A request of the protected API decided without I/O, answered at once.
+fn at_once(incoming: &Incoming, env: &Env, started: UnixMillis) -> Option<Promise> {
+    let config = state::config(env).ok()?;
+    let (path, query) = request::split_url(&incoming.url);
+    // Under the admin prefix as sent (console headers), or as matched: keygate's own routes.
+    if path.starts_with(config.admin_prefix.as_str()) {
+        return None;
+    }
+    let target = config.policy.target(path, query).ok()?;
+    if config.admin_prefix.strip(target.path()).is_some() {
+        return None;
+    }
     let problem_json = error::wants_problem_json(incoming.headers.get("accept"));
-    let mut trace = Trace {
-        client: ClientId::from_header(incoming.headers.get(ClientId::HEADER)),
-        ..Trace::default()
-    };
-    let mut response = route(&incoming, path, query, &env, &ctx, &mut trace, problem_json)
+    gateway::at_once(incoming, config, &target, path, problem_json, started)
+}
+
+/// Any other request: keygate's own routes, and the protected API's when KV, the guard or the
+/// body must be awaited.
+async fn awaited(incoming: &Incoming, env: &Env, ctx: &Context, started: UnixMillis) -> Response {
+    let (path, query) = request::split_url(&incoming.url);
+    let problem_json = error::wants_problem_json(incoming.headers.get("accept"));
+    let mut trace = Trace::of(&incoming.headers);
+    let mut response = route(incoming, path, query, env, ctx, &mut trace, problem_json)
         .await
         .unwrap_or_else(|err| respond::error(&err, problem_json));
-    if let Ok(config) = state::config(&env) {
+    if let Ok(config) = state::config(env) {
         response = console::with_security_headers(response, path, &config.admin_prefix);
     }
     let ms = clock::now().0.saturating_sub(started.0);
     log::request(&incoming.method, path, response.status_code(), ms, &trace);
-    Ok(response)
+    response
 }
 
 /// The route table: keygate's own routes under the admin prefix; everything else is the

@@ -6,17 +6,17 @@
 //! route: then the whole body is fetched (no range, no conditional request; a HEAD asks for
 //! the body too), filtered, and marked private.
 
-use futures_util::future::{Either, select};
-use worker::js_sys::{self, Uint8Array};
+use serde::Serialize;
+use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::web_sys;
-use worker::{AbortController, Delay, Headers, Request, RequestRedirect, Response, ResponseBody};
+use worker::{Headers, Request, Response, ResponseBody};
 
 use super::body::{read_capped, request_body};
 use super::incoming::Incoming;
 use super::verify::Admitted;
-use super::{clock, respond::internal};
+use super::{clock, fetch, respond::internal};
 use crate::domain::http::forward::{self, FILTERED_RESPONSE_HEADERS, Identity};
 use crate::domain::http::request::{self, Method, Target};
 use crate::domain::{Config, FieldScope, GateError, fields};
@@ -35,25 +35,38 @@ pub enum Body {
 }
 
 impl Body {
-    /// The body of `req`. A GET or HEAD with a body is refused (the runtime cannot forward
-    /// it, and origins disagree on reading it). A form, or a body without a content type, is
-    /// read whole, up to 8 MiB, so that `_method` and ids in it can be checked
+    /// The body of `req` as far as it is known without reading it: `None` when it must be read
+    /// whole first. A GET or HEAD with a body is refused (the runtime cannot forward it, and
+    /// origins disagree on reading it). A form, or a body without a content type, is read
+    /// whole, up to 8 MiB, so that `_method` and ids in it can be checked
     /// ([`request::reads_form`]); any other body streams.
-    pub async fn read(
+    pub fn unread(
         raw: &web_sys::Request,
         method: Method,
         headers: &request::Headers,
-    ) -> Result<Body, GateError> {
+    ) -> Result<Option<Body>, GateError> {
         let Some(stream) = raw.body() else {
-            return Ok(Body::Stream(None));
+            return Ok(Some(Body::Stream(None)));
         };
         if matches!(method, Method::Get | Method::Head) {
             return Err(GateError::AmbiguousRequest(
                 "A GET or HEAD request cannot carry a body".into(),
             ));
         }
-        if !request::reads_form(method, headers.get("content-type")) {
-            return Ok(Body::Stream(Some(stream.into())));
+        if request::reads_form(method, headers.get("content-type")) {
+            return Ok(None);
+        }
+        Ok(Some(Body::Stream(Some(stream.into()))))
+    }
+
+    /// The body of `req`, read whole when [`Body::unread`] says it must be.
+    pub async fn read(
+        raw: &web_sys::Request,
+        method: Method,
+        headers: &request::Headers,
+    ) -> Result<Body, GateError> {
+        if let Some(body) = Body::unread(raw, method, headers)? {
+            return Ok(body);
         }
         let bytes = request_body(&mut Request::from(Clone::clone(raw)), MAX_FORM_BYTES)
             .await?
@@ -69,10 +82,11 @@ impl Body {
         }
     }
 
-    fn into_js(self) -> Option<JsValue> {
+    /// The body as `fetch.js` sends it (`null` for none).
+    pub fn into_js(self) -> JsValue {
         match self {
-            Body::Stream(stream) => stream,
-            Body::Read(bytes) => Some(Uint8Array::from(bytes.as_slice()).into()),
+            Body::Stream(stream) => stream.unwrap_or(JsValue::NULL),
+            Body::Read(bytes) => Uint8Array::from(bytes.as_slice()).into(),
         }
     }
 }
@@ -89,72 +103,96 @@ pub struct Outbound<'r> {
     pub body: Body,
 }
 
-/// A runtime exception as an internal error.
-fn js(e: JsValue) -> GateError {
-    internal(format!("{e:?}"))
+/// How `fetch.js` sends a request to the origin: where, with which method, which of the
+/// client's headers it drops and which it sets. The client's headers and body stay in the
+/// runtime; only these few names and values cross the wasm boundary.
+#[derive(Serialize)]
+pub struct Plan<'a> {
+    url: String,
+    method: &'static str,
+    drop: Vec<&'a str>,
+    set: Vec<(&'static str, String)>,
+    timeout_ms: u64,
+    /// The key's response is filtered and the client asked for HEAD: the body is fetched (GET)
+    /// and dropped after filtering.
+    #[serde(skip)]
+    head_filtered: bool,
 }
 
-/// Sends the request to the origin and returns its response.
+impl<'a> Plan<'a> {
+    /// The plan of an admitted request: the method keygate authorized (GET for a filtered
+    /// HEAD), the canonical target under `ORIGIN`, the client's headers less the ones keygate
+    /// drops, the signed identity headers.
+    pub fn of(
+        out: &Outbound<'a>,
+        admitted: &Admitted<'_, '_>,
+        config: &Config,
+    ) -> Result<Plan<'a>, GateError> {
+        let key = &admitted.key;
+        let filtered = key.fields().is_some();
+        // A filtered HEAD would have nothing to filter: fetch the body, answer without it.
+        let head_filtered = filtered && out.method == Method::Head;
+        let method = if head_filtered {
+            Method::Get
+        } else {
+            out.method
+        };
+        let path_and_query = out.target.path_and_query();
+        let drop = out
+            .incoming
+            .headers
+            .iter()
+            .filter(|(name, _)| !forward::keeps_header(name, &admitted.credential, filtered))
+            .map(|(name, _)| name)
+            .collect();
+        let request_id = forward::request_id().map_err(internal)?;
+        let identity = Identity {
+            method,
+            target: &config.origin.target(&path_and_query),
+            route: &admitted.route,
+            request_id: &request_id,
+            now: clock::now(),
+        };
+        let secret = config.signing_secret.as_ref().map(|s| s.expose());
+        Ok(Plan {
+            url: config.origin.join(&path_and_query),
+            method: method.as_str(),
+            drop,
+            set: forward::identity_headers(key, &identity, secret),
+            timeout_ms: u64::try_from(config.origin_timeout.as_millis()).unwrap_or(u64::MAX),
+            head_filtered,
+        })
+    }
+
+    /// The body to send with this plan.
+    pub fn body(&self, body: Body) -> JsValue {
+        if self.head_filtered {
+            JsValue::NULL
+        } else {
+            body.into_js()
+        }
+    }
+}
+
+/// Sends the request to the origin and returns its response, filtered for a field-restricted
+/// key.
 pub async fn forward(
     out: Outbound<'_>,
     admitted: &Admitted<'_, '_>,
     config: &Config,
 ) -> Result<Response, GateError> {
-    let key = &admitted.key;
-    let scope = key.fields();
-    // A filtered HEAD would have nothing to filter: fetch the body, answer without it.
-    let head_filtered = scope.is_some() && out.method == Method::Head;
-    let method = if head_filtered {
-        Method::Get
-    } else {
-        out.method
+    let plan = Plan::of(&out, admitted, config)?;
+    let text = serde_json::to_string(&plan).map_err(internal)?;
+    let body = plan.body(out.body);
+    let sent = JsFuture::from(fetch::send(&out.incoming.raw, &text, &body)).await;
+    let response = match sent {
+        Ok(response) => Response::from(response.unchecked_into::<web_sys::Response>()),
+        Err(e) if fetch::is_timeout(&e) => return Err(GateError::OriginTimeout),
+        Err(e) => return Err(GateError::OriginUnavailable(format!("{e:?}"))),
     };
-    let path_and_query = out.target.path_and_query();
-    // The client's headers are copied inside the runtime; only the few keygate drops and the
-    // identity headers it sets cross the wasm boundary.
-    let headers = web_sys::Headers::new_with_headers(&out.incoming.raw.headers()).map_err(js)?;
-    for (name, _) in out.incoming.headers.iter() {
-        if !forward::keeps_header(name, &admitted.credential, scope.is_some()) {
-            headers.delete(name).map_err(js)?;
-        }
-    }
-    let request_id = forward::request_id().map_err(internal)?;
-    let identity = Identity {
-        method,
-        target: &config.origin.target(&path_and_query),
-        route: &admitted.route,
-        request_id: &request_id,
-        now: clock::now(),
-    };
-    let secret = config.signing_secret.as_ref().map(|s| s.expose());
-    for (name, value) in forward::identity_headers(key, &identity, secret) {
-        headers.set(name, &value).map_err(js)?;
-    }
-    let controller = AbortController::default();
-    let init = web_sys::RequestInit::new();
-    init.set_method(method.as_str());
-    init.set_headers(&headers);
-    init.set_redirect(RequestRedirect::Manual.into());
-    init.set_signal(Some(&controller.signal()));
-    if !head_filtered && let Some(body) = out.body.into_js() {
-        init.set_body(&body);
-    }
-    let destination = config.origin.join(&path_and_query);
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let send = JsFuture::from(global.fetch_with_str_and_init(&destination, &init));
-    let response = match select(send, Delay::from(config.origin_timeout)).await {
-        Either::Left((Ok(response), _)) => {
-            Response::from(response.unchecked_into::<web_sys::Response>())
-        }
-        Either::Left((Err(e), _)) => return Err(GateError::OriginUnavailable(format!("{e:?}"))),
-        Either::Right(_) => {
-            controller.abort();
-            return Err(GateError::OriginTimeout);
-        }
-    };
-    match scope {
+    match admitted.key.fields() {
         None => Ok(response),
-        Some(scope) => filtered(response, scope, head_filtered).await,
+        Some(scope) => filtered(response, scope, plan.head_filtered).await,
     }
 }
 

@@ -122,21 +122,7 @@ pub async fn admit<'a, 'p>(
     loop {
         let now = super::clock::now();
         match presence.step(&route, event.clone(), now, waited) {
-            leases::Step::Decided(Local::Admitted(key, windows)) => {
-                return Ok(Admitted {
-                    credential: found.credential,
-                    route,
-                    key,
-                    windows,
-                    now,
-                    without_guard: false,
-                    flush: None,
-                });
-            }
-            leases::Step::Decided(Local::Refused(refusal)) => return Err(refusal),
-            leases::Step::Decided(Local::Over) => {
-                return Err(GateError::Internal("a lease over, yet decided".into()));
-            }
+            leases::Step::Decided(decided) => return leased(found.credential, route, decided, now),
             leases::Step::Wait(call) => {
                 call.ended().await;
                 waited += 1;
@@ -150,6 +136,52 @@ pub async fn admit<'a, 'p>(
                 return ask_guard(env, found, route, event, Some((ask, asking)), trace).await;
             }
         }
+    }
+}
+
+/// [`admit`] when it needs no I/O: the isolate holds the key's record and a lease that
+/// decides the request. `Ok(None)` when it needs KV or the guard, with nothing changed (then
+/// call [`admit`]); a refusal is as final as [`admit`]'s, which would refuse the same way.
+pub fn admit_now<'a, 'p>(
+    authorization: Option<&'a str>,
+    x_api_key: Option<&'a str>,
+    route: Result<Route<'p>, GateError>,
+    event: UsageEvent,
+    country: impl FnOnce() -> Option<String>,
+    trace: &mut Trace,
+) -> Result<Option<Admitted<'a, 'p>>, GateError> {
+    let (credential, key) = verify::parse_credential(authorization, x_api_key)?;
+    let hash = KeyHash::of(&key);
+    let now = super::clock::now();
+    let Some(held) = keystore::cached(&hash, now) else {
+        return Ok(None);
+    };
+    trace.key_id = Some(held.record.id);
+    let route = route?;
+    leases::decide_now(&hash, &route, event, now, country)
+        .map(|decided| leased(credential, route, decided, now))
+        .transpose()
+}
+
+/// What the key's lease decided, as [`admit`] returns it.
+fn leased<'a, 'p>(
+    credential: Credential<'a>,
+    route: Route<'p>,
+    decided: Local,
+    now: crate::domain::UnixMillis,
+) -> Result<Admitted<'a, 'p>, GateError> {
+    match decided {
+        Local::Admitted(key, windows) => Ok(Admitted {
+            credential,
+            route,
+            key,
+            windows,
+            now,
+            without_guard: false,
+            flush: None,
+        }),
+        Local::Refused(refusal) => Err(refusal),
+        Local::Over => Err(GateError::Internal("a lease over, yet decided".into())),
     }
 }
 

@@ -223,11 +223,21 @@ pub fn resources_header(resources: &BTreeMap<String, Vec<String>>) -> String {
         .finish()
 }
 
-/// A fresh request id: 128 random bits as hex.
+thread_local! {
+    /// The isolate's 64 random bits, drawn on its first request, and the count of ids made.
+    static IDS: std::cell::Cell<Option<(u64, u64)>> = const { std::cell::Cell::new(None) };
+}
+
+/// A fresh request id, 32 hex digits: the isolate's random half and a count. Unique (a nonce
+/// the origin may keep to refuse replays) without a random draw per request; not secret, the
+/// signature covers it.
 pub fn request_id() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)?;
-    Ok(hex::encode(bytes))
+    let (random, count) = match IDS.get() {
+        Some(ids) => ids,
+        None => (getrandom::u64()?, 0),
+    };
+    IDS.set(Some((random, count.wrapping_add(1))));
+    Ok(format!("{random:016x}{count:016x}"))
 }
 
 /// `v3=` and the hex HMAC-SHA256 of `message` under `secret`.
@@ -259,6 +269,20 @@ fn ascii_json(json: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_32_hex_digits_and_never_repeat() {
+        let ids: Vec<String> = (0..1000).map(|_| request_id().unwrap()).collect();
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        // Another isolate (thread) draws its own random half.
+        let other = std::thread::spawn(|| request_id().unwrap()).join().unwrap();
+        assert_ne!(other[..16], ids[0][..16]);
+    }
 
     #[test]
     fn identity_is_signed_over_the_documented_lines() {

@@ -401,7 +401,8 @@ pub struct Tally {
     pub last_admitted_at: Option<UnixMillis>,
     /// Requests refused (status or authorization), by error code.
     pub refused: Vec<(String, u32)>,
-    /// The latest events, at most [`SAMPLE`], oldest first.
+    /// The first events under the lease, at most [`SAMPLE`]: the later ones need not even
+    /// be read whole (their country), which keeps a leased request cheap.
     pub sample: Vec<UsageEvent>,
 }
 
@@ -416,10 +417,14 @@ impl Tally {
                 None => self.refused.push((event.outcome.clone(), 1)),
             }
         }
-        if self.sample.len() == SAMPLE {
-            self.sample.remove(0);
+        if self.samples_next() {
+            self.sample.push(event.bounded());
         }
-        self.sample.push(event.bounded());
+    }
+
+    /// Whether the next event recorded is kept in the sample.
+    pub fn samples_next(&self) -> bool {
+        self.sample.len() < SAMPLE
     }
 }
 

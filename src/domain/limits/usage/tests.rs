@@ -238,3 +238,17 @@ fn counts_by_period_and_reason() {
     }
     assert_eq!(u.view(UnixMillis(9 * day + 200)).recent.len(), RECENT);
 }
+
+#[test]
+fn a_tally_keeps_the_first_events_and_counts_them_all() {
+    let mut tally = Tally::default();
+    for at in 0..(SAMPLE as u64 + 5) {
+        assert_eq!(tally.samples_next(), at < SAMPLE as u64);
+        tally.record(event(at, "admitted"));
+    }
+    tally.record(event(99, "insufficient_scope"));
+    assert_eq!(tally.admitted, SAMPLE as u32 + 5);
+    assert_eq!(tally.refused, vec![("insufficient_scope".to_owned(), 1)]);
+    let kept: Vec<u64> = tally.sample.iter().map(|e| e.at.0).collect();
+    assert_eq!(kept, (0..SAMPLE as u64).collect::<Vec<_>>());
+}
