@@ -58,6 +58,14 @@ struct ProcessOrigin(std::process::Child);
 const ORIGIN_JS: &str = r#"
 const port = Number(process.argv[1]);
 require("http").createServer((req, res) => {
+  // /drip/<ms>: the status, headers and 1 KiB at once, the body's end ("end") <ms> later.
+  const drip = Number((req.url.match(/^\/drip\/(\d+)/) || [])[1] || 0);
+  if (drip) {
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.write("a".repeat(1024));
+    setTimeout(() => res.end("end"), drip);
+    return;
+  }
   const ms = Number((req.url.match(/^\/slow\/(\d+)/) || [])[1] || 0);
   setTimeout(() => {
     res.writeHead(200, { "content-type": "application/json" });
@@ -210,6 +218,24 @@ const CASES: &[Case<World>] = &[
                 None,
             );
             eq(r.status, 200, "fast enough")?;
+            // Now under the key's lease (answered at once): the same 504. A body that streams
+            // on past the timeout after headers in time arrives whole (the lease has ended by
+            // then: the guard's path, which sends the same way).
+            let r = send(
+                &w.gateway,
+                "GET",
+                "/slow/2000/z",
+                &[("authorization", &auth)],
+                None,
+            );
+            eq(r.status, 504, "status under the lease")?;
+            eq(r.json()["error"].as_str(), Some("origin_timeout"), "code")?;
+            for path in ["/drip/1200/a", "/drip/1200/b"] {
+                let r = send(&w.gateway, "GET", path, &[("authorization", &auth)], None);
+                eq(r.status, 200, path)?;
+                eq(r.body.len(), 1024 + 3, "whole body")?;
+                check(r.body.ends_with(b"end"), "the part after the pause")?;
+            }
             no_panic(&w.gateway)
         },
     ),
