@@ -203,6 +203,12 @@ fn forward_at_once(
     started: UnixMillis,
     trace: &Trace,
 ) -> Result<Promise, GateError> {
+    // Fail closed: a filtered key's forward is awaited (`leases::decide_now` never decides it).
+    if admitted.key.fields().is_some() {
+        return Err(GateError::Internal(
+            "a field-restricted key decided at once".into(),
+        ));
+    }
     let send = Plan::of(&outbound, admitted, config)?;
     let cors = config
         .cors

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::domain::admission::{Handback, Lease, LeaseId, Local};
 use crate::domain::limits::usage::UsageEvent;
-use crate::domain::{KeyHash, KeyId, Route, UnixMillis};
+use crate::domain::{KeyHash, KeyId, Route, UnixMillis, verify};
 
 /// Keys whose leases an isolate keeps.
 const CAPACITY: usize = 10_000;
@@ -129,9 +129,10 @@ impl Presence {
     }
 }
 
-/// Decides a request of `hash` to `route` at `now` under the lease held, if one holds and no
-/// call of the key is in flight; `None` otherwise, with nothing changed (the request then goes
-/// through [`Presence::step`]). `country` is asked only for an event the lease keeps.
+/// Decides a request of `hash` to `route` at `now` under the lease held, if one holds, no call
+/// of the key is in flight and the key's responses on the route are not filtered (that forward
+/// reads the body: it is awaited); `None` otherwise, with nothing changed (the request then
+/// goes through [`Presence::step`]). `country` is asked only for an event the lease keeps.
 pub fn decide_now(
     hash: &KeyHash,
     route: &Route<'_>,
@@ -145,6 +146,9 @@ pub fn decide_now(
             return None;
         }
         let lease = entry.lease.as_mut()?;
+        if verify::filters(lease.record(), route) {
+            return None;
+        }
         if lease.samples_next() {
             event.country = country();
         }

@@ -54,6 +54,15 @@ impl Body {
             ));
         }
         if request::reads_form(method, headers.get("content-type")) {
+            // Read for `_method` and ids: bytes an origin would decompress first hide them.
+            if headers
+                .get("content-encoding")
+                .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"))
+            {
+                return Err(GateError::AmbiguousRequest(
+                    "A form body (or one without a content type) cannot be content-encoded".into(),
+                ));
+            }
             return Ok(None);
         }
         Ok(Some(Body::Stream(Some(stream.into()))))
@@ -138,13 +147,7 @@ impl<'a> Plan<'a> {
             out.method
         };
         let path_and_query = out.target.path_and_query();
-        let drop = out
-            .incoming
-            .headers
-            .iter()
-            .filter(|(name, _)| !forward::keeps_header(name, &admitted.credential, filtered))
-            .map(|(name, _)| name)
-            .collect();
+        let drop = forward::dropped_headers(&out.incoming.headers, &admitted.credential, filtered);
         let request_id = forward::request_id().map_err(internal)?;
         let identity = Identity {
             method,

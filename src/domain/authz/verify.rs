@@ -105,6 +105,12 @@ pub fn admitted_by_guard(record: KeyRecord, route: &Route<'_>) -> AuthorizedKey 
     }
 }
 
+/// Whether the key's responses on `route` are cut to its fields (it is field-restricted on the
+/// route's resource): the forward must read the origin's body.
+pub fn filters(record: &KeyRecord, route: &Route<'_>) -> bool {
+    record.fields.contains_key(route.resource)
+}
+
 fn field_scope(record: &KeyRecord, route: &Route<'_>) -> Option<FieldScope> {
     record.fields.get(route.resource).map(|allowed| FieldScope {
         allowed: allowed.clone(),

@@ -35,7 +35,7 @@ use sha2::Sha256;
 
 use crate::domain::authz::policy::Route;
 use crate::domain::authz::verify::AuthorizedKey;
-use crate::domain::http::request::{Method, header_name};
+use crate::domain::http::request::{Headers, Method, header_name};
 use crate::domain::key::credential::Credential;
 use crate::domain::time::UnixMillis;
 
@@ -104,6 +104,26 @@ pub fn keeps_header(name: &str, credential: &Credential<'_>, filtered: bool) -> 
         || name == "x-api-key"
         || (name == "authorization" && credential.in_authorization)
         || name.starts_with("x-keygate-"))
+}
+
+/// The names of the client's headers that are not forwarded: those [`keeps_header`] drops,
+/// and those its `Connection` header lists (hop-by-hop too, RFC 9110 §7.6.1).
+pub fn dropped_headers<'h>(
+    headers: &'h Headers,
+    credential: &Credential<'_>,
+    filtered: bool,
+) -> Vec<&'h str> {
+    let listed: Vec<String> = headers
+        .get("connection")
+        .map(|v| v.split(',').map(|t| header_name(t.trim())).collect())
+        .unwrap_or_default();
+    headers
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            !keeps_header(name, credential, filtered) || listed.contains(&header_name(name))
+        })
+        .collect()
 }
 
 /// Whether an origin response header stays on a filtered response. Length and encoding are
@@ -269,6 +289,29 @@ fn ascii_json(json: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_the_connection_header_lists_are_dropped_too() {
+        let headers = Headers::new(
+            [
+                ("connection", "X-Foo, x_bar"),
+                ("x-foo", "a"),
+                ("x-bar", "b"),
+                ("x-baz", "c"),
+                ("x-api-key", "k"),
+            ]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .to_vec(),
+        );
+        let credential = Credential {
+            key: "k",
+            in_authorization: false,
+        };
+        assert_eq!(
+            dropped_headers(&headers, &credential, false),
+            ["connection", "x-foo", "x-bar", "x-api-key"]
+        );
+    }
 
     #[test]
     fn request_ids_are_32_hex_digits_and_never_repeat() {
