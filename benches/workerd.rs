@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use keygate::domain::{ApiKey, KeyPrefix};
 use support::{
-    Admin, Gateway, GatewayOptions, Origin, free_port, project_dir, runtime_config, send,
+    Admin, Gateway, GatewayOptions, Origin, client, free_port, project_dir, runtime_config, send,
 };
 
 /// wrk connections: enough to keep both cores busy, few enough not to measure queueing alone.
@@ -82,6 +82,7 @@ fn main() {
         }
     }
     report.load(&lines);
+    report.paced(&direct, &lines, seconds);
     report.guard_calls(&direct);
     report.hot_key(&origin.url(), seconds);
     report.size();
@@ -285,6 +286,52 @@ impl Line {
     }
 }
 
+/// The paced lines' rate, as a share of the pass-through's saturated requests/s.
+const PACED_SHARE: f64 = 0.5;
+/// Connections of the paced lines (each a thread on its own schedule).
+const PACED_CONNECTIONS: usize = 16;
+
+/// p50 and p99 (ms) of `rate` requests/s to `url` for `seconds`, open loop: each connection
+/// sends on a fixed schedule and a request's latency counts from its scheduled time, so a
+/// stall shows in full instead of delaying the next send (wrk's closed loop hides it).
+fn paced(url: &str, authorization: Option<&str>, rate: f64, seconds: u64) -> (f64, f64) {
+    let interval = Duration::from_secs_f64(PACED_CONNECTIONS as f64 / rate);
+    let start = Instant::now() + Duration::from_millis(100);
+    let end = start + Duration::from_secs(seconds);
+    let mut latencies: Vec<f64> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..PACED_CONNECTIONS)
+            .map(|i| {
+                s.spawn(move || {
+                    let agent = client();
+                    let mut at = start + interval.mul_f64(i as f64 / PACED_CONNECTIONS as f64);
+                    let mut out = Vec::new();
+                    while at < end {
+                        if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        let mut request = agent.get(url);
+                        if let Some(value) = authorization {
+                            request = request.header("authorization", value);
+                        }
+                        let mut response = request.call().expect("paced request");
+                        let _ = response.body_mut().read_to_vec();
+                        out.push(at.elapsed().as_secs_f64() * 1000.0);
+                        at += interval;
+                    }
+                    out
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().expect("paced thread"))
+            .collect()
+    });
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    (at(0.5), at(0.99))
+}
+
 /// What one wrk run reported.
 struct Wrk {
     rps: f64,
@@ -446,6 +493,50 @@ impl Report {
                 format!("{p50:.2}"),
                 format!("{p99:.2}"),
                 ratio.unwrap_or_else(|| "-".into()),
+            ]);
+        }
+    }
+
+    /// p50 and p99 at one fixed rate, half the pass-through's saturated requests/s, on the
+    /// pass-through, leased keygate and keygate refusing a malformed key: latency where no
+    /// line saturates the machine (a closed loop at saturation measures its scheduling).
+    fn paced(&mut self, runtime: &Runtime, lines: &[Line], seconds: u64) {
+        let Some(pass) = lines
+            .iter()
+            .find(|l| l.what == PASS_THROUGH && l.runtime == runtime.name)
+        else {
+            return;
+        };
+        let rate = pass.medians().0 * PACED_SHARE;
+        self.section(
+            &format!(
+                "Latency at a fixed rate: {rate:.0} requests/s, half the pass-through's (open loop, {PACED_CONNECTIONS} connections, workerd via Miniflare)"
+            ),
+            "| line | p50 ms | p99 ms | p99 vs pass-through |",
+        );
+        let limited = format!("Bearer {}", runtime.limited);
+        let runs = [
+            (PASS_THROUGH, runtime.passthrough.url("/bench/paced"), None),
+            (
+                "keygate leased (1 s), valid key, 3 rate-limit windows",
+                runtime.keygate.url("/bench/limited"),
+                Some(limited.as_str()),
+            ),
+            (
+                "keygate refusing a malformed key",
+                runtime.keygate.url("/bench/paced"),
+                Some("Bearer kg_live_not_a_key"),
+            ),
+        ];
+        let mut base_p99 = None;
+        for (what, url, auth) in runs {
+            let (p50, p99) = paced(&url, auth, rate, seconds);
+            let base = *base_p99.get_or_insert(p99);
+            self.row(&[
+                what.to_owned(),
+                format!("{p50:.2}"),
+                format!("{p99:.2}"),
+                format!("{:.2}×", p99 / base),
             ]);
         }
     }
