@@ -29,8 +29,8 @@
 //! isolate that vanishes leaves its unused units counted until its lease's horizon leaves the
 //! window (at most one lease per isolate: its last grant). Lost usage: an isolate that vanishes
 //! loses the [`Tally`] of its last lease (at most that lease's units admitted, and its local
-//! refusals); the recent events of leased admissions are sampled ([`SAMPLE`] per call, the
-//! latest ones).
+//! refusals); the recent events of leased requests are sampled ([`SAMPLE`] per lease, the first
+//! ones: later ones need not read the client's country).
 //!
 //! [`Counters::lend`]: crate::domain::limits::window::Counters::lend
 //! [`Counters::release`]: crate::domain::limits::window::Counters::release
