@@ -107,16 +107,22 @@ pub fn keeps_header(name: &str, credential: &Credential<'_>, filtered: bool) -> 
 }
 
 /// The names of the client's headers that are not forwarded: those [`keeps_header`] drops,
-/// and those its `Connection` header lists (hop-by-hop too, RFC 9110 §7.6.1).
+/// and those its `Connection` header lists (hop-by-hop too, RFC 9110 §7.6.1), except the ones
+/// that say how to read the body: keygate decided on them (a JSON body streams, a form is read
+/// for `_method`), so the origin must read the body the same way.
 pub fn dropped_headers<'h>(
     headers: &'h Headers,
     credential: &Credential<'_>,
     filtered: bool,
 ) -> Vec<&'h str> {
+    const BODY: [&str; 3] = ["content-type", "content-encoding", "content-length"];
     let listed: Vec<String> = headers
         .get("connection")
-        .map(|v| v.split(',').map(|t| header_name(t.trim())).collect())
-        .unwrap_or_default();
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(|t| header_name(t.trim()))
+        .filter(|name| !BODY.contains(&name.as_str()))
+        .collect();
     headers
         .iter()
         .map(|(name, _)| name)
@@ -294,7 +300,9 @@ mod tests {
     fn headers_the_connection_header_lists_are_dropped_too() {
         let headers = Headers::new(
             [
-                ("connection", "X-Foo, x_bar"),
+                ("connection", "X-Foo, x_bar, Content-Type, content_encoding"),
+                ("content-type", "application/json"),
+                ("content-encoding", "identity"),
                 ("x-foo", "a"),
                 ("x-bar", "b"),
                 ("x-baz", "c"),
