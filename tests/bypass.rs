@@ -450,7 +450,27 @@ const CASES: &[Case<World>] = &[
                 );
                 refused_unseen(s, &r, 400, "ambiguous_request", encoding)?;
             }
-            Ok(())
+            // `Connection` naming the content type must not strip it from what the origin reads
+            // (a body keygate streamed as JSON would reach Rack as a form). Raw: HTTP clients
+            // manage `Connection` themselves. A proxy in front may drop both: then keygate sees
+            // no content type and reads the body as a form.
+            let probe = next_probe();
+            let raw = format!(
+                "POST {path} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {}\r\nX-Probe: {probe}\r\nConnection: content-type\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n_method=DELETE",
+                s.create
+            );
+            let (status, body) = send_raw(&s.gateway, raw.as_bytes());
+            match s.last_seen() {
+                Some(seen) => eq(
+                    seen.header("content-type"),
+                    Some("application/json"),
+                    "the content type keygate read the body by",
+                ),
+                None => check(
+                    status == 400 && body.contains("method_override_refused"),
+                    &format!("Connection: content-type: {status} {body}"),
+                ),
+            }
         })(w)
     }),
     ("unknown_methods_are_405_and_never_counted", |w| {

@@ -106,29 +106,20 @@ pub fn keeps_header(name: &str, credential: &Credential<'_>, filtered: bool) -> 
         || name.starts_with("x-keygate-"))
 }
 
-/// The names of the client's headers that are not forwarded: those [`keeps_header`] drops,
-/// and those its `Connection` header lists (hop-by-hop too, RFC 9110 §7.6.1), except the ones
-/// that say how to read the body: keygate decided on them (a JSON body streams, a form is read
-/// for `_method`), so the origin must read the body the same way.
+/// The names of the client's headers that are not forwarded (see [`keeps_header`]). Headers
+/// its `Connection` header names are forwarded all the same: keygate decided on the headers it
+/// saw (a JSON body streams, a form is read for `_method`, a rule reads an id), so the origin
+/// must see the same ones; dropping `Content-Type` that way would let it read a form keygate
+/// never looked into. A proxy in front that honours `Connection` removes them before keygate.
 pub fn dropped_headers<'h>(
     headers: &'h Headers,
     credential: &Credential<'_>,
     filtered: bool,
 ) -> Vec<&'h str> {
-    const BODY: [&str; 3] = ["content-type", "content-encoding", "content-length"];
-    let listed: Vec<String> = headers
-        .get("connection")
-        .into_iter()
-        .flat_map(|v| v.split(','))
-        .map(|t| header_name(t.trim()))
-        .filter(|name| !BODY.contains(&name.as_str()))
-        .collect();
     headers
         .iter()
         .map(|(name, _)| name)
-        .filter(|name| {
-            !keeps_header(name, credential, filtered) || listed.contains(&header_name(name))
-        })
+        .filter(|name| !keeps_header(name, credential, filtered))
         .collect()
 }
 
@@ -297,15 +288,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn headers_the_connection_header_lists_are_dropped_too() {
+    fn headers_the_connection_header_lists_still_reach_the_origin() {
         let headers = Headers::new(
             [
-                ("connection", "X-Foo, x_bar, Content-Type, content_encoding"),
+                ("connection", "Content-Type, x-foo"),
                 ("content-type", "application/json"),
-                ("content-encoding", "identity"),
                 ("x-foo", "a"),
-                ("x-bar", "b"),
-                ("x-baz", "c"),
                 ("x-api-key", "k"),
             ]
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
@@ -317,7 +305,7 @@ mod tests {
         };
         assert_eq!(
             dropped_headers(&headers, &credential, false),
-            ["connection", "x-foo", "x-bar", "x-api-key"]
+            ["connection", "x-api-key"]
         );
     }
 
