@@ -147,7 +147,8 @@ pub fn at_once(
     if request::preflight_origin(method, headers).is_some() {
         return None;
     }
-    let mut trace = Trace::of(headers);
+    // No client: it only budgets lookups of unknown keys, which are never decided at once.
+    let mut trace = Trace::default();
     let decided = Body::unread(&incoming.raw, method, headers).and_then(|body| {
         let Some(body) = body else { return Ok(None) };
         let (route, event) = ask(incoming, config, target, method, &body, &mut trace)?;
@@ -186,8 +187,13 @@ pub fn at_once(
         Err(e) => e,
     };
     let response = with_cors(Err(refusal), incoming, config, problem_json);
-    let ms = clock::now().0.saturating_sub(started.0);
-    log::request(&incoming.method, path, response.status_code(), ms, &trace);
+    log::request(
+        &incoming.method,
+        path,
+        response.status_code(),
+        started,
+        &trace,
+    );
     Some(Promise::resolve(&JsValue::from(web_sys::Response::from(
         response,
     ))))

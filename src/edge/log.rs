@@ -4,10 +4,10 @@
 use serde::Serialize;
 use worker::console_log;
 
-use crate::domain::KeyId;
 use crate::domain::http::client::ClientId;
 use crate::domain::http::request::Headers;
 use crate::domain::limits::usage::Cost;
+use crate::domain::{KeyId, UnixMillis};
 
 /// What one request touched, filled in as it goes: the key it named (as soon as known) and,
 /// on the verification path, what it cost on the platform's billed operations.
@@ -66,8 +66,9 @@ impl<'a> Seen<'a> {
     }
 }
 
-/// Writes the line of one answered request that took `ms` milliseconds.
-pub fn request(method: &str, path: &str, status: u16, ms: u64, trace: &Trace) {
+/// Writes the line of one request answered now, which arrived at `started`.
+pub fn request(method: &str, path: &str, status: u16, started: UnixMillis, trace: &Trace) {
+    let ms = super::clock::now().0.saturating_sub(started.0);
     let seen = Seen::of(method, path, trace);
     match serde_json::to_string(&LogLine { status, ms, seen }) {
         Ok(text) => console_log!("{text}"),

@@ -30,7 +30,7 @@ use worker::wasm_bindgen_futures::future_to_promise;
 use worker::worker_sys::{self, web_sys};
 use worker::{Context, Env, Request, Response};
 
-use crate::domain::http::request;
+use crate::domain::http::request::{self, Target};
 use crate::domain::{GateError, UnixMillis, error};
 use incoming::Incoming;
 use log::Trace;
@@ -42,46 +42,68 @@ use log::Trace;
 pub fn fetch(raw: web_sys::Request, env: Env, ctx: worker_sys::Context) -> Promise {
     let started = clock::now();
     let incoming = Incoming::read(raw);
-    if let Some(answer) = at_once(&incoming, &env, started) {
+    let problem_json = error::wants_problem_json(incoming.headers.get("accept"));
+    // Parsed once: both paths see this one canonical target.
+    let target = state::config(&env).and_then(|config| {
+        let (path, query) = request::split_url(&incoming.url);
+        config.policy.target(path, query)
+    });
+    if let Ok(target) = &target
+        && let Some(answer) = at_once(&incoming, &env, target, problem_json, started)
+    {
         return answer;
     }
     let ctx = Context::new(ctx);
     future_to_promise(async move {
-        let response = awaited(&incoming, &env, &ctx, started).await;
+        let response = awaited(&incoming, target, &env, &ctx, problem_json, started).await;
         Ok(web_sys::Response::from(response).into())
     })
 }
 
 /// A request of the protected API decided without I/O, answered at once.
-fn at_once(incoming: &Incoming, env: &Env, started: UnixMillis) -> Option<Promise> {
+fn at_once(
+    incoming: &Incoming,
+    env: &Env,
+    target: &Target,
+    problem_json: bool,
+    started: UnixMillis,
+) -> Option<Promise> {
     let config = state::config(env).ok()?;
-    let (path, query) = request::split_url(&incoming.url);
+    let (path, _) = request::split_url(&incoming.url);
     // Under the admin prefix as sent (console headers), or as matched: keygate's own routes.
-    if path.starts_with(config.admin_prefix.as_str()) {
+    if path.starts_with(config.admin_prefix.as_str())
+        || config.admin_prefix.strip(target.path()).is_some()
+    {
         return None;
     }
-    let target = config.policy.target(path, query).ok()?;
-    if config.admin_prefix.strip(target.path()).is_some() {
-        return None;
-    }
-    let problem_json = error::wants_problem_json(incoming.headers.get("accept"));
-    gateway::at_once(incoming, config, &target, path, problem_json, started)
+    gateway::at_once(incoming, config, target, path, problem_json, started)
 }
 
 /// Any other request: keygate's own routes, and the protected API's when KV, the guard or the
 /// body must be awaited.
-async fn awaited(incoming: &Incoming, env: &Env, ctx: &Context, started: UnixMillis) -> Response {
-    let (path, query) = request::split_url(&incoming.url);
-    let problem_json = error::wants_problem_json(incoming.headers.get("accept"));
+async fn awaited(
+    incoming: &Incoming,
+    target: Result<Target, GateError>,
+    env: &Env,
+    ctx: &Context,
+    problem_json: bool,
+    started: UnixMillis,
+) -> Response {
+    let (path, _) = request::split_url(&incoming.url);
     let mut trace = Trace::of(&incoming.headers);
-    let mut response = route(incoming, path, query, env, ctx, &mut trace, problem_json)
+    let mut response = route(incoming, target, env, ctx, &mut trace, problem_json)
         .await
         .unwrap_or_else(|err| respond::error(&err, problem_json));
     if let Ok(config) = state::config(env) {
         response = console::with_security_headers(response, path, &config.admin_prefix);
     }
-    let ms = clock::now().0.saturating_sub(started.0);
-    log::request(&incoming.method, path, response.status_code(), ms, &trace);
+    log::request(
+        &incoming.method,
+        path,
+        response.status_code(),
+        started,
+        &trace,
+    );
     response
 }
 
@@ -90,15 +112,14 @@ async fn awaited(incoming: &Incoming, env: &Env, ctx: &Context, started: UnixMil
 /// forwarded and signed.
 async fn route(
     incoming: &Incoming,
-    path: &str,
-    query: Option<&str>,
+    target: Result<Target, GateError>,
     env: &Env,
     ctx: &Context,
     trace: &mut Trace,
     problem_json: bool,
 ) -> Result<Response, GateError> {
     let config = state::config(env)?;
-    let target = config.policy.target(path, query)?;
+    let target = target?;
     match config.admin_prefix.strip(target.path()) {
         Some(rest) => {
             let req = Request::from(Clone::clone(&incoming.raw));
