@@ -545,10 +545,14 @@ fn the_policy_and_usage_series_shape_the_dialog_and_the_charts(w: &World) -> Res
     // The charts draw the series keygate keeps per hour and per day: a bar per bucket.
     b.button("Disable")?.click()?;
     b.wait_text("is disabled")?;
-    let bars = b.script(
-        "return [...document.querySelectorAll('figure.chart svg')].map(s => [s.querySelectorAll('rect.admitted').length, s.getAttribute('aria-label')])",
-        vec![],
-    )?;
+    // The page is drawn again after the change; its activity arrives after its settings.
+    let bars = b.wait("the charts of the key, drawn again", || {
+        let bars = b.script(
+            r#"return [...document.querySelectorAll('[aria-label="Key actions"] button')].some(b => b.textContent === 'Enable') ? [...document.querySelectorAll('figure.chart svg')].map(s => [s.querySelectorAll('rect.admitted').length, s.getAttribute('aria-label')]) : []"#,
+            vec![],
+        )?;
+        Ok((bars.as_array().is_some_and(|a| a.len() == 2)).then_some(bars))
+    })?;
     eq(bars[0][0].clone(), json!(48), "a bar per hour")?;
     eq(bars[1][0].clone(), json!(30), "a bar per day")?;
     check(
