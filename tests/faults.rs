@@ -201,37 +201,20 @@ const CASES: &[Case<World>] = &[
                 r#"{"name":"Slow","scopes":["read"]}"#,
             );
             let auth = format!("Bearer {k}");
-            let r = send(
-                &w.gateway,
-                "GET",
-                "/slow/2000/x",
-                &[("authorization", &auth)],
-                None,
-            );
+            let get = |path: &str| send(&w.gateway, "GET", path, &[("authorization", &auth)], None);
+            let r = get("/slow/2000/x");
             eq(r.status, 504, "status")?;
             eq(r.json()["error"].as_str(), Some("origin_timeout"), "code")?;
-            let r = send(
-                &w.gateway,
-                "GET",
-                "/slow/10/y",
-                &[("authorization", &auth)],
-                None,
-            );
+            let r = get("/slow/10/y");
             eq(r.status, 200, "fast enough")?;
             // Now under the key's lease (answered at once): the same 504. A body that streams
             // on past the timeout after headers in time arrives whole (the lease has ended by
             // then: the guard's path, which sends the same way).
-            let r = send(
-                &w.gateway,
-                "GET",
-                "/slow/2000/z",
-                &[("authorization", &auth)],
-                None,
-            );
+            let r = get("/slow/2000/z");
             eq(r.status, 504, "status under the lease")?;
             eq(r.json()["error"].as_str(), Some("origin_timeout"), "code")?;
             for path in ["/drip/1200/a", "/drip/1200/b"] {
-                let r = send(&w.gateway, "GET", path, &[("authorization", &auth)], None);
+                let r = get(path);
                 eq(r.status, 200, path)?;
                 eq(r.body.len(), 1024 + 3, "whole body")?;
                 check(r.body.ends_with(b"end"), "the part after the pause")?;
